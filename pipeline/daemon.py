@@ -1,0 +1,215 @@
+"""Daemon (EDGE): watches every mailbox (IDLE where offered, `schedule` polling otherwise), runs jobs.
+
+One thread per IDLE-capable IMAP mailbox; polled mailboxes and the outbox job run from the main
+thread's `schedule` loop. A failing mailbox is retried with backoff and never stops the others;
+SIGTERM finishes the current mail, logs out and exits 0.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import FrameType
+from typing import Callable
+
+import schedule
+
+from pipeline.errors import MailboxError
+from pipeline.imap_source import ImapSource
+from pipeline.intake import Intake, PassStats, Source, Triager, utcnow
+from pipeline.maildir_source import MaildirSource
+from pipeline.model_triager import ModelTriager, model_dir_for
+from pipeline.outbox import DeliveryStats, deliver_due
+from pipeline.settings import Mailbox, Settings
+from pipeline.smtp_sender import open_sender
+from pipeline.store import Store, open_database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """Totals of a run, for the summary printed by `tiket run --once`."""
+
+    fetched: int = 0
+    moved: int = 0
+    dispositions: Counter[str] = field(default_factory=Counter)
+    rules: Counter[str] = field(default_factory=Counter)
+    acknowledged: int = 0
+    failed_mailboxes: list[str] = field(default_factory=list)
+    delivery: DeliveryStats = field(default_factory=DeliveryStats)
+
+    def add(self, stats: PassStats) -> None:
+        """Fold one pass into the totals."""
+        self.fetched += stats.fetched
+        self.moved += stats.moved
+        for result in stats.results:
+            self.dispositions[result.disposition] += 1
+            if result.rule:
+                self.rules[result.rule] += 1
+            self.acknowledged += result.acknowledged
+
+
+@dataclass(slots=True)
+class Runtime:
+    """Everything a run needs, built once from settings."""
+
+    settings: Settings
+    store: Store
+    intake: Intake
+    triager: Triager
+
+
+def build_runtime(settings: Settings, triager: Triager | None = None) -> Runtime:
+    """Open (and migrate) the database and wire intake to it."""
+    db = open_database(settings)
+    store = Store(db, settings.data_dir / "attachments", settings.desk.ref_prefix,
+                  timedelta(seconds=settings.outbox.give_up_after_seconds))
+    store.migrate()
+    triage = settings.section("triage")
+    if triager is None:
+        triager = ModelTriager(model_dir_for(settings), build_default=triage["build_default"])
+    return Runtime(settings=settings, store=store, intake=Intake(settings, store, triager),
+                   triager=triager)
+
+
+def make_source(mailbox: Mailbox) -> Source:
+    """The backend for a mailbox URL."""
+    if mailbox.scheme == "maildir":
+        return MaildirSource(mailbox)
+    return ImapSource(mailbox)
+
+
+def poll_mailbox(runtime: Runtime, mailbox: Mailbox, stop: Callable[[], bool] = lambda: False
+                 ) -> PassStats:
+    """Connect, take in everything new, move what is finished, disconnect."""
+    source = make_source(mailbox)
+    try:
+        uidvalidity = source.open()
+        return runtime.intake.poll(source, uidvalidity, stop)
+    finally:
+        source.close()
+
+
+def deliver_outbox(runtime: Runtime) -> DeliveryStats:
+    """Run the outbox job once."""
+    settings = runtime.settings
+    return deliver_due(runtime.store, lambda: open_sender(settings.outbox, settings.sources[-1]),
+                       settings.outbox, settings.desk.address, utcnow())
+
+
+def run_once(runtime: Runtime) -> RunSummary:
+    """Process everything pending in every mailbox, deliver due outbox rows, return the totals."""
+    summary = RunSummary()
+    for mailbox in runtime.settings.mailboxes:
+        try:
+            summary.add(poll_mailbox(runtime, mailbox))
+        except MailboxError as exc:
+            log.error("mailbox=%s action=failed reason=%s", mailbox.name, exc)
+            summary.failed_mailboxes.append(f"{mailbox.name}: {exc}")
+    leftover = PassStats(results=runtime.intake.process_pending())
+    summary.add(leftover)
+    summary.delivery = deliver_outbox(runtime)
+    return summary
+
+
+class Daemon:
+    """`tiket run`: runs until SIGTERM/SIGINT."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def stop(self, signum: int | None = None, frame: FrameType | None = None) -> None:
+        """Ask every loop to finish its current mail and return."""
+        if signum is not None:
+            log.info("signal=%d action=stopping", signum)
+        self.stopping.set()
+
+    def run(self) -> int:
+        """Watch the mailboxes until stopped; returns the exit code (0)."""
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        settings = self.runtime.settings
+        intake = settings.intake
+        if isinstance(self.runtime.triager, ModelTriager):
+            self.runtime.triager.load()
+        self.runtime.intake.process_pending(stop=self.stopping.is_set)
+        polled = []
+        for mailbox in settings.mailboxes:
+            if mailbox.scheme != "maildir" and intake.idle:
+                thread = threading.Thread(target=self._watch, args=(mailbox,), name=mailbox.name,
+                                          daemon=True)
+                thread.start()
+                self.threads.append(thread)
+            else:
+                polled.append(mailbox)
+        jobs = schedule.Scheduler()
+        for mailbox in polled:
+            jobs.every(intake.poll_interval_seconds).seconds.do(self._guard, self._poll, mailbox)
+        jobs.every(5).seconds.do(self._guard, deliver_outbox, self.runtime)
+        log.info("daemon started mailboxes=%d idle=%d polled=%d", len(settings.mailboxes),
+                 len(self.threads), len(polled))
+        jobs.run_all()
+        while not self.stopping.wait(1.0):
+            jobs.run_pending()
+        for thread in self.threads:
+            thread.join(timeout=30)
+        log.info("daemon stopped")
+        return 0
+
+    def _guard(self, job: Callable[..., object], *args: object) -> None:
+        """Isolation point per job: schedule would re-raise; log the traceback and go on."""
+        if self.stopping.is_set():
+            return
+        try:
+            job(*args)
+        except Exception:
+            log.exception("job=%s action=failed", getattr(job, "__name__", job))
+
+    def _poll(self, mailbox: Mailbox) -> None:
+        try:
+            poll_mailbox(self.runtime, mailbox, self.stopping.is_set)
+        except MailboxError as exc:
+            log.error("mailbox=%s action=failed reason=%s", mailbox.name, exc)
+
+    def _watch(self, mailbox: Mailbox) -> None:
+        """IDLE loop for one mailbox, reconnecting with backoff (1 s doubling to the maximum)."""
+        intake = self.runtime.settings.intake
+        backoff = float(intake.min_backoff_seconds)
+        while not self.stopping.is_set():
+            source = make_source(mailbox)
+            try:
+                uidvalidity = source.open()
+                backoff = float(intake.min_backoff_seconds)
+                log.info("mailbox=%s action=connected idle=%s", mailbox.name, source.idle_supported)
+                self._serve(source, uidvalidity)
+            except MailboxError as exc:
+                log.error("mailbox=%s action=retry in=%.0fs reason=%s", mailbox.name, backoff, exc)
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, float(intake.max_backoff_seconds))
+            except Exception:  # isolation point: a bug must not kill the watcher for good
+                log.exception("mailbox=%s action=crashed", mailbox.name)
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, float(intake.max_backoff_seconds))
+            finally:
+                source.close()
+
+    def _serve(self, source: Source, uidvalidity: int) -> None:
+        intake = self.runtime.settings.intake
+        while not self.stopping.is_set():
+            self.runtime.intake.poll(source, uidvalidity, self.stopping.is_set)
+            if not source.idle_supported:
+                self.stopping.wait(intake.poll_interval_seconds)
+                continue
+            source.wait(intake.idle_renew_seconds, self.stopping.is_set)
+
+
+def install_stop_handlers(stop: Callable[[int, FrameType | None], None]) -> None:
+    """Route SIGTERM and SIGINT to `stop` (used by `run --once` to finish the current mail)."""
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)

@@ -1,0 +1,150 @@
+"""IMAP source (EDGE): the only importer of imapclient (connect, UID fetch, IDLE, move or flag).
+
+Mail is fetched with BODY.PEEK[] so nothing is marked read by accident, by UID under the folder's
+UIDVALIDITY. Finished mail is moved with MOVE where the server has it, else copied, flagged
+\\Deleted and expunged by UID (UIDPLUS) or just flagged.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import time
+from datetime import timezone
+from typing import Any, Callable, Iterator, Sequence
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from pipeline.errors import MailboxError
+from pipeline.records import RawMail
+from pipeline.settings import Mailbox
+
+log = logging.getLogger(__name__)
+FETCH_CHUNK = 100
+CONNECT_TIMEOUT = 30.0
+
+
+def _ssl_context(mailbox: Mailbox) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=mailbox.ca_file or None)
+
+
+class ImapSource:
+    """One IMAP folder; raises MailboxError for anything the server or network does wrong."""
+
+    def __init__(self, mailbox: Mailbox) -> None:
+        self.mailbox = mailbox
+        self.name = mailbox.name
+        self.client: Any = None
+        self.uidvalidity = 0
+        self.capabilities: frozenset[bytes] = frozenset()
+
+    @property
+    def idle_supported(self) -> bool:
+        """True when the server advertised IDLE."""
+        return b"IDLE" in self.capabilities
+
+    def open(self) -> int:
+        """Connect, secure, log in, select the folder; returns its UIDVALIDITY."""
+        box = self.mailbox
+        try:
+            if box.scheme == "imaps":
+                client = IMAPClient(box.host, port=box.port, ssl=True,
+                                    ssl_context=_ssl_context(box), timeout=CONNECT_TIMEOUT)
+            else:
+                client = IMAPClient(box.host, port=box.port, ssl=False, timeout=CONNECT_TIMEOUT)
+                if box.tls == "starttls":
+                    client.starttls(_ssl_context(box))
+            secret = box.secret()
+            if box.auth == "xoauth2":
+                client.oauth2_login(box.user, secret)
+            else:
+                client.login(box.user, secret)
+            self.client = client
+            self.capabilities = frozenset(client.capabilities())
+            for folder in (box.processed_folder, box.quarantine_folder):
+                if not client.folder_exists(folder):
+                    client.create_folder(folder)
+            selected = client.select_folder(box.folder)
+        except LoginError as exc:
+            self.close()
+            raise MailboxError(f"{self.name}: login refused for {box.user}: {_text(exc)}") from exc
+        except (IMAPClientError, OSError, ssl.SSLError, socket.timeout) as exc:
+            self.close()
+            raise MailboxError(f"{self.name}: {box.host}:{box.port}: {type(exc).__name__}: "
+                               f"{_text(exc)}") from exc
+        self.uidvalidity = int(selected[b"UIDVALIDITY"])
+        return self.uidvalidity
+
+    def pending_uids(self) -> list[int]:
+        """UIDs of every mail in the folder not flagged \\Deleted."""
+        return sorted(self._call(self.client.search, ["NOT", "DELETED"]))
+
+    def fetch(self, uids: Sequence[int]) -> Iterator[RawMail]:
+        """The raw bytes of these mails, fetched in chunks with BODY.PEEK[]."""
+        for start in range(0, len(uids), FETCH_CHUNK):
+            chunk = list(uids[start:start + FETCH_CHUNK])
+            answer = self._call(self.client.fetch, chunk, ["BODY.PEEK[]", "INTERNALDATE"])
+            for uid in chunk:
+                data = answer.get(uid)
+                if not data or b"BODY[]" not in data:
+                    continue
+                stamp = data.get(b"INTERNALDATE")
+                if stamp is not None and stamp.tzinfo is None:
+                    stamp = stamp.replace(tzinfo=timezone.utc)
+                yield RawMail(mailbox=self.name, uidvalidity=self.uidvalidity, uid=uid,
+                              raw=bytes(data[b"BODY[]"]), internal_date=stamp)
+
+    def move(self, uids: Sequence[int], folder: str) -> None:
+        """Move mails to a folder (MOVE), or copy + flag \\Deleted (+ UID EXPUNGE) without it."""
+        if not uids:
+            return
+        uids = list(uids)
+        if b"MOVE" in self.capabilities:
+            self._call(self.client.move, uids, folder)
+            return
+        self._call(self.client.copy, uids, folder)
+        self._call(self.client.add_flags, uids, [b"\\Deleted"])
+        if b"UIDPLUS" in self.capabilities:
+            self._call(self.client.uid_expunge, uids)
+
+    def wait(self, timeout: float, stop: Callable[[], bool] = lambda: False) -> bool:
+        """IDLE for up to `timeout` seconds (checking stop() every second); True on new mail."""
+        if not self.idle_supported:
+            return False
+        deadline = time.monotonic() + timeout
+        self._call(self.client.idle)
+        try:
+            while not stop() and time.monotonic() < deadline:
+                responses = self._call(self.client.idle_check, 1.0)
+                if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+                    return True
+        finally:
+            self._call(self.client.idle_done)
+        return False
+
+    def close(self) -> None:
+        """Log out (best effort) and drop the connection."""
+        client, self.client = self.client, None
+        if client is None:
+            return
+        try:
+            client.logout()
+        except Exception:  # the connection may already be gone; nothing to save
+            try:
+                client.shutdown()
+            except Exception:
+                pass
+
+    def _call(self, function: Any, *args: Any) -> Any:
+        if self.client is None:
+            raise MailboxError(f"{self.name}: not connected")
+        try:
+            return function(*args)
+        except (IMAPClientError, OSError, ssl.SSLError, socket.timeout) as exc:
+            raise MailboxError(f"{self.name}: {type(exc).__name__}: {_text(exc)}") from exc
+
+
+def _text(exc: BaseException) -> str:
+    text = str(exc)
+    return text.decode("utf-8", "replace") if isinstance(text, bytes) else text[:300]

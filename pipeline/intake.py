@@ -1,0 +1,231 @@
+"""Intake: orchestrates mail from a source through receive, the pure stages and apply_plan.
+
+receive (commit raw bytes) -> parse -> screen -> match reply -> triage -> plan -> render -> apply,
+then the finished mails are moved on the server. Per-mail isolation: an exception in one mail is
+recorded against that mail (quarantined at once when unparseable, after max_attempts otherwise)
+and the next mail goes on.
+"""
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Iterator, Protocol, Sequence
+
+from pipeline.errors import UnparseableMail
+from pipeline.language import detect_language
+from pipeline.lifecycle import PromisePolicy, plan_intake
+from pipeline.parsing import parse_mail
+from pipeline.records import (
+    IntakeResult,
+    MailIntent,
+    OutgoingMail,
+    ParsedMail,
+    RawMail,
+    ReplyMatch,
+    StoredMail,
+    TriageOutcome,
+)
+from pipeline.rendering import DeskIdentity, message_id_for, render_mail
+from pipeline.reply_matching import match_reply, own_id_ref, subject_refs, thread_ids
+from pipeline.screening import ScreeningPolicy, screen_mail
+from pipeline.settings import Settings
+from pipeline.store import Store
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    """The real clock (the edges pass `now` into the pure stages)."""
+    return datetime.now(timezone.utc)
+
+
+class Source(Protocol):
+    """A mailbox backend (imap_source.ImapSource, maildir_source.MaildirSource)."""
+
+    name: str
+
+    @property
+    def idle_supported(self) -> bool: ...
+    def open(self) -> int: ...
+    def pending_uids(self) -> list[int]: ...
+    def fetch(self, uids: Sequence[int]) -> Iterator[RawMail]: ...
+    def move(self, uids: Sequence[int], folder: str) -> None: ...
+    def wait(self, timeout: float, stop: Callable[[], bool] = ...) -> bool: ...
+    def close(self) -> None: ...
+
+
+class Triager(Protocol):
+    """Suggests kind, category and priority for a batch of (subject, body) pairs."""
+
+    def suggest_many(self, items: Sequence[tuple[str, str]]) -> list[TriageOutcome]: ...
+
+
+class NoTriage:
+    """A triager that never answers: every ticket waits for L1 review."""
+
+    def suggest_many(self, items: Sequence[tuple[str, str]]) -> list[TriageOutcome]:
+        return [TriageOutcome(degraded="triage disabled") for _ in items]
+
+
+@dataclass(slots=True)
+class PassStats:
+    """Counts of one pass over a mailbox (or over the pending queue)."""
+
+    fetched: int = 0
+    received: int = 0
+    moved: int = 0
+    results: list[IntakeResult] = field(default_factory=list)
+
+
+class Intake:
+    """Runs intake for every mailbox against one store."""
+
+    def __init__(self, settings: Settings, store: Store, triager: Triager,
+                 clock: Clock = utcnow) -> None:
+        self.settings = settings
+        self.store = store
+        self.triager = triager
+        self.clock = clock
+        desk = settings.desk
+        self.desk = DeskIdentity(name=desk.name, address=desk.address,
+                                 message_id_domain=desk.message_id_domain, timezone=desk.timezone)
+        self.screening = ScreeningPolicy(own_domain=desk.message_id_domain,
+                                         own_addresses=frozenset({desk.address.lower()}),
+                                         ack_cap_per_hour=settings.intake.ack_cap_per_hour)
+        self.promise = PromisePolicy(first_response_hours=settings.sla.first_response_hours,
+                                     default_priority=settings.sla.default_priority)
+        self.folders = {m.name: m for m in settings.mailboxes}
+
+    # -- one mailbox --------------------------------------------------------------------------
+    def poll(self, source: Source, uidvalidity: int, stop: Callable[[], bool] = lambda: False
+             ) -> PassStats:
+        """Receive everything new in an open source, process it, and move finished mail."""
+        stats = PassStats()
+        self.finish_moves(source, uidvalidity, stats)
+        known = self.store.known_uids(source.name, uidvalidity)
+        new_uids = [uid for uid in source.pending_uids() if uid not in known]
+        batch_size = self.settings.intake.fetch_batch
+        for start in range(0, len(new_uids), batch_size):
+            if stop():
+                break
+            batch = list(source.fetch(new_uids[start:start + batch_size]))
+            stats.fetched += len(batch)
+            stats.received += sum(r.new for r in self.store.receive_many(batch, self.clock()))
+            stats.results.extend(self.process_pending(source.name, stop))
+            self.finish_moves(source, uidvalidity, stats)
+        stats.results.extend(self.process_pending(source.name, stop))
+        self.finish_moves(source, uidvalidity, stats)
+        return stats
+
+    def finish_moves(self, source: Source, uidvalidity: int, stats: PassStats) -> None:
+        """Move finished mail out of the inbox on the server, then record that it was moved."""
+        box = self.folders[source.name]
+        moves = self.store.awaiting_move(source.name, uidvalidity)
+        for state, folder in (("processed", box.processed_folder),
+                              ("quarantined", box.quarantine_folder)):
+            uids = moves[state]
+            for start in range(0, len(uids), 500):
+                chunk = uids[start:start + 500]
+                source.move(chunk, folder)
+                self.store.mark_moved(source.name, uidvalidity, chunk, state)
+                stats.moved += len(chunk)
+
+    # -- the pending queue --------------------------------------------------------------------
+    def process_pending(self, mailbox: str | None = None,
+                        stop: Callable[[], bool] = lambda: False) -> list[IntakeResult]:
+        """Process pending mails until none is left (or stop() says so)."""
+        results: list[IntakeResult] = []
+        max_attempts = self.settings.intake.max_attempts
+        self.store.quarantine_exhausted(max_attempts, self.clock())
+        while not stop():
+            batch = self.store.claim_pending(self.settings.intake.fetch_batch, mailbox)
+            if not batch:
+                break
+            results.extend(self.process_batch(batch))
+        return results
+
+    def process_batch(self, batch: Sequence[StoredMail]) -> list[IntakeResult]:
+        """Parse the batch, triage it in one model call, then plan and apply mail by mail."""
+        parsed: dict[int, ParsedMail] = {}
+        results: list[IntakeResult] = []
+        for stored in batch:
+            try:
+                parsed[stored.id] = self._parse(stored)
+            except Exception as exc:  # isolation point: per mail
+                results.append(self._fail(stored, "parse", exc))
+        triage = self._triage(parsed)
+        for stored in batch:
+            if stored.id in parsed:
+                results.append(self._process_parsed(stored, parsed[stored.id],
+                                                    triage.get(stored.id)))
+        return results
+
+    def _parse(self, stored: StoredMail) -> ParsedMail:
+        return parse_mail(stored.raw, received_at=stored.received_at,
+                          max_mail_bytes=self.settings.intake.max_mail_bytes,
+                          max_attachment_bytes=self.settings.intake.max_attachment_bytes)
+
+    def _triage(self, mails: dict[int, ParsedMail]) -> dict[int, TriageOutcome]:
+        if not mails:
+            return {}
+        try:
+            outcomes = self.triager.suggest_many([(p.subject, p.text) for p in mails.values()])
+        except Exception as exc:  # isolation point: a broken model degrades, never stops intake
+            log.warning("triage failed, tickets go to L1 review: %s: %s", type(exc).__name__, exc)
+            outcomes = [TriageOutcome(degraded=f"triage failed: {type(exc).__name__}")
+                        for _ in mails]
+        return dict(zip(mails, outcomes))
+
+    def _process_parsed(self, stored: StoredMail, mail: ParsedMail,
+                        triage: TriageOutcome | None) -> IntakeResult:
+        stage = "screen"
+        try:
+            now = self.clock()
+            verdict = screen_mail(mail, self.screening, self.store.sender_history(mail.sender, now))
+            stage = "match"
+            match = self._match(mail)
+            stage = "plan"
+            language = detect_language(mail.text, mail.content_language)
+            plan = plan_intake(mail, verdict, match, triage, self.promise, language=language)
+            stage = "apply"
+            ref, acknowledged = self.store.apply_plan(
+                stored, mail, plan, now, lambda ref: self._render(plan.mails, ref, stored.id, now))
+        except Exception as exc:  # isolation point: per mail
+            return self._fail(stored, stage, exc)
+        result = IntakeResult(inbound_id=stored.id, disposition=plan.disposition, ticket_ref=ref,
+                              rule=plan.rule, acknowledged=acknowledged)
+        log.info("mail=%s:%d ticket=%s action=%s rule=%s ack=%s", stored.mailbox, stored.id,
+                 ref or "-", plan.disposition, plan.rule or "-", "yes" if acknowledged else "no")
+        return result
+
+    def _match(self, mail: ParsedMail) -> ReplyMatch:
+        desk = self.settings.desk
+        ids = thread_ids(mail)
+        refs = [r for r in (own_id_ref(i, desk.message_id_domain, desk.ref_prefix) for i in ids) if r]
+        refs.extend(subject_refs(mail.subject, desk.ref_prefix))
+        by_id = self.store.tickets_by_message_ids(ids) if ids else {}
+        by_ref = self.store.tickets_by_refs(refs) if refs else {}
+        return match_reply(mail, by_id, by_ref, own_domain=desk.message_id_domain,
+                           prefix=desk.ref_prefix)
+
+    def _render(self, intents: Sequence[MailIntent], ref: str, inbound_id: int,
+                now: datetime) -> list[OutgoingMail]:
+        return [render_mail(intent, ref=ref, desk=self.desk, now=now,
+                            message_id=message_id_for(ref, f"{intent.purpose}-m{inbound_id}",
+                                                      self.desk.message_id_domain))
+                for intent in intents]
+
+    def _fail(self, stored: StoredMail, stage: str, exc: Exception) -> IntakeResult:
+        unparseable = isinstance(exc, UnparseableMail)
+        quarantine = unparseable or stored.attempts >= self.settings.intake.max_attempts
+        reason = f"{type(exc).__name__}: {exc}"
+        self.store.record_failure(stored.id, stage, reason, traceback.format_exc(), self.clock(),
+                                  quarantine=quarantine)
+        level = logging.WARNING if quarantine else logging.INFO
+        log.log(level, "mail=%s:%d action=%s stage=%s reason=%s", stored.mailbox, stored.id,
+                "quarantined" if quarantine else "retry", stage, reason[:200])
+        return IntakeResult(inbound_id=stored.id,
+                            disposition="quarantined" if quarantine else "pending", error=reason)

@@ -1,0 +1,169 @@
+"""Models: the Peewee tables (EDGE). Only store.py and migrations.py write them.
+
+Times are stored as naive UTC; store.py converts to and from aware datetimes at its boundary.
+"""
+from __future__ import annotations
+
+from peewee import (
+    BlobField,
+    BooleanField,
+    CharField,
+    DatabaseProxy,
+    DateTimeField,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+database_proxy = DatabaseProxy()
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database_proxy
+
+
+class SchemaVersion(BaseModel):
+    """One row per applied migration."""
+
+    version = IntegerField(primary_key=True)
+    name = CharField()
+    applied_at = DateTimeField()
+
+
+class Ticket(BaseModel):
+    ref = CharField(unique=True, max_length=32)
+    subject = TextField()
+    requester = CharField(max_length=254, index=True)
+    requester_name = CharField(max_length=254, default="")
+    status = CharField(max_length=16, index=True)
+    kind = CharField(max_length=16, null=True)
+    category = CharField(max_length=64, null=True)
+    priority = CharField(max_length=4, null=True)
+    tier = CharField(max_length=8, default="L1")
+    breach_suspected = BooleanField(default=False)
+    needs_review = BooleanField(default=False, index=True)
+    mailbox = CharField(max_length=64)
+    language = CharField(max_length=8, default="en")
+    linked_to = ForeignKeyField("self", null=True, backref="followups", on_delete="SET NULL")
+    created_at = DateTimeField(index=True)
+    updated_at = DateTimeField()
+    first_response_at = DateTimeField(null=True)
+    resolved_at = DateTimeField(null=True)
+    closed_at = DateTimeField(null=True)
+
+
+class Participant(BaseModel):
+    ticket = ForeignKeyField(Ticket, backref="participants", on_delete="CASCADE")
+    address = CharField(max_length=254)
+    role = CharField(max_length=16)
+
+    class Meta:
+        indexes = ((("ticket", "address"), True),)
+
+
+class Inbound(BaseModel):
+    """Every received mail, its raw bytes and what became of it. Key: mailbox+uidvalidity+uid."""
+
+    mailbox = CharField(max_length=64)
+    uidvalidity = IntegerField()
+    uid = IntegerField()
+    message_id = CharField(max_length=512, index=True)
+    sha256 = CharField(max_length=64, index=True)
+    raw = BlobField()
+    size = IntegerField()
+    received_at = DateTimeField(index=True)
+    state = CharField(max_length=16, index=True)  # pending | done | quarantined
+    disposition = CharField(max_length=16, default="pending")
+    rule = CharField(max_length=64, null=True)
+    ticket = ForeignKeyField(Ticket, null=True, backref="inbound", on_delete="SET NULL")
+    duplicate_of = ForeignKeyField("self", null=True, on_delete="SET NULL")
+    acknowledged = BooleanField(default=False)
+    attempts = IntegerField(default=0)
+    on_server = CharField(max_length=16, default="inbox")  # inbox | processed | quarantined
+    stage = CharField(max_length=16, null=True)
+    reason = TextField(null=True)
+    traceback = TextField(null=True)
+    processed_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("mailbox", "uidvalidity", "uid"), True),)
+
+
+class Message(BaseModel):
+    """One entry of a ticket's conversation (an inbound mail, or an agent's or our reply)."""
+
+    ticket = ForeignKeyField(Ticket, backref="messages", on_delete="CASCADE")
+    inbound = ForeignKeyField(Inbound, null=True, backref="messages", on_delete="SET NULL")
+    direction = CharField(max_length=8)  # in | out | note
+    message_id = CharField(max_length=512, index=True)
+    sender = CharField(max_length=254)
+    subject = TextField()
+    body = TextField()
+    created_at = DateTimeField()
+
+
+class Attachment(BaseModel):
+    message = ForeignKeyField(Message, backref="attachments", on_delete="CASCADE")
+    filename = CharField(max_length=255)
+    content_type = CharField(max_length=100)
+    size = IntegerField()
+    sha256 = CharField(max_length=64, index=True)
+
+
+class Suggestion(BaseModel):
+    """A triage head's suggestion for a ticket, kept next to L1's decision."""
+
+    ticket = ForeignKeyField(Ticket, backref="suggestions", on_delete="CASCADE")
+    head = CharField(max_length=16)
+    label = CharField(max_length=64, null=True)
+    confidence = FloatField()
+    applied = BooleanField()
+    model_version = CharField(max_length=128, null=True)
+    created_at = DateTimeField()
+
+
+class Decision(BaseModel):
+    """An agent's label for a head (accepting or correcting the suggestion): training feedback."""
+
+    ticket = ForeignKeyField(Ticket, backref="decisions", on_delete="CASCADE")
+    head = CharField(max_length=16)
+    label = CharField(max_length=64)
+    suggested = CharField(max_length=64, null=True)
+    agent = CharField(max_length=254)
+    created_at = DateTimeField(index=True)
+
+
+class AuditEvent(BaseModel):
+    ticket = ForeignKeyField(Ticket, null=True, backref="events", on_delete="CASCADE")
+    inbound = ForeignKeyField(Inbound, null=True, backref="events", on_delete="SET NULL")
+    action = CharField(max_length=32, index=True)
+    actor = CharField(max_length=254)
+    detail = TextField(default="")
+    created_at = DateTimeField(index=True)
+
+
+class Outbox(BaseModel):
+    """A mail to send; its Message-ID is fixed when the row is written, so a resend carries the same id."""
+
+    message_id = CharField(max_length=512, unique=True)
+    ticket = ForeignKeyField(Ticket, null=True, backref="outbox", on_delete="SET NULL")
+    inbound = ForeignKeyField(Inbound, null=True, on_delete="SET NULL")
+    template = CharField(max_length=64)
+    recipients = TextField()  # comma-separated
+    first_recipient = CharField(max_length=254, index=True)
+    subject = TextField()
+    raw = BlobField()
+    status = CharField(max_length=16, index=True)  # pending | sent | failed
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(index=True)
+    give_up_at = DateTimeField()
+    last_error = TextField(null=True)
+    created_at = DateTimeField(index=True)
+    sent_at = DateTimeField(null=True)
+
+
+ALL_MODELS = (SchemaVersion, Ticket, Participant, Inbound, Message, Attachment, Suggestion,
+              Decision, AuditEvent, Outbox)

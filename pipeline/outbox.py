@@ -1,0 +1,96 @@
+"""Outbox: deliver due rows over one connection per batch, with backoff and a give-up time.
+
+4xx and socket errors are retried (initial delay doubling up to a maximum) until the row's give-up
+time; 5xx fails the row at once. Both are audited. A row's Message-ID never changes, so a resend
+after a crash carries the same id.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+
+from pipeline.errors import PermanentSendError, TransientSendError
+from pipeline.settings import Outbox as OutboxSettings
+from pipeline.smtp_sender import FileSender, SmtpSender
+from pipeline.models import Outbox
+from pipeline.store import Store, utc
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class DeliveryStats:
+    """What one run of the outbox job did."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+def retry_delay(attempts: int, initial: int, maximum: int) -> timedelta:
+    """Backoff after the n-th failed attempt (1-based): initial * 2**(n-1), capped at maximum."""
+    return timedelta(seconds=min(maximum, initial * 2 ** max(0, attempts - 1)))
+
+
+def deliver_due(store: Store, make_sender: Callable[[], FileSender | SmtpSender],
+                config: OutboxSettings, sender_address: str, now: datetime) -> DeliveryStats:
+    """Deliver every due row, a batch per connection, until none is due."""
+    stats = DeliveryStats()
+    while True:
+        rows = store.due_outbox(now, config.batch_size)
+        if not rows:
+            return stats
+        sender = make_sender()
+        try:
+            sender.__enter__()
+        except TransientSendError as exc:  # could not connect or log in: every row waits
+            log.error("outbox action=connect_failed reason=%s", exc)
+            for row in rows:
+                _retry_or_fail(store, row, str(exc), config, now, stats)
+            return stats
+        try:
+            for row in rows:
+                _deliver_row(store, sender, row, config, sender_address, now, stats)
+        finally:
+            sender.__exit__(None, None, None)
+        if len(rows) < config.batch_size:
+            return stats
+
+
+def _deliver_row(store: Store, sender: FileSender | SmtpSender, row: Outbox,
+                 config: OutboxSettings, sender_address: str, now: datetime,
+                 stats: DeliveryStats) -> None:
+    recipients = [r for r in row.recipients.split(",") if r]
+    try:
+        sender.send(sender_address, recipients, bytes(row.raw),
+                    row.message_id)
+    except PermanentSendError as exc:
+        store.outbox_failed(row.id, str(exc), now, retry_at=None)
+        stats.failed += 1
+        log.warning("outbox=%s action=failed reason=%s", row.message_id, exc)
+        return
+    except TransientSendError as exc:
+        _retry_or_fail(store, row, str(exc), config, now, stats)
+        return
+    store.outbox_sent(row.id, now)
+    stats.sent += 1
+    log.info("outbox=%s action=sent template=%s", row.message_id,
+             row.template)
+
+
+def _retry_or_fail(store: Store, row: Outbox, error: str, config: OutboxSettings, now: datetime,
+                   stats: DeliveryStats) -> None:
+    attempts = row.attempts + 1
+    retry_at = now + retry_delay(attempts, config.retry_initial_seconds, config.retry_max_seconds)
+    give_up_at = utc(row.give_up_at)
+    if give_up_at is not None and retry_at > give_up_at:
+        store.outbox_failed(row.id, f"gave up: {error}", now, retry_at=None)
+        stats.failed += 1
+        log.warning("outbox=%s action=gave_up reason=%s", row.message_id, error)
+        return
+    store.outbox_failed(row.id, error, now, retry_at=retry_at)
+    stats.retried += 1
+    log.info("outbox=%s action=retry at=%s reason=%s", row.message_id,
+             retry_at.isoformat(timespec="seconds"), error)

@@ -1,0 +1,247 @@
+"""Parsing: raw bytes -> ParsedMail with mail-parser (addresses, UTC date, text with HTML fallback, attachments).
+
+Pure: no I/O, no clock; `received_at` stands in for a missing or unreadable Date header.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import html
+import re
+import unicodedata
+from datetime import datetime, timezone
+from email.utils import getaddresses, parseaddr
+from html.parser import HTMLParser
+from typing import Any
+
+import mailparser
+
+from pipeline.errors import UnparseableMail
+from pipeline.records import Attachment, ParsedMail
+
+MAX_FILENAME = 120
+MAX_HEADERS = 500
+_MSGID = re.compile(r"<[^<>\s]{1,500}>")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_BLOCK_TAGS = frozenset({"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6",
+                         "table", "blockquote", "pre", "hr", "ul", "ol"})
+_SKIP_TAGS = frozenset({"script", "style", "head", "title"})
+
+
+def parse_mail(raw: bytes, *, received_at: datetime, max_mail_bytes: int,
+               max_attachment_bytes: int) -> ParsedMail:
+    """Understand one mail. Raises UnparseableMail when it is too large or has no readable headers."""
+    if len(raw) > max_mail_bytes:
+        raise UnparseableMail(f"mail is {len(raw)} bytes, over the limit of {max_mail_bytes}")
+    try:
+        parsed = mailparser.parse_from_bytes(raw)
+    except RecursionError:
+        raise UnparseableMail("MIME structure nested too deeply")
+    except Exception as exc:  # mail-parser raises many types on hostile input
+        raise UnparseableMail(f"mail-parser failed: {type(exc).__name__}: {exc}") from exc
+    message = parsed.message
+    if message is None or len(message) == 0:
+        raise UnparseableMail("no header block")
+    headers = _header_pairs(message)
+    sender_name, sender = _first_address(headers, "from")
+    attachments, dropped = _attachments(parsed.attachments, max_attachment_bytes)
+    text, html_only = _body_text(parsed)
+    return ParsedMail(
+        message_id=_message_id(_get(headers, "message-id"), raw),
+        sender=sender,
+        sender_name=sender_name,
+        to=_addresses(headers, "to"),
+        cc=_addresses(headers, "cc"),
+        reply_to=_addresses(headers, "reply-to"),
+        subject=clean_header_text(_decoded(parsed, "subject")),
+        date=_utc(parsed.date) or received_at,
+        text=text,
+        html_only=html_only,
+        attachments=attachments,
+        dropped_attachments=dropped,
+        in_reply_to=tuple(_MSGID.findall(_get(headers, "in-reply-to") or "")),
+        references=tuple(_MSGID.findall(_get(headers, "references") or ""))[-50:],
+        headers=headers,
+        content_type=message.get_content_type(),
+        content_language=(_get(headers, "content-language") or "").strip().lower()[:35],
+        return_path=_return_path(headers),
+        defects=_defects(parsed.defects),
+        size=len(raw),
+    )
+
+
+def clean_header_text(value: str) -> str:
+    """One line of header text: control characters (CR, LF, NUL) become spaces, runs collapse."""
+    return " ".join(_CONTROL.sub(" ", value).split())[:998]
+
+
+def safe_filename(name: str | None, index: int, content_type: str) -> str:
+    """A filename that is safe on every filesystem: no path, no control characters, bounded length."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = name.replace("\\", "/").split("/")[-1]
+    name = _CONTROL.sub("", name).strip().lstrip(".")
+    name = re.sub(r'[<>:"|?*]', "_", name)
+    if not name:
+        subtype = content_type.split("/")[-1] if "/" in content_type else "bin"
+        name = f"attachment-{index}.{re.sub(r'[^a-z0-9]', '', subtype.lower())[:10] or 'bin'}"
+    if len(name) > MAX_FILENAME:
+        stem, dot, ext = name.rpartition(".")
+        ext = ext[:16] if dot and len(ext) <= 16 else ""
+        name = name[: MAX_FILENAME - len(ext) - 1] + ("." + ext if ext else "")
+    return name
+
+
+def html_to_text(markup: str) -> str:
+    """Readable text from HTML: scripts and styles dropped, block elements become line breaks."""
+    converter = _TextExtractor()
+    try:
+        converter.feed(markup)
+        converter.close()
+    except Exception:  # html.parser is lenient, but never let a body stop intake
+        return html.unescape(re.sub(r"<[^>]*>", " ", markup))
+    lines = (" ".join(line.split()) for line in "".join(converter.parts).splitlines())
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP_TAGS:
+            self.skipping += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP_TAGS:
+            self.skipping = max(0, self.skipping - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.parts.append(data)
+
+
+def _header_pairs(message: Any) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for name, value in list(message.items())[:MAX_HEADERS]:
+        pairs.append((str(name).strip().lower(), _header_str(value)))
+    return tuple(pairs)
+
+
+def _header_str(value: Any) -> str:
+    """Decode RFC 2047 words; raw 8-bit header bytes were already read as surrogates or Header."""
+    from email.header import decode_header, make_header
+
+    text = str(value)
+    if "=?" in text:
+        try:
+            text = str(make_header(decode_header(text)))
+        except Exception:  # a broken encoded-word keeps its raw form
+            pass
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _get(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
+def _decoded(parsed: Any, name: str) -> str:
+    try:
+        value = getattr(parsed, name)
+    except Exception:
+        return ""
+    return value if isinstance(value, str) else str(value or "")
+
+
+def _first_address(headers: tuple[tuple[str, str], ...], header: str) -> tuple[str, str]:
+    name, addr = parseaddr(clean_header_text(_get(headers, header) or ""))
+    return clean_header_text(name), addr.strip().lower()[:254]
+
+
+def _addresses(headers: tuple[tuple[str, str], ...], name: str) -> tuple[str, ...]:
+    values = [clean_header_text(v) for k, v in headers if k == name]
+    found = []
+    for _display, addr in getaddresses(values):
+        addr = addr.strip().lower()
+        if "@" in addr and addr not in found:
+            found.append(addr[:254])
+    return tuple(found[:100])
+
+
+def _return_path(headers: tuple[tuple[str, str], ...]) -> str | None:
+    value = _get(headers, "return-path")
+    if value is None:
+        return None
+    return value.strip().strip("<>").strip().lower()
+
+
+def _message_id(value: str | None, raw: bytes) -> str:
+    found = _MSGID.findall(value or "")
+    if found:
+        return found[0]
+    return f"<{hashlib.sha256(raw).hexdigest()[:40]}@missing-message-id.tiket.invalid>"
+
+
+def _utc(value: Any) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def _body_text(parsed: Any) -> tuple[str, bool]:
+    plain = "\n".join(p for p in parsed.text_plain if isinstance(p, str)).strip()
+    if plain:
+        return plain, False
+    markup = "\n".join(p for p in parsed.text_html if isinstance(p, str))
+    return (html_to_text(markup), True) if markup.strip() else ("", False)
+
+
+def _attachments(items: list[dict[str, Any]], limit: int) -> tuple[tuple[Attachment, ...], tuple[str, ...]]:
+    kept: list[Attachment] = []
+    dropped: list[str] = []
+    for index, item in enumerate(items, start=1):
+        content_type = str(item.get("mail_content_type") or "application/octet-stream")[:100]
+        name = safe_filename(item.get("filename"), index, content_type)
+        payload = _payload_bytes(item)
+        if len(payload) > limit:
+            dropped.append(f"{name} ({len(payload)} bytes, over the limit of {limit})")
+            continue
+        inline = "inline" in str(item.get("content-disposition") or "").lower()
+        kept.append(Attachment(filename=name, content_type=content_type, payload=payload, inline=inline))
+    return tuple(kept), tuple(dropped)
+
+
+def _payload_bytes(item: dict[str, Any]) -> bytes:
+    payload = item.get("payload") or ""
+    if item.get("binary"):
+        try:
+            return base64.b64decode(payload)
+        except (binascii.Error, ValueError):
+            return str(payload).encode("utf-8", "replace")
+    charset = item.get("charset") or "utf-8"
+    try:
+        return str(payload).encode(charset, "replace")
+    except LookupError:
+        return str(payload).encode("utf-8", "replace")
+
+
+def _defects(defects: list[Any]) -> tuple[str, ...]:
+    found: list[str] = []
+    for entry in defects[:50]:
+        if isinstance(entry, dict):
+            for values in entry.values():
+                found.extend(str(v)[:200] for v in (values if isinstance(values, list) else [values]))
+        else:
+            found.append(str(entry)[:200])
+    return tuple(found[:50])

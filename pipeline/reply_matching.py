@@ -1,0 +1,62 @@
+"""Reply matching: which existing ticket a mail belongs to.
+
+Order: In-Reply-To, then References (newest first), against every stored inbound and outbound
+Message-ID, including our own ids, which encode the ticket reference; then a subject tag such as
+[TKT-000123], which counts only when the sender already takes part in that ticket, so that a
+stranger quoting a tag cannot join someone else's ticket. Pure: lookups are done by the caller.
+"""
+from __future__ import annotations
+
+import re
+from typing import Mapping
+
+from pipeline.records import ParsedMail, ReplyMatch, TicketInfo
+
+
+def tag_pattern(prefix: str) -> re.Pattern[str]:
+    """The subject-tag pattern for a reference prefix: [TKT-000123]."""
+    return re.compile(r"\[(" + re.escape(prefix) + r"-\d{1,12})\]", re.IGNORECASE)
+
+
+def subject_refs(subject: str, prefix: str) -> tuple[str, ...]:
+    """Ticket references tagged in a subject, upper-cased, in order."""
+    return tuple(ref.upper() for ref in tag_pattern(prefix).findall(subject))
+
+
+def own_id_ref(message_id: str, own_domain: str, prefix: str) -> str | None:
+    """The ticket reference encoded in one of our Message-IDs (<TKT-000123.ack-m1@domain>), else None."""
+    inner = message_id.strip("<>")
+    local, _, domain = inner.rpartition("@")
+    if domain.lower() != own_domain.lower():
+        return None
+    match = re.match(re.escape(prefix) + r"-\d{1,12}", local, re.IGNORECASE)
+    return match.group(0).upper() if match else None
+
+
+def thread_ids(mail: ParsedMail) -> tuple[str, ...]:
+    """The Message-IDs a mail answers, most specific first (In-Reply-To, then References newest first)."""
+    ids = list(mail.in_reply_to)
+    ids.extend(ref for ref in reversed(mail.references) if ref not in ids)
+    return tuple(ids)
+
+
+def match_reply(mail: ParsedMail, by_message_id: Mapping[str, TicketInfo],
+                by_ref: Mapping[str, TicketInfo], *, own_domain: str, prefix: str) -> ReplyMatch:
+    """Find the ticket this mail answers. by_message_id: stored ids -> ticket; by_ref: ref -> ticket."""
+    for message_id in thread_ids(mail):
+        ticket = by_message_id.get(message_id)
+        if ticket is None:
+            ref = own_id_ref(message_id, own_domain, prefix)
+            ticket = by_ref.get(ref) if ref else None
+        if ticket is not None:
+            return ReplyMatch(ticket=ticket, via="in-reply-to" if message_id in mail.in_reply_to
+                              else "references")
+    ignored = None
+    for ref in subject_refs(mail.subject, prefix):
+        ticket = by_ref.get(ref)
+        if ticket is None:
+            continue
+        if mail.sender and mail.sender in ticket.participants:
+            return ReplyMatch(ticket=ticket, via="subject-tag")
+        ignored = ignored or ref
+    return ReplyMatch(ticket=None, ignored_tag=ignored)

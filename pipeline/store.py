@@ -1,0 +1,429 @@
+"""Store: every database transaction (receive, claim, apply_plan, quarantine, release, outbox); EDGE.
+
+The only writer of models. Converts between aware UTC datetimes (records) and naive UTC (rows).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+from urllib.parse import urlsplit
+
+from peewee import Database, IntegrityError, SqliteDatabase
+from playhouse.db_url import connect as connect_url
+
+from pipeline import models as m
+from pipeline.errors import ConfigError, NotFound
+from pipeline.migrations import current_version, latest_version, migrate
+from pipeline.records import (
+    AuditEvent,
+    IntakePlan,
+    OutgoingMail,
+    ParsedMail,
+    RawMail,
+    SenderHistory,
+    StoredMail,
+    TicketInfo,
+)
+from pipeline.settings import Settings, read_secret
+
+_MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(<[^<>\s]{1,500}>)", re.IGNORECASE | re.MULTILINE)
+OPEN_STATES = ("new", "open", "in_progress", "pending")
+
+
+def utc(dt: datetime | None) -> datetime | None:
+    """A naive-UTC row time as an aware datetime."""
+    return None if dt is None else dt.replace(tzinfo=timezone.utc)
+
+
+def naive(dt: datetime) -> datetime:
+    """An aware datetime as naive UTC for a row."""
+    return dt.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def quick_message_id(raw: bytes) -> str:
+    """The Message-ID from the header block without a full parse (for dedupe at receive)."""
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0][:65536]
+    found = _MESSAGE_ID.search(head)
+    if found:
+        return found.group(1).decode("ascii", "replace")
+    return f"<{hashlib.sha256(raw).hexdigest()[:40]}@missing-message-id.tiket.invalid>"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Received:
+    """The outcome of receiving one mail: its row id and whether it is a duplicate."""
+
+    inbound_id: int
+    uid: int
+    new: bool
+    duplicate_of: int | None
+
+
+def open_database(settings: Settings) -> Database:
+    """Connect to the configured database and bind the models to it (SQLite in WAL mode)."""
+    url = settings.database.url
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = parts.path[1:] if parts.path.startswith("/") else parts.path
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db: Database = SqliteDatabase(path or ":memory:", pragmas={
+            "journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1,
+            "busy_timeout": 30000, "cache_size": -16000})
+    elif parts.scheme in ("postgresql", "postgres"):
+        kwargs: dict[str, Any] = {}
+        if settings.database.password_env or settings.database.password_file:
+            kwargs["password"] = read_secret(settings.database.password_env,
+                                             settings.database.password_file,
+                                             settings.sources[-1], "database.password_*")
+        db = connect_url(url, **kwargs)
+    else:
+        raise ConfigError(settings.sources[-1], "database.url",
+                          f"expected sqlite:/// or postgresql:// URL, got scheme {parts.scheme!r}")
+    m.database_proxy.initialize(db)
+    db.connect(reuse_if_open=True)
+    return db
+
+
+class Store:
+    """Every read and write of tiket's tables, one method per transaction or query."""
+
+    def __init__(self, db: Database, attachments_dir: Path, ref_prefix: str,
+                 give_up_after: timedelta = timedelta(days=2)) -> None:
+        self.db = db
+        self.attachments_dir = attachments_dir
+        self.ref_prefix = ref_prefix
+        self.give_up_after = give_up_after
+
+    # -- schema ---------------------------------------------------------------------------------
+    def migrate(self) -> list[int]:
+        """Create or upgrade the schema; returns the migrations applied now."""
+        return migrate(self.db)
+
+    def schema_ok(self) -> bool:
+        """True when every known migration has been applied."""
+        return current_version(self.db) == latest_version()
+
+    # -- receive --------------------------------------------------------------------------------
+    def known_uids(self, mailbox: str, uidvalidity: int) -> set[int]:
+        """UIDs of this mailbox generation that are already stored."""
+        query = (m.Inbound.select(m.Inbound.uid)
+                 .where((m.Inbound.mailbox == mailbox) & (m.Inbound.uidvalidity == uidvalidity)))
+        return {row.uid for row in query}
+
+    def receive_many(self, mails: Sequence[RawMail], now: datetime) -> list[Received]:
+        """Commit the raw bytes of a batch, keyed by mailbox+uidvalidity+uid; detects duplicates."""
+        results = []
+        with self.db.atomic():
+            for mail in mails:
+                results.append(self._receive_one(mail, now))
+        return results
+
+    def _receive_one(self, mail: RawMail, now: datetime) -> Received:
+        existing = (m.Inbound.select(m.Inbound.id)
+                    .where((m.Inbound.mailbox == mail.mailbox)
+                           & (m.Inbound.uidvalidity == mail.uidvalidity) & (m.Inbound.uid == mail.uid))
+                    .first())
+        if existing is not None:
+            return Received(inbound_id=existing.id, uid=mail.uid, new=False, duplicate_of=None)
+        digest = hashlib.sha256(mail.raw).hexdigest()
+        message_id = quick_message_id(mail.raw)
+        original = (m.Inbound.select(m.Inbound.id)
+                    .where((m.Inbound.message_id == message_id) | (m.Inbound.sha256 == digest))
+                    .order_by(m.Inbound.id).first())
+        row = m.Inbound.create(
+            mailbox=mail.mailbox, uidvalidity=mail.uidvalidity, uid=mail.uid, message_id=message_id,
+            sha256=digest, raw=mail.raw, size=len(mail.raw), received_at=naive(now),
+            state="done" if original else "pending",
+            disposition="duplicate" if original else "pending",
+            duplicate_of=original.id if original else None,
+            processed_at=naive(now) if original else None)
+        if original:
+            self._audit(AuditEvent(action="duplicate", detail=f"same as inbound {original.id}"),
+                        now, inbound_id=row.id)
+        return Received(inbound_id=row.id, uid=mail.uid, new=True,
+                        duplicate_of=original.id if original else None)
+
+    # -- claim ----------------------------------------------------------------------------------
+    def claim_pending(self, limit: int, mailbox: str | None = None) -> list[StoredMail]:
+        """Pending mails to process, with their attempt counted (committed) before any work.
+
+        Fresh mails are claimed as a batch; a mail that failed before is claimed alone, so that a
+        mail that kills the process can only ever use up its own attempts.
+        """
+        with self.db.atomic():
+            base = m.Inbound.select().where(m.Inbound.state == "pending")
+            if mailbox is not None:
+                base = base.where(m.Inbound.mailbox == mailbox)
+            retried = base.where(m.Inbound.attempts > 0).order_by(m.Inbound.id).limit(1)
+            rows = list(retried) or list(base.where(m.Inbound.attempts == 0)
+                                         .order_by(m.Inbound.id).limit(limit))
+            if rows:
+                (m.Inbound.update(attempts=m.Inbound.attempts + 1)
+                 .where(m.Inbound.id.in_([r.id for r in rows])).execute())
+        return [StoredMail(id=r.id, mailbox=r.mailbox, uidvalidity=r.uidvalidity, uid=r.uid,
+                           raw=bytes(r.raw), attempts=r.attempts + 1,
+                           received_at=utc(r.received_at) or datetime.now(timezone.utc))
+                for r in rows]
+
+    # -- lookups for the pure stages ------------------------------------------------------------
+    def sender_history(self, address: str, now: datetime) -> SenderHistory:
+        """How many acknowledgements this sender got in the last hour."""
+        if not address:
+            return SenderHistory()
+        count = (m.Outbox.select().where(
+            (m.Outbox.first_recipient == address) & (m.Outbox.template == "acknowledgement")
+            & (m.Outbox.created_at >= naive(now - timedelta(hours=1)))).count())
+        return SenderHistory(acks_last_hour=count)
+
+    def tickets_by_message_ids(self, message_ids: Iterable[str]) -> dict[str, TicketInfo]:
+        """Tickets that own any of these Message-IDs, inbound or outbound."""
+        ids = list(dict.fromkeys(message_ids))[:100]
+        if not ids:
+            return {}
+        found: dict[str, int] = {}
+        for row in m.Message.select(m.Message.message_id, m.Message.ticket).where(
+                m.Message.message_id.in_(ids)):
+            found.setdefault(row.message_id, row.ticket_id)
+        for row in m.Outbox.select(m.Outbox.message_id, m.Outbox.ticket).where(
+                m.Outbox.message_id.in_(ids) & m.Outbox.ticket.is_null(False)):
+            found.setdefault(row.message_id, row.ticket_id)
+        infos = self._ticket_infos(m.Ticket.id.in_(set(found.values()))) if found else {}
+        by_id = {info.id: info for info in infos.values()}
+        return {mid: by_id[tid] for mid, tid in found.items() if tid in by_id}
+
+    def tickets_by_refs(self, refs: Iterable[str]) -> dict[str, TicketInfo]:
+        """Tickets by reference (TKT-000123)."""
+        refs = list(dict.fromkeys(refs))[:20]
+        return self._ticket_infos(m.Ticket.ref.in_(refs)) if refs else {}
+
+    def _ticket_infos(self, where: Any) -> dict[str, TicketInfo]:
+        tickets = list(m.Ticket.select().where(where))
+        if not tickets:
+            return {}
+        people: dict[int, set[str]] = {t.id: set() for t in tickets}
+        for p in m.Participant.select().where(m.Participant.ticket.in_(list(people))):
+            people[p.ticket_id].add(p.address)
+        return {t.ref: TicketInfo(id=t.id, ref=t.ref, status=t.status, requester=t.requester,
+                                  participants=frozenset(people[t.id]), subject=t.subject,
+                                  priority=t.priority) for t in tickets}
+
+    # -- apply ----------------------------------------------------------------------------------
+    def apply_plan(self, stored: StoredMail, mail: ParsedMail, plan: IntakePlan, now: datetime,
+                   render: Callable[[str], list[OutgoingMail]]) -> tuple[str | None, bool]:
+        """Write everything a plan says in one transaction; returns (ticket ref, acknowledged).
+
+        `render(ref)` turns the plan's mail intents into rendered mails once the reference is known.
+        """
+        with self.db.atomic():
+            ticket_id, ref = self._ticket_for(plan, stored, mail, now)
+            if ticket_id is not None and plan.store_message:
+                message = m.Message.create(
+                    ticket=ticket_id, inbound=stored.id, direction="in", message_id=mail.message_id,
+                    sender=mail.sender, subject=mail.subject, body=mail.text, created_at=naive(now))
+                self._store_attachments(message.id, mail)
+            if ticket_id is not None and plan.triage is not None and plan.new_ticket is not None:
+                self._store_suggestions(ticket_id, plan, now)
+            for event in plan.events:
+                self._audit(event, now, ticket_id=ticket_id, inbound_id=stored.id)
+            outgoing = render(ref) if (ref and plan.mails) else []
+            acknowledged = False
+            for out in outgoing:
+                acknowledged |= self._queue_mail(out, now, ticket_id=ticket_id, inbound_id=stored.id)
+            (m.Inbound.update(state="done", disposition=plan.disposition, rule=plan.rule,
+                              ticket=ticket_id, acknowledged=acknowledged, processed_at=naive(now),
+                              stage=None, reason=None)
+             .where(m.Inbound.id == stored.id).execute())
+        return ref, acknowledged
+
+    def _ticket_for(self, plan: IntakePlan, stored: StoredMail, mail: ParsedMail,
+                    now: datetime) -> tuple[int | None, str | None]:
+        if plan.new_ticket is not None:
+            new = plan.new_ticket
+            ticket = m.Ticket.create(
+                ref=f"pending-{stored.id}", subject=new.subject, requester=new.requester,
+                requester_name=new.requester_name, status="new", kind=new.kind,
+                category=new.category, priority=new.priority, tier="L1",
+                breach_suspected=new.breach_suspected, needs_review=new.needs_review,
+                mailbox=stored.mailbox, language=new.language, linked_to=new.linked_to,
+                created_at=naive(now), updated_at=naive(now))
+            ref = f"{self.ref_prefix}-{ticket.id:06d}"
+            m.Ticket.update(ref=ref).where(m.Ticket.id == ticket.id).execute()
+            self._add_participants(ticket.id, new.requester, new.participants)
+            return ticket.id, ref
+        if plan.existing is not None:
+            changes: dict[Any, Any] = {m.Ticket.updated_at: naive(now)}
+            if plan.reopen:
+                changes[m.Ticket.status] = "open"
+                changes[m.Ticket.resolved_at] = None
+            m.Ticket.update(changes).where(m.Ticket.id == plan.existing.id).execute()
+            self._add_participants(plan.existing.id, None, plan.add_participants)
+            return plan.existing.id, plan.existing.ref
+        return None, None
+
+    def _add_participants(self, ticket_id: int, requester: str | None, others: Sequence[str]) -> None:
+        rows = [{"ticket": ticket_id, "address": requester, "role": "requester"}] if requester else []
+        rows += [{"ticket": ticket_id, "address": a, "role": "cc"} for a in others if a != requester]
+        if rows:
+            m.Participant.insert_many(rows).on_conflict_ignore().execute()
+
+    def _store_attachments(self, message_id: int, mail: ParsedMail) -> None:
+        rows = []
+        for att in mail.attachments:
+            digest = hashlib.sha256(att.payload).hexdigest()
+            self._write_blob(digest, att.payload)
+            rows.append({"message": message_id, "filename": att.filename,
+                         "content_type": att.content_type, "size": len(att.payload),
+                         "sha256": digest})
+        if rows:
+            m.Attachment.insert_many(rows).execute()
+
+    def _write_blob(self, digest: str, payload: bytes) -> None:
+        """Content-addressed file: its name is its sha256, so writing it twice is harmless."""
+        path = self.blob_path(digest)
+        if path.exists():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{digest}.{os.getpid()}.tmp")
+        tmp.write_bytes(payload)
+        os.replace(tmp, path)
+
+    def blob_path(self, digest: str) -> Path:
+        """Where an attachment with this sha256 lives."""
+        return self.attachments_dir / digest[:2] / digest[2:4] / digest
+
+    def _store_suggestions(self, ticket_id: int, plan: IntakePlan, now: datetime) -> None:
+        assert plan.triage is not None
+        rows = [{"ticket": ticket_id, "head": s.head, "label": s.label, "confidence": s.confidence,
+                 "applied": s.applied, "model_version": plan.triage.model_version,
+                 "created_at": naive(now)} for s in plan.triage.suggestions]
+        if rows:
+            m.Suggestion.insert_many(rows).execute()
+
+    def _queue_mail(self, out: OutgoingMail, now: datetime, *, ticket_id: int | None,
+                    inbound_id: int | None) -> bool:
+        """Insert an outbox row; False when a row with this Message-ID already exists."""
+        try:
+            with self.db.atomic():
+                m.Outbox.create(
+                    message_id=out.message_id, ticket=ticket_id, inbound=inbound_id,
+                    template=out.template, recipients=",".join(out.to),
+                    first_recipient=out.to[0] if out.to else "", subject=out.subject, raw=out.raw,
+                    status="pending", attempts=0, next_attempt_at=naive(now),
+                    give_up_at=naive(now + self.give_up_after), created_at=naive(now))
+        except IntegrityError:
+            return False
+        return True
+
+    def queue_mails(self, mails: Sequence[OutgoingMail], now: datetime,
+                    ticket_id: int | None = None) -> int:
+        """Queue rendered mails outside intake (escalations, digest); returns how many were new."""
+        with self.db.atomic():
+            return sum(self._queue_mail(out, now, ticket_id=ticket_id, inbound_id=None)
+                       for out in mails)
+
+    def _audit(self, event: AuditEvent, now: datetime, *, ticket_id: int | None = None,
+               inbound_id: int | None = None) -> None:
+        m.AuditEvent.create(ticket=ticket_id, inbound=inbound_id, action=event.action,
+                            actor=event.actor, detail=event.detail, created_at=naive(now))
+
+    def audit(self, event: AuditEvent, now: datetime, *, ticket_id: int | None = None,
+              inbound_id: int | None = None) -> None:
+        """Record one audit event in its own transaction."""
+        with self.db.atomic():
+            self._audit(event, now, ticket_id=ticket_id, inbound_id=inbound_id)
+
+    # -- failures -------------------------------------------------------------------------------
+    def record_failure(self, inbound_id: int, stage: str, reason: str, trace: str, now: datetime,
+                       *, quarantine: bool) -> None:
+        """Note a failed attempt; with quarantine=True the mail stops being retried."""
+        with self.db.atomic():
+            changes: dict[Any, Any] = {m.Inbound.stage: stage, m.Inbound.reason: reason[:2000],
+                                       m.Inbound.traceback: trace[-20000:]}
+            if quarantine:
+                changes.update({m.Inbound.state: "quarantined", m.Inbound.disposition: "quarantined",
+                                m.Inbound.processed_at: naive(now)})
+            m.Inbound.update(changes).where(m.Inbound.id == inbound_id).execute()
+            self._audit(AuditEvent(action="quarantined" if quarantine else "attempt_failed",
+                                   detail=f"stage={stage} reason={reason[:300]}"),
+                        now, inbound_id=inbound_id)
+
+    def quarantine_exhausted(self, max_attempts: int, now: datetime) -> list[int]:
+        """Quarantine pending mails whose attempts are used up (their process died mid-work)."""
+        rows = list(m.Inbound.select(m.Inbound.id).where(
+            (m.Inbound.state == "pending") & (m.Inbound.attempts >= max_attempts)))
+        for row in rows:
+            self.record_failure(row.id, "process", f"gave up after {max_attempts} attempts "
+                                "(the process stopped while working on this mail)", "", now,
+                                quarantine=True)
+        return [row.id for row in rows]
+
+    def release(self, inbound_id: int, now: datetime, actor: str) -> None:
+        """Put a quarantined mail back in the queue with fresh attempts."""
+        with self.db.atomic():
+            row = m.Inbound.get_or_none((m.Inbound.id == inbound_id)
+                                        & (m.Inbound.state == "quarantined"))
+            if row is None:
+                raise NotFound(f"no quarantined mail with id {inbound_id}")
+            (m.Inbound.update(state="pending", disposition="pending", attempts=0)
+             .where(m.Inbound.id == inbound_id).execute())
+            self._audit(AuditEvent(action="released", actor=actor), now, inbound_id=inbound_id)
+
+    # -- server bookkeeping ---------------------------------------------------------------------
+    def awaiting_move(self, mailbox: str, uidvalidity: int) -> dict[str, list[int]]:
+        """UIDs still in the inbox that are finished: {"processed": [...], "quarantined": [...]}."""
+        rows = m.Inbound.select(m.Inbound.uid, m.Inbound.state).where(
+            (m.Inbound.mailbox == mailbox) & (m.Inbound.uidvalidity == uidvalidity)
+            & (m.Inbound.on_server == "inbox") & (m.Inbound.state != "pending"))
+        moves: dict[str, list[int]] = {"processed": [], "quarantined": []}
+        for row in rows:
+            moves["quarantined" if row.state == "quarantined" else "processed"].append(row.uid)
+        return moves
+
+    def mark_moved(self, mailbox: str, uidvalidity: int, uids: Sequence[int], where: str) -> None:
+        """Record that these UIDs were moved out of the inbox on the server."""
+        for start in range(0, len(uids), 500):
+            chunk = list(uids[start:start + 500])
+            (m.Inbound.update(on_server=where)
+             .where((m.Inbound.mailbox == mailbox) & (m.Inbound.uidvalidity == uidvalidity)
+                    & m.Inbound.uid.in_(chunk)).execute())
+
+    # -- outbox ---------------------------------------------------------------------------------
+    def due_outbox(self, now: datetime, limit: int) -> list[m.Outbox]:
+        """Pending outbox rows whose next attempt is due, oldest first."""
+        return list(m.Outbox.select().where((m.Outbox.status == "pending")
+                                            & (m.Outbox.next_attempt_at <= naive(now)))
+                    .order_by(m.Outbox.id).limit(limit))
+
+    def outbox_sent(self, row_id: int, now: datetime) -> None:
+        """Mark a row delivered."""
+        (m.Outbox.update(status="sent", sent_at=naive(now), attempts=m.Outbox.attempts + 1,
+                         last_error=None).where(m.Outbox.id == row_id).execute())
+
+    def outbox_failed(self, row_id: int, error: str, now: datetime, *, retry_at: datetime | None) -> None:
+        """Record a failed delivery: retry at `retry_at`, or fail for good when it is None."""
+        with self.db.atomic():
+            row = m.Outbox.get_by_id(row_id)
+            changes: dict[Any, Any] = {m.Outbox.attempts: m.Outbox.attempts + 1,
+                                       m.Outbox.last_error: error[:2000]}
+            if retry_at is None:
+                changes[m.Outbox.status] = "failed"
+            else:
+                changes[m.Outbox.next_attempt_at] = naive(retry_at)
+            m.Outbox.update(changes).where(m.Outbox.id == row_id).execute()
+            action = "outbox_failed" if retry_at is None else "outbox_retry"
+            self._audit(AuditEvent(action=action, detail=f"{row.message_id}: {error[:300]}"), now,
+                        ticket_id=row.ticket_id)
+
+
+def sqlite_version() -> str:
+    """The SQLite library version (for `tiket check`)."""
+    return sqlite3.sqlite_version
+
+
