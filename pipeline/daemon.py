@@ -98,7 +98,8 @@ def deliver_outbox(runtime: Runtime) -> DeliveryStats:
     """Run the outbox job once."""
     settings = runtime.settings
     return deliver_due(runtime.store, lambda: open_sender(settings.outbox, settings.sources[-1]),
-                       settings.outbox, settings.desk.address, utcnow())
+                       settings.outbox, settings.desk.address, utcnow(),
+                       str(settings.section("debug")["crash_at"]))
 
 
 def run_once(runtime: Runtime) -> RunSummary:

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Callable, Iterator, Protocol, Sequence
 
 from pipeline.errors import UnparseableMail
+from pipeline.faults import crash_point
 from pipeline.language import detect_language
 from pipeline.lifecycle import PromisePolicy, plan_intake
 from pipeline.parsing import parse_mail
@@ -98,6 +99,7 @@ class Intake:
         self.promise = PromisePolicy(first_response_hours=settings.sla.first_response_hours,
                                      default_priority=settings.sla.default_priority)
         self.folders = {m.name: m for m in settings.mailboxes}
+        self.crash_at = str(settings.section("debug")["crash_at"])
 
     # -- one mailbox --------------------------------------------------------------------------
     def poll(self, source: Source, uidvalidity: int, stop: Callable[[], bool] = lambda: False
@@ -113,7 +115,11 @@ class Intake:
                 break
             batch = list(source.fetch(new_uids[start:start + batch_size]))
             stats.fetched += len(batch)
-            stats.received += sum(r.new for r in self.store.receive_many(batch, self.clock()))
+            received = self.store.receive_many(batch, self.clock())
+            stats.received += sum(r.new for r in received)
+            stats.results.extend(IntakeResult(inbound_id=r.inbound_id, disposition="duplicate")
+                                 for r in received if r.duplicate_of is not None)
+            crash_point("after_receive", self.crash_at)
             stats.results.extend(self.process_pending(source.name, stop))
             self.finish_moves(source, uidvalidity, stats)
         stats.results.extend(self.process_pending(source.name, stop))
@@ -130,6 +136,7 @@ class Intake:
             for start in range(0, len(uids), 500):
                 chunk = uids[start:start + 500]
                 source.move(chunk, folder)
+                crash_point("after_move", self.crash_at)
                 self.store.mark_moved(source.name, uidvalidity, chunk, state)
                 stats.moved += len(chunk)
 
@@ -195,6 +202,7 @@ class Intake:
                 stored, mail, plan, now, lambda ref: self._render(plan.mails, ref, stored.id, now))
         except Exception as exc:  # isolation point: per mail
             return self._fail(stored, stage, exc)
+        crash_point("after_apply", self.crash_at)
         result = IntakeResult(inbound_id=stored.id, disposition=plan.disposition, ticket_ref=ref,
                               rule=plan.rule, acknowledged=acknowledged)
         log.info("mail=%s:%d ticket=%s action=%s rule=%s ack=%s", stored.mailbox, stored.id,

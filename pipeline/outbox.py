@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from pipeline.errors import PermanentSendError, TransientSendError
+from pipeline.faults import crash_point
 from pipeline.settings import Outbox as OutboxSettings
 from pipeline.smtp_sender import FileSender, SmtpSender
 from pipeline.models import Outbox
@@ -35,7 +36,8 @@ def retry_delay(attempts: int, initial: int, maximum: int) -> timedelta:
 
 
 def deliver_due(store: Store, make_sender: Callable[[], FileSender | SmtpSender],
-                config: OutboxSettings, sender_address: str, now: datetime) -> DeliveryStats:
+                config: OutboxSettings, sender_address: str, now: datetime,
+                crash_at: str = "") -> DeliveryStats:
     """Deliver every due row, a batch per connection, until none is due."""
     stats = DeliveryStats()
     while True:
@@ -52,7 +54,7 @@ def deliver_due(store: Store, make_sender: Callable[[], FileSender | SmtpSender]
             return stats
         try:
             for row in rows:
-                _deliver_row(store, sender, row, config, sender_address, now, stats)
+                _deliver_row(store, sender, row, config, sender_address, now, stats, crash_at)
         finally:
             sender.__exit__(None, None, None)
         if len(rows) < config.batch_size:
@@ -61,7 +63,7 @@ def deliver_due(store: Store, make_sender: Callable[[], FileSender | SmtpSender]
 
 def _deliver_row(store: Store, sender: FileSender | SmtpSender, row: Outbox,
                  config: OutboxSettings, sender_address: str, now: datetime,
-                 stats: DeliveryStats) -> None:
+                 stats: DeliveryStats, crash_at: str) -> None:
     recipients = [r for r in row.recipients.split(",") if r]
     try:
         sender.send(sender_address, recipients, bytes(row.raw),
@@ -74,6 +76,7 @@ def _deliver_row(store: Store, sender: FileSender | SmtpSender, row: Outbox,
     except TransientSendError as exc:
         _retry_or_fail(store, row, str(exc), config, now, stats)
         return
+    crash_point("after_send", crash_at)
     store.outbox_sent(row.id, now)
     stats.sent += 1
     log.info("outbox=%s action=sent template=%s", row.message_id,

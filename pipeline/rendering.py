@@ -117,7 +117,7 @@ def _build_message(intent: MailIntent, *, subject: str, text: str, html: str, de
     msg["Auto-Submitted"] = "auto-replied"
     msg["X-Auto-Response-Suppress"] = "All"
     msg[LOOP_HEADER_NAME] = desk.message_id_domain
-    msg["Content-Language"] = intent.locale
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
+    msg["Content-Language"] = intent.locale  # after set_content, which drops Content-* headers
     return msg.as_bytes(policy=SMTP)

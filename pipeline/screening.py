@@ -5,6 +5,7 @@ name is the name written into the audit trail. Pure: no I/O; the sender's histor
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -16,6 +17,11 @@ LOOP_HEADER = LOOP_HEADER_NAME.lower()
 
 _AUTO_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply", "auto-reply"})
 _SUPPRESS_VALUES = frozenset({"all", "oof", "autoreply", "dr"})
+_AUTO_SUBJECT = re.compile(
+    r"^\s*(auto(matic|matische)?[ -]?(reply|response|antwort)|autoreply|out of (the )?office"
+    r"( reply| autoreply)?|abwesenheitsnotiz|r[ée]ponse automatique|respuesta autom[áa]tica"
+    r"|risposta automatica|automatisch antwoord|balasan automatik|jawapan automatik"
+    r"|odpowied[zź] automatyczna)\s*:", re.IGNORECASE)
 _DAEMON_LOCALPARTS = frozenset({"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"})
 _DSN_SUBJECTS = ("undeliverable:", "undelivered mail returned", "delivery status notification (failure",
                  "returned mail:", "mail delivery failed", "failure notice", "delivery failure")
@@ -44,8 +50,8 @@ def is_own_mail(mail: ParsedMail, policy: ScreeningPolicy, history: SenderHistor
 
 def is_bounce(mail: ParsedMail, policy: ScreeningPolicy, history: SenderHistory) -> Verdict | None:
     """A bounce or delivery status notification (RFC 3464), or a null Return-Path."""
-    if mail.content_type == "multipart/report":
-        return _drop("is_bounce", "multipart/report (delivery status notification)")
+    if mail.content_type in ("multipart/report", "message/delivery-status"):
+        return _drop("is_bounce", f"{mail.content_type} (delivery status notification)")
     if mail.return_path == "":
         return _drop("is_bounce", "null Return-Path <>")
     if mail.sender.split("@")[0] in _DAEMON_LOCALPARTS:
@@ -71,6 +77,10 @@ def is_auto_reply(mail: ParsedMail, policy: ScreeningPolicy, history: SenderHist
     suppress = {v.strip().lower() for v in (mail.header("x-auto-response-suppress") or "").split(",")}
     if suppress & _SUPPRESS_VALUES:
         return _drop("is_auto_reply", "X-Auto-Response-Suppress")
+    if (mail.header("x-apple-action") or "").strip().upper() == "VACATION":
+        return _drop("is_auto_reply", "X-Apple-Action: VACATION")
+    if (mail.in_reply_to or mail.references) and _AUTO_SUBJECT.match(mail.subject):
+        return _drop("is_auto_reply", "an answer with an out-of-office subject")
     return None
 
 

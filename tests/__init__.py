@@ -1,0 +1,1 @@
+"""tiket's test suite (a package, so tests can import tests.servers)."""

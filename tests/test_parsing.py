@@ -1,0 +1,96 @@
+"""Parsing: real mails -> ParsedMail; safe attachment names; HTML fallback; size limit."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import UnparseableMail
+from pipeline.parsing import clean_header_text, html_to_text, parse_mail, safe_filename
+
+SAMPLES = Path(__file__).resolve().parent.parent / "config" / "sample-mails"
+MAILS = Path(__file__).resolve().parent / "data" / "mails"
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+
+
+def parse(raw: bytes, **limits: int):  # type: ignore[no-untyped-def]
+    return parse_mail(raw, received_at=NOW, max_mail_bytes=limits.get("mail", 10**8),
+                      max_attachment_bytes=limits.get("attachment", 10**8))
+
+
+def test_legacy_charset_sent_as_8bit_decodes() -> None:
+    """The windows-1252 sample with raw 8-bit bytes decodes to real quotes and the euro sign."""
+    mail = parse((SAMPLES / "13-software-install-cp1252.eml").read_bytes())
+    assert "€" in mail.text and "“" in mail.text
+    assert mail.date.tzinfo is not None and mail.date.utcoffset().total_seconds() == 0
+
+
+def test_encoded_word_subject_and_sender_name() -> None:
+    """An RFC 2047 subject and display name are decoded; the address is lower-cased."""
+    mail = parse((SAMPLES / "04-printer-jam-floor3.eml").read_bytes())
+    assert mail.subject.startswith("Printer jam on floor 3")
+    assert mail.sender_name == "Zoë Lim" and mail.sender == "zoe.lim@example.com"
+
+
+def test_html_only_mail_falls_back_to_text() -> None:
+    """A mail with only an HTML body yields readable text without tags."""
+    mail = parse((SAMPLES / "10-outlook-crashes-html-only.eml").read_bytes())
+    assert mail.html_only and "<" not in mail.text and "Outlook" in mail.text
+
+
+def test_attachment_is_extracted_with_its_bytes() -> None:
+    """The PNG sample attachment comes out as bytes that start with the PNG signature."""
+    mail = parse((SAMPLES / "11-shared-drive-access-screenshot.eml").read_bytes())
+    pngs = [a for a in mail.attachments if a.content_type == "image/png"]
+    assert pngs and pngs[0].payload.startswith(b"\x89PNG")
+
+
+def test_reply_headers_are_read() -> None:
+    """In-Reply-To and References become tuples of Message-IDs."""
+    mail = parse((SAMPLES / "17-ms-reply-log-masuk-hr.eml").read_bytes())
+    assert mail.in_reply_to and all(i.startswith("<") for i in mail.in_reply_to)
+
+
+def test_over_the_size_limit_is_unparseable_before_parsing() -> None:
+    """A mail over max_mail_bytes raises UnparseableMail naming the limit."""
+    with pytest.raises(UnparseableMail, match="over the limit"):
+        parse(b"From: a@b.c\r\n\r\n" + b"x" * 2000, mail=1000)
+
+
+def test_big_attachment_is_dropped_and_named() -> None:
+    """An attachment over the limit is dropped and listed, the mail is still parsed."""
+    mail = parse((SAMPLES / "15-laptop-stolen-customer-data.eml").read_bytes(), attachment=10)
+    assert not mail.attachments and mail.dropped_attachments
+
+
+def test_missing_message_id_is_synthesised_stably() -> None:
+    """No Message-ID: a stable id from the content hash."""
+    raw = b"From: a@example.com\r\nSubject: hi\r\n\r\nbody\r\n"
+    assert parse(raw).message_id == parse(raw).message_id
+    assert parse(raw).message_id.endswith("@missing-message-id.tiket.invalid>")
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("../../etc/passwd", "passwd"),
+    ("/abs/path/report.pdf", "report.pdf"),
+    ("C:\\Users\\x\\evil.exe", "evil.exe"),
+    ("a\x00b.txt", "ab.txt"),
+    ("..", "attachment-1.pdf"),
+    ("", "attachment-1.pdf"),
+    ("x" * 1000 + ".pdf", "x" * 116 + ".pdf"),
+])
+def test_safe_filename(name: str, expected: str) -> None:
+    """Path parts, NUL bytes and overlong names never reach the filesystem."""
+    assert safe_filename(name, 1, "application/pdf") == expected
+
+
+def test_clean_header_text_removes_line_breaks() -> None:
+    """CR and LF in a subject become spaces, so they can never start a new header."""
+    assert clean_header_text("a\r\nBcc: x@y\n b") == "a Bcc: x@y b"
+
+
+def test_html_to_text_drops_scripts() -> None:
+    """Script and style content disappears; block tags become line breaks."""
+    text = html_to_text("<style>p{}</style><p>One</p><script>alert(1)</script><div>Two &amp; 3</div>")
+    assert text == "One\n\nTwo & 3"
