@@ -123,6 +123,7 @@ class Daemon:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.stopping = threading.Event()
+        self.new_mail = threading.Event()  # set by a watcher: deliver the outbox now, not in 5 s
         self.threads: list[threading.Thread] = []
 
     def stop(self, signum: int | None = None, frame: FrameType | None = None) -> None:
@@ -156,7 +157,10 @@ class Daemon:
         log.info("daemon started mailboxes=%d idle=%d polled=%d", len(settings.mailboxes),
                  len(self.threads), len(polled))
         jobs.run_all()
-        while not self.stopping.wait(1.0):
+        while not self.stopping.is_set():
+            if self.new_mail.wait(1.0):
+                self.new_mail.clear()
+                self._guard(deliver_outbox, self.runtime)
             jobs.run_pending()
         for thread in self.threads:
             thread.join(timeout=30)
@@ -174,7 +178,8 @@ class Daemon:
 
     def _poll(self, mailbox: Mailbox) -> None:
         try:
-            poll_mailbox(self.runtime, mailbox, self.stopping.is_set)
+            if poll_mailbox(self.runtime, mailbox, self.stopping.is_set).results:
+                self.new_mail.set()
         except MailboxError as exc:
             log.error("mailbox=%s action=failed reason=%s", mailbox.name, exc)
 
@@ -203,7 +208,8 @@ class Daemon:
     def _serve(self, source: Source, uidvalidity: int) -> None:
         intake = self.runtime.settings.intake
         while not self.stopping.is_set():
-            self.runtime.intake.poll(source, uidvalidity, self.stopping.is_set)
+            if self.runtime.intake.poll(source, uidvalidity, self.stopping.is_set).results:
+                self.new_mail.set()
             if not source.idle_supported:
                 self.stopping.wait(intake.poll_interval_seconds)
                 continue
