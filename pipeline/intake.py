@@ -17,7 +17,7 @@ from pipeline.errors import UnparseableMail
 from pipeline.faults import crash_point
 from pipeline.language import detect_language
 from pipeline.lifecycle import PromisePolicy, plan_intake
-from pipeline.parsing import parse_mail
+from pipeline.parse_pool import ParseFailure, ParsePool, worker_count
 from pipeline.records import (
     IntakeResult,
     MailIntent,
@@ -100,6 +100,8 @@ class Intake:
                                      default_priority=settings.sla.default_priority)
         self.folders = {m.name: m for m in settings.mailboxes}
         self.crash_at = str(settings.section("debug")["crash_at"])
+        self.parser = ParsePool(worker_count(settings.intake.parse_workers),
+                                settings.intake.max_mail_bytes, settings.intake.max_attachment_bytes)
 
     # -- one mailbox --------------------------------------------------------------------------
     def poll(self, source: Source, uidvalidity: int, stop: Callable[[], bool] = lambda: False
@@ -155,25 +157,27 @@ class Intake:
         return results
 
     def process_batch(self, batch: Sequence[StoredMail]) -> list[IntakeResult]:
-        """Parse the batch, triage it in one model call, then plan and apply mail by mail."""
+        """Parse the batch, triage it in one model call, then plan and apply mail by mail.
+
+        The batch is one transaction and each mail a savepoint inside it: a failing mail rolls back
+        alone, and the batch pays for one commit. Attempts were committed before (claim_pending),
+        so a crash mid-batch only means the batch's mails are retried, one by one.
+        """
         parsed: dict[int, ParsedMail] = {}
         results: list[IntakeResult] = []
-        for stored in batch:
-            try:
-                parsed[stored.id] = self._parse(stored)
-            except Exception as exc:  # isolation point: per mail
-                results.append(self._fail(stored, "parse", exc))
+        outcomes = self.parser.parse_many([(s.raw, s.received_at) for s in batch])
+        for stored, outcome in zip(batch, outcomes):
+            if isinstance(outcome, ParseFailure):
+                results.append(self._fail(stored, "parse", outcome.error, outcome.trace))
+            else:
+                parsed[stored.id] = outcome
         triage = self._triage(parsed)
-        for stored in batch:
-            if stored.id in parsed:
-                results.append(self._process_parsed(stored, parsed[stored.id],
-                                                    triage.get(stored.id)))
+        with self.store.db.atomic():  # one commit per batch; each mail is its own savepoint
+            for stored in batch:
+                if stored.id in parsed:
+                    results.append(self._process_parsed(stored, parsed[stored.id],
+                                                        triage.get(stored.id)))
         return results
-
-    def _parse(self, stored: StoredMail) -> ParsedMail:
-        return parse_mail(stored.raw, received_at=stored.received_at,
-                          max_mail_bytes=self.settings.intake.max_mail_bytes,
-                          max_attachment_bytes=self.settings.intake.max_attachment_bytes)
 
     def _triage(self, mails: dict[int, ParsedMail]) -> dict[int, TriageOutcome]:
         if not mails:
@@ -226,11 +230,13 @@ class Intake:
                                                       self.desk.message_id_domain))
                 for intent in intents]
 
-    def _fail(self, stored: StoredMail, stage: str, exc: Exception) -> IntakeResult:
+    def _fail(self, stored: StoredMail, stage: str, exc: Exception,
+              trace: str | None = None) -> IntakeResult:
         unparseable = isinstance(exc, UnparseableMail)
         quarantine = unparseable or stored.attempts >= self.settings.intake.max_attempts
         reason = f"{type(exc).__name__}: {exc}"
-        self.store.record_failure(stored.id, stage, reason, traceback.format_exc(), self.clock(),
+        self.store.record_failure(stored.id, stage, reason, trace or traceback.format_exc(),
+                                  self.clock(),
                                   quarantine=quarantine)
         level = logging.WARNING if quarantine else logging.INFO
         log.log(level, "mail=%s:%d action=%s stage=%s reason=%s", stored.mailbox, stored.id,

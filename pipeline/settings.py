@@ -66,6 +66,7 @@ class Intake:
     max_attachment_bytes: int
     max_attempts: int
     fetch_batch: int
+    parse_workers: int
     ack_cap_per_hour: int
     min_backoff_seconds: int
     max_backoff_seconds: int

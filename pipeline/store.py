@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
-from peewee import Database, IntegrityError, SqliteDatabase
+from peewee import Database, SqliteDatabase
 from playhouse.db_url import connect as connect_url
 
+from pipeline import fastsql
 from pipeline import models as m
 from pipeline.errors import ConfigError, NotFound
 from pipeline.migrations import current_version, latest_version, migrate
@@ -118,37 +119,51 @@ class Store:
         return {row.uid for row in query}
 
     def receive_many(self, mails: Sequence[RawMail], now: datetime) -> list[Received]:
-        """Commit the raw bytes of a batch, keyed by mailbox+uidvalidity+uid; detects duplicates."""
-        results = []
+        """Commit the raw bytes of a batch, keyed by mailbox+uidvalidity+uid; detects duplicates.
+
+        A mail already stored under its key is left alone; a new one with the Message-ID or the
+        bytes of a stored mail (or of an earlier mail in this batch) is recorded as a duplicate.
+        """
+        results: list[Received] = []
         with self.db.atomic():
-            for mail in mails:
-                results.append(self._receive_one(mail, now))
+            for start in range(0, len(mails), 200):
+                results.extend(self._receive_chunk(mails[start:start + 200], now))
         return results
 
-    def _receive_one(self, mail: RawMail, now: datetime) -> Received:
-        existing = (m.Inbound.select(m.Inbound.id)
-                    .where((m.Inbound.mailbox == mail.mailbox)
-                           & (m.Inbound.uidvalidity == mail.uidvalidity) & (m.Inbound.uid == mail.uid))
-                    .first())
-        if existing is not None:
-            return Received(inbound_id=existing.id, uid=mail.uid, new=False, duplicate_of=None)
-        digest = hashlib.sha256(mail.raw).hexdigest()
-        message_id = quick_message_id(mail.raw)
-        original = (m.Inbound.select(m.Inbound.id)
-                    .where((m.Inbound.message_id == message_id) | (m.Inbound.sha256 == digest))
-                    .order_by(m.Inbound.id).first())
-        row = m.Inbound.create(
-            mailbox=mail.mailbox, uidvalidity=mail.uidvalidity, uid=mail.uid, message_id=message_id,
-            sha256=digest, raw=mail.raw, size=len(mail.raw), received_at=naive(now),
-            state="done" if original else "pending",
-            disposition="duplicate" if original else "pending",
-            duplicate_of=original.id if original else None,
-            processed_at=naive(now) if original else None)
-        if original:
-            self._audit(AuditEvent(action="duplicate", detail=f"same as inbound {original.id}"),
-                        now, inbound_id=row.id)
-        return Received(inbound_id=row.id, uid=mail.uid, new=True,
-                        duplicate_of=original.id if original else None)
+    def _receive_chunk(self, mails: Sequence[RawMail], now: datetime) -> list[Received]:
+        keys = {(r.mailbox, r.uidvalidity, r.uid): r.id for r in m.Inbound.select(
+            m.Inbound.id, m.Inbound.mailbox, m.Inbound.uidvalidity, m.Inbound.uid).where(
+            m.Inbound.uid.in_([x.uid for x in mails]))}
+        facts = [(hashlib.sha256(x.raw).hexdigest(), quick_message_id(x.raw)) for x in mails]
+        seen: dict[str, int] = {}
+        for row in m.Inbound.select(m.Inbound.id, m.Inbound.sha256, m.Inbound.message_id).where(
+                m.Inbound.sha256.in_([f[0] for f in facts])
+                | m.Inbound.message_id.in_([f[1] for f in facts])).order_by(m.Inbound.id.desc()):
+            seen[row.sha256] = seen[row.message_id] = row.id
+        results = []
+        for mail, (digest, message_id) in zip(mails, facts):
+            key = (mail.mailbox, mail.uidvalidity, mail.uid)
+            if key in keys:
+                results.append(Received(inbound_id=keys[key], uid=mail.uid, new=False,
+                                        duplicate_of=None))
+                continue
+            original = seen.get(digest) or seen.get(message_id)
+            _, row_id = fastsql.insert(self.db, m.Inbound, [{
+                "mailbox": mail.mailbox, "uidvalidity": mail.uidvalidity, "uid": mail.uid,
+                "message_id": message_id, "sha256": digest, "raw": mail.raw, "size": len(mail.raw),
+                "received_at": naive(now), "state": "done" if original else "pending",
+                "disposition": "duplicate" if original else "pending", "duplicate_of": original,
+                "processed_at": naive(now) if original else None, "acknowledged": False,
+                "attempts": 0, "on_server": "inbox"}], returning=True)
+            assert row_id is not None
+            keys[key] = row_id
+            seen.setdefault(digest, row_id)
+            seen.setdefault(message_id, row_id)
+            if original:
+                self._audit_many([AuditEvent(action="duplicate", detail=f"same as inbound {original}")],
+                                 now, None, row_id)
+            results.append(Received(inbound_id=row_id, uid=mail.uid, new=True, duplicate_of=original))
+        return results
 
     # -- claim ----------------------------------------------------------------------------------
     def claim_pending(self, limit: int, mailbox: str | None = None) -> list[StoredMail]:
@@ -177,10 +192,13 @@ class Store:
         """How many acknowledgements this sender got in the last hour."""
         if not address:
             return SenderHistory()
-        count = (m.Outbox.select().where(
-            (m.Outbox.first_recipient == address) & (m.Outbox.template == "acknowledgement")
-            & (m.Outbox.created_at >= naive(now - timedelta(hours=1)))).count())
-        return SenderHistory(acks_last_hour=count)
+        q = self.db.quote[0]
+        p = self.db.param
+        cursor = self.db.execute_sql(
+            f"SELECT COUNT(*) FROM {q}outbox{q} WHERE {q}first_recipient{q} = {p} AND "
+            f"{q}template{q} = {p} AND {q}created_at{q} >= {p}",
+            [address, "acknowledgement", m.Outbox.created_at.db_value(naive(now - timedelta(hours=1)))])
+        return SenderHistory(acks_last_hour=int(cursor.fetchone()[0]))
 
     def tickets_by_message_ids(self, message_ids: Iterable[str]) -> dict[str, TicketInfo]:
         """Tickets that own any of these Message-IDs, inbound or outbound."""
@@ -221,57 +239,59 @@ class Store:
 
         `render(ref)` turns the plan's mail intents into rendered mails once the reference is known.
         """
+        at = naive(now)
         with self.db.atomic():
-            ticket_id, ref = self._ticket_for(plan, stored, mail, now)
+            ticket_id, ref = self._ticket_for(plan, stored, at)
             if ticket_id is not None and plan.store_message:
-                message = m.Message.create(
-                    ticket=ticket_id, inbound=stored.id, direction="in", message_id=mail.message_id,
-                    sender=mail.sender, subject=mail.subject, body=mail.text, created_at=naive(now))
-                self._store_attachments(message.id, mail)
+                _, message_id = fastsql.insert(self.db, m.Message, [{
+                    "ticket": ticket_id, "inbound": stored.id, "direction": "in",
+                    "message_id": mail.message_id, "sender": mail.sender, "subject": mail.subject,
+                    "body": mail.text, "created_at": at}], returning=True)
+                assert message_id is not None
+                self._store_attachments(message_id, mail)
             if ticket_id is not None and plan.triage is not None and plan.new_ticket is not None:
-                self._store_suggestions(ticket_id, plan, now)
-            for event in plan.events:
-                self._audit(event, now, ticket_id=ticket_id, inbound_id=stored.id)
+                self._store_suggestions(ticket_id, plan, at)
+            self._audit_many(plan.events, now, ticket_id, stored.id)
             outgoing = render(ref) if (ref and plan.mails) else []
             acknowledged = False
             for out in outgoing:
                 acknowledged |= self._queue_mail(out, now, ticket_id=ticket_id, inbound_id=stored.id)
-            (m.Inbound.update(state="done", disposition=plan.disposition, rule=plan.rule,
-                              ticket=ticket_id, acknowledged=acknowledged, processed_at=naive(now),
-                              stage=None, reason=None)
-             .where(m.Inbound.id == stored.id).execute())
+            fastsql.update(self.db, m.Inbound, stored.id, {
+                "state": "done", "disposition": plan.disposition, "rule": plan.rule,
+                "ticket": ticket_id, "acknowledged": acknowledged, "processed_at": at,
+                "stage": None, "reason": None})
         return ref, acknowledged
 
-    def _ticket_for(self, plan: IntakePlan, stored: StoredMail, mail: ParsedMail,
-                    now: datetime) -> tuple[int | None, str | None]:
+    def _ticket_for(self, plan: IntakePlan, stored: StoredMail,
+                    at: datetime) -> tuple[int | None, str | None]:
         if plan.new_ticket is not None:
             new = plan.new_ticket
-            ticket = m.Ticket.create(
-                ref=f"pending-{stored.id}", subject=new.subject, requester=new.requester,
-                requester_name=new.requester_name, status="new", kind=new.kind,
-                category=new.category, priority=new.priority, tier="L1",
-                breach_suspected=new.breach_suspected, needs_review=new.needs_review,
-                mailbox=stored.mailbox, language=new.language, linked_to=new.linked_to,
-                created_at=naive(now), updated_at=naive(now))
-            ref = f"{self.ref_prefix}-{ticket.id:06d}"
-            m.Ticket.update(ref=ref).where(m.Ticket.id == ticket.id).execute()
-            self._add_participants(ticket.id, new.requester, new.participants)
-            return ticket.id, ref
+            _, ticket_id = fastsql.insert(self.db, m.Ticket, [{
+                "ref": f"pending-{stored.id}", "subject": new.subject, "requester": new.requester,
+                "requester_name": new.requester_name, "status": "new", "kind": new.kind,
+                "category": new.category, "priority": new.priority, "tier": "L1",
+                "breach_suspected": new.breach_suspected, "needs_review": new.needs_review,
+                "mailbox": stored.mailbox, "language": new.language, "linked_to": new.linked_to,
+                "created_at": at, "updated_at": at}], returning=True)
+            assert ticket_id is not None
+            ref = f"{self.ref_prefix}-{ticket_id:06d}"
+            fastsql.update(self.db, m.Ticket, ticket_id, {"ref": ref})
+            self._add_participants(ticket_id, new.requester, new.participants)
+            return ticket_id, ref
         if plan.existing is not None:
-            changes: dict[Any, Any] = {m.Ticket.updated_at: naive(now)}
+            changes: dict[str, Any] = {"updated_at": at}
             if plan.reopen:
-                changes[m.Ticket.status] = "open"
-                changes[m.Ticket.resolved_at] = None
-            m.Ticket.update(changes).where(m.Ticket.id == plan.existing.id).execute()
+                changes.update(status="open", resolved_at=None)
+            fastsql.update(self.db, m.Ticket, plan.existing.id, changes)
             self._add_participants(plan.existing.id, None, plan.add_participants)
             return plan.existing.id, plan.existing.ref
         return None, None
 
     def _add_participants(self, ticket_id: int, requester: str | None, others: Sequence[str]) -> None:
         rows = [{"ticket": ticket_id, "address": requester, "role": "requester"}] if requester else []
-        rows += [{"ticket": ticket_id, "address": a, "role": "cc"} for a in others if a != requester]
-        if rows:
-            m.Participant.insert_many(rows).on_conflict_ignore().execute()
+        rows += [{"ticket": ticket_id, "address": a, "role": "cc"}
+                 for a in dict.fromkeys(others) if a != requester]
+        fastsql.insert(self.db, m.Participant, rows, ignore=True)
 
     def _store_attachments(self, message_id: int, mail: ParsedMail) -> None:
         rows = []
@@ -281,8 +301,7 @@ class Store:
             rows.append({"message": message_id, "filename": att.filename,
                          "content_type": att.content_type, "size": len(att.payload),
                          "sha256": digest})
-        if rows:
-            m.Attachment.insert_many(rows).execute()
+        fastsql.insert(self.db, m.Attachment, rows)
 
     def _write_blob(self, digest: str, payload: bytes) -> None:
         """Content-addressed file: its name is its sha256, so writing it twice is harmless."""
@@ -298,28 +317,23 @@ class Store:
         """Where an attachment with this sha256 lives."""
         return self.attachments_dir / digest[:2] / digest[2:4] / digest
 
-    def _store_suggestions(self, ticket_id: int, plan: IntakePlan, now: datetime) -> None:
+    def _store_suggestions(self, ticket_id: int, plan: IntakePlan, at: datetime) -> None:
         assert plan.triage is not None
-        rows = [{"ticket": ticket_id, "head": s.head, "label": s.label, "confidence": s.confidence,
-                 "applied": s.applied, "model_version": plan.triage.model_version,
-                 "created_at": naive(now)} for s in plan.triage.suggestions]
-        if rows:
-            m.Suggestion.insert_many(rows).execute()
+        fastsql.insert(self.db, m.Suggestion, [
+            {"ticket": ticket_id, "head": s.head, "label": s.label, "confidence": s.confidence,
+             "applied": s.applied, "model_version": plan.triage.model_version, "created_at": at}
+            for s in plan.triage.suggestions])
 
     def _queue_mail(self, out: OutgoingMail, now: datetime, *, ticket_id: int | None,
                     inbound_id: int | None) -> bool:
         """Insert an outbox row; False when a row with this Message-ID already exists."""
-        try:
-            with self.db.atomic():
-                m.Outbox.create(
-                    message_id=out.message_id, ticket=ticket_id, inbound=inbound_id,
-                    template=out.template, recipients=",".join(out.to),
-                    first_recipient=out.to[0] if out.to else "", subject=out.subject, raw=out.raw,
-                    status="pending", attempts=0, next_attempt_at=naive(now),
-                    give_up_at=naive(now + self.give_up_after), created_at=naive(now))
-        except IntegrityError:
-            return False
-        return True
+        added, _ = fastsql.insert(self.db, m.Outbox, [{
+            "message_id": out.message_id, "ticket": ticket_id, "inbound": inbound_id,
+            "template": out.template, "recipients": ",".join(out.to),
+            "first_recipient": out.to[0] if out.to else "", "subject": out.subject, "raw": out.raw,
+            "status": "pending", "attempts": 0, "next_attempt_at": naive(now),
+            "give_up_at": naive(now + self.give_up_after), "created_at": naive(now)}], ignore=True)
+        return added > 0
 
     def queue_mails(self, mails: Sequence[OutgoingMail], now: datetime,
                     ticket_id: int | None = None) -> int:
@@ -330,8 +344,13 @@ class Store:
 
     def _audit(self, event: AuditEvent, now: datetime, *, ticket_id: int | None = None,
                inbound_id: int | None = None) -> None:
-        m.AuditEvent.create(ticket=ticket_id, inbound=inbound_id, action=event.action,
-                            actor=event.actor, detail=event.detail, created_at=naive(now))
+        self._audit_many([event], now, ticket_id, inbound_id)
+
+    def _audit_many(self, events: Sequence[AuditEvent], now: datetime, ticket_id: int | None,
+                    inbound_id: int | None) -> None:
+        fastsql.insert(self.db, m.AuditEvent, [
+            {"ticket": ticket_id, "inbound": inbound_id, "action": e.action, "actor": e.actor,
+             "detail": e.detail, "created_at": naive(now)} for e in events])
 
     def audit(self, event: AuditEvent, now: datetime, *, ticket_id: int | None = None,
               inbound_id: int | None = None) -> None:
