@@ -21,7 +21,7 @@ from pipeline.errors import MailboxError
 from pipeline.imap_source import ImapSource
 from pipeline.intake import Intake, PassStats, Source, Triager, utcnow
 from pipeline.maildir_source import MaildirSource
-from pipeline.model_triager import ModelTriager, model_dir_for
+from pipeline.model_triager import ModelTriager, model_triager_for
 from pipeline.outbox import DeliveryStats, deliver_due
 from pipeline.settings import Mailbox, Settings
 from pipeline.smtp_sender import open_sender
@@ -69,9 +69,8 @@ def build_runtime(settings: Settings, triager: Triager | None = None) -> Runtime
     store = Store(db, settings.data_dir / "attachments", settings.desk.ref_prefix,
                   timedelta(seconds=settings.outbox.give_up_after_seconds))
     store.migrate()
-    triage = settings.section("triage")
     if triager is None:
-        triager = ModelTriager(model_dir_for(settings), build_default=triage["build_default"])
+        triager = model_triager_for(settings)
     return Runtime(settings=settings, store=store, intake=Intake(settings, store, triager),
                    triager=triager)
 

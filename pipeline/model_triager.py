@@ -8,13 +8,23 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from pipeline.records import Suggestion, TriageOutcome
 from pipeline.settings import Settings
 from pipeline.triage import degraded_outcome, outcome_from_result
 
 log = logging.getLogger(__name__)
+
+
+def model_triager_for(settings: Settings) -> "ModelTriager":
+    """The triager the [triage] settings describe."""
+    triage = settings.section("triage")
+    options = {"target_precision": float(triage["target_precision"]),
+               "min_class_examples": int(triage["min_class_examples"]),
+               "matrix": {k: dict(v) for k, v in triage["priority_matrix"].items()}}
+    return ModelTriager(model_dir_for(settings), build_default=bool(triage["build_default"]),
+                        options=options)
 
 
 def model_dir_for(settings: Settings) -> Path:
@@ -26,10 +36,12 @@ def model_dir_for(settings: Settings) -> Path:
 class ModelTriager:
     """Lazily loads the model on first use; builds the default bundle when configured to."""
 
-    def __init__(self, model_dir: Path, *, build_default: bool, progress: bool = True) -> None:
+    def __init__(self, model_dir: Path, *, build_default: bool, progress: bool = True,
+                 options: Mapping[str, Any] | None = None) -> None:
         self.model_dir = model_dir
         self.build_default = build_default
         self.progress = progress
+        self.options = dict(options or {})
         self._model: Any = None
         self._failure: str | None = None
 
@@ -43,12 +55,10 @@ class ModelTriager:
         if self._model is not None or self._failure is not None:
             return self._failure
         try:
-            from classifiers.triage_model import load_model
+            from classifiers import ensure_default_model, load_model
 
             if self.build_default:
-                from classifiers.triage_model import ensure_default_model
-
-                ensure_default_model(self.model_dir, progress=self.progress)
+                ensure_default_model(self.model_dir, progress=self.progress, **self.options)
             self._model = load_model(self.model_dir)
         except Exception as exc:  # isolation point: any model failure degrades to L1 review
             self._failure = f"model unavailable: {type(exc).__name__}: {exc}"[:300]
@@ -70,9 +80,9 @@ def _breach_only(subject: str, body: str, reason: str) -> TriageOutcome:
         from classifiers.breach import detect_breach
     except ImportError:
         return degraded_outcome(reason)
-    flagged, reasons = detect_breach(subject, body)
-    if not flagged:
+    verdict = detect_breach(subject, body)
+    if not verdict.flagged:
         return degraded_outcome(reason)
     return TriageOutcome(
         suggestions=(Suggestion(head="priority", label="P1", confidence=1.0, applied=True),),
-        breach_suspected=True, breach_reasons=tuple(reasons), degraded=reason)
+        breach_suspected=True, breach_reasons=verdict.reasons, degraded=reason)

@@ -1,0 +1,171 @@
+"""Data-breach fast path: ordered rules (English and Malay) that flag a mail as a suspected breach.
+
+A flagged mail goes to the security route at P1 whatever the heads say. Rules run per sentence of the
+author's own text (quoted history, signatures and disclaimers removed), and a sentence that speaks
+hypothetically ("how do we prevent a data breach", "phishing awareness training") is skipped, so that
+questions about security are not treated as incidents of it. Some rules need a second condition anywhere
+in the mail (a lost laptop only counts when customer or personal data is mentioned).
+
+Pure module: no I/O, no clock, no environment.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from classifiers.features import strip_mail_noise
+
+__all__ = ["BREACH_RULES", "BreachRule", "BreachVerdict", "detect_breach"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BreachVerdict:
+    """Outcome of the rules: ``flagged`` and the names of the rules that matched, in rule order."""
+
+    flagged: bool
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BreachRule:
+    """A named rule: ``pattern`` must match one sentence; ``also`` (if set) must match the whole mail."""
+
+    name: str
+    pattern: re.Pattern[str]
+    also: re.Pattern[str] | None = None
+
+
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE | re.VERBOSE)
+
+
+_W = r"(?:[\w'-]+\s+)"  # one filler word
+_SENSITIVE = _rx(
+    r"""\b(?:customer|client|patient|personal|employee|staff|student|confidential|sensitive|payroll
+        |salary|salaries|medical|credit\s+card|bank|nric|passport|unencrypted|hr\s+records?
+        |pelanggan|peribadi|sulit|pekerja|gaji|pesakit)\b"""
+)
+_HYPOTHETICAL = _rx(
+    r"""\b(?:prevent(?:ing|ion)?|avoid(?:ing)?|protect(?:ing|ion)?\s+against|in\s+case\s+of|polic(?:y|ies)
+        |training|awareness|best\s+practices?|how\s+(?:do|can|to|should|would)|what\s+(?:if|happens)
+        |guidance|guidelines?|simulat\w*|drill|mencegah|elak(?:kan)?|latihan|kesedaran|bagaimana)\b"""
+)
+
+BREACH_RULES: tuple[BreachRule, ...] = (
+    BreachRule(
+        name="data_breach",
+        pattern=_rx(r"\b(?:data|security|privacy)\s+breach(?:es|ed)?\b|\bbreach\s+of\s+(?:\w+\s+)?data\b"),
+    ),
+    BreachRule(
+        name="leaked_credentials",
+        pattern=_rx(
+            rf"""\b(?:leak(?:ed)?|stolen|compromised|exposed|posted\s+online|dumped)\s+{_W}{{0,3}}
+                 (?:passwords?|credentials|logins?|api\s+keys?|access\s+tokens?|secrets?)\b
+               | \b(?:passwords?|credentials|api\s+keys?|access\s+tokens?)\s+{_W}{{0,3}}
+                 (?:leaked|stolen|compromised|exposed|posted\s+online|published)\b
+               | \b(?:account|mailbox|e-?mail)\s+{_W}{{0,3}}(?:was|were|has\s+been|have\s+been|is|got)\s+
+                 (?:hacked|compromised|taken\s+over)\b"""
+        ),
+    ),
+    BreachRule(
+        name="ransomware",
+        pattern=_rx(
+            r"""\bransomware\b|\bransom\s+(?:note|demand|message|payment)\b
+              | \bencrypt\w*\b.{0,120}\bransom\b|\bransom\b.{0,120}\bencrypt\w*\b"""
+        ),
+    ),
+    BreachRule(
+        name="phished_credentials",
+        pattern=_rx(
+            r"""\bphish\w*\b.{0,150}\b(?:entered|typed|gave|provided|submitted|put\s+in)\b.{0,40}
+                \b(?:password|credentials|login|username|bank|card)\b
+              | \b(?:entered|typed|gave|provided|submitted)\s+(?:\w+\s+){0,3}(?:password|credentials)\b
+                .{0,150}\b(?:phish\w*|fake|spoofed|suspicious|scam)\b"""
+        ),
+    ),
+    BreachRule(
+        name="data_exposed",
+        pattern=_rx(
+            rf"""\b(?:customer|client|patient|personal|employee|staff|student|user)s?'?\s+{_W}{{0,2}}
+                 (?:data|information|records|details|files)\s+{_W}{{0,3}}
+                 (?:exposed|leaked|stolen|publicly\s+(?:accessible|available|visible)|made\s+public
+                   |disclosed|accessed\s+without)\b
+               | \bunauthori[sz]ed\s+(?:access|party|person|user)\s+{_W}{{0,4}}
+                 (?:customer|client|patient|personal|employee|sensitive)\s+(?:data|information|records)\b"""
+        ),
+    ),
+    BreachRule(
+        name="misdirected_personal_data",
+        pattern=_rx(
+            r"""\b(?:sent|emailed|e-mailed|forwarded|mailed|shared)\b.{0,100}
+                \bwrong\s+(?:recipient|person|address|customer|client|email|e-mail|people|party)\b"""
+        ),
+        also=_SENSITIVE,
+    ),
+    BreachRule(
+        name="lost_device_with_data",
+        pattern=_rx(
+            rf"""\b(?:lost|stolen|missing|misplaced|left)\s+{_W}{{0,3}}
+                 (?:laptop|notebook|phone|mobile|usb|thumb\s*drive|pen\s*drive|hard\s*(?:disk|drive)|tablet)\b
+               | \b(?:laptop|notebook|phone|usb|thumb\s*drive|hard\s*(?:disk|drive)|tablet)\s+{_W}{{0,3}}
+                 (?:was|were|has\s+been|got|is)\s+(?:lost|stolen|missing)\b"""
+        ),
+        also=_SENSITIVE,
+    ),
+    BreachRule(
+        name="kebocoran_data",
+        pattern=_rx(
+            r"""\bkebocoran\s+(?:data|maklumat)\b
+              | \b(?:data|maklumat)\s+(?:\w+\s+){0,3}(?:telah\s+|sudah\s+)?(?:bocor|terdedah|didedahkan|dicuri)\b
+              | \bpelanggaran\s+data\b"""
+        ),
+    ),
+    BreachRule(
+        name="kata_laluan_bocor",
+        pattern=_rx(
+            r"""\bkata\s+laluan\s+(?:\w+\s+){0,3}(?:telah\s+|sudah\s+)?(?:bocor|dicuri|didedahkan|terdedah)\b
+              | \b(?:bocor|dicuri|didedahkan)\w*\s+(?:\w+\s+){0,2}kata\s+laluan\b
+              | \bakaun\s+(?:\w+\s+){0,3}(?:telah\s+|sudah\s+)?(?:digodam|dicerobohi|diceroboh)\b"""
+        ),
+    ),
+    BreachRule(
+        name="perisian_tebusan",
+        pattern=_rx(
+            r"""\bperisian\s+tebusan\b
+              | \b(?:disulitkan|dienkripsi|dikunci)\b.{0,120}\btebusan\b|\btebusan\b.{0,120}\b(?:disulitkan|dienkripsi)\b"""
+        ),
+    ),
+    BreachRule(
+        name="komputer_hilang_dengan_data",
+        pattern=_rx(
+            r"""\b(?:komputer\s+riba|laptop|telefon|pemacu\s+usb|cakera\s+keras)\s+(?:\w+\s+){0,3}
+                (?:telah\s+|sudah\s+)?(?:hilang|dicuri)\b"""
+        ),
+        also=_SENSITIVE,
+    ),
+    BreachRule(
+        name="salah_penerima_data_peribadi",
+        pattern=_rx(r"\b(?:dihantar|dihantarkan|diemel)\b.{0,80}\bpenerima\s+(?:yang\s+)?salah\b"),
+        also=_SENSITIVE,
+    ),
+)
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def _sentences(text: str) -> list[str]:
+    return [part for part in (s.strip() for s in _SENTENCE_END.split(text)) if part]
+
+
+def detect_breach(subject: str, body: str) -> BreachVerdict:
+    """Apply ``BREACH_RULES`` to a mail; flagged when any rule matches a non-hypothetical sentence."""
+    own_text = (subject or "") + "\n" + strip_mail_noise(body or "")
+    sentences = [s for s in _sentences(own_text) if not _HYPOTHETICAL.search(s)]
+    whole = " ".join(own_text.split())
+    reasons = tuple(
+        rule.name
+        for rule in BREACH_RULES
+        if any(rule.pattern.search(s) for s in sentences) and (rule.also is None or rule.also.search(whole))
+    )
+    return BreachVerdict(flagged=bool(reasons), reasons=reasons)

@@ -1,0 +1,177 @@
+"""Text preparation: the single path from (subject, body) to model text, for training and serving.
+
+Raw support mail carries quoted replies, signatures, disclaimers, placeholders and HTML remnants
+that the training text (synthetic tickets, anonymised Endava tickets) does not. ``prepare_text``
+removes them and normalises what is left the way the Endava data was normalised: lower-case, no
+punctuation, no digits, single spaces. A small glossary maps frequent Malay help-desk words to
+their English equivalents so that Malay mail reaches the (English-trained) heads with familiar words.
+
+Pure module: no I/O, no clock, no environment.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+
+__all__ = ["normalise_text", "prepare_text", "prepare_texts", "strip_mail_noise"]
+
+# Lines that start a quoted earlier message: everything from there on is history, not the request.
+_QUOTE_HEADER = re.compile(
+    r"""^\s*(?:
+        -{2,}\s*(?:original|forwarded)\s+message\s*-{2,}
+      | _{5,}
+      | on\s.{1,200}\swrote:?\s*$
+      | pada\s.{1,200}\smenulis:?\s*$
+      | from:\s.+(?:\n.*){0,3}\n\s*(?:sent|date):\s
+      | daripada:\s.+(?:\n.*){0,3}\n\s*(?:dihantar|tarikh):\s
+      | begin\sforwarded\smessage:
+    )""",
+    re.IGNORECASE | re.MULTILINE | re.VERBOSE,
+)
+# A signature starts at "-- " alone on a line (RFC 3676) or at a closing formula on its own line.
+_SIGNATURE_START = re.compile(
+    r"""^\s*(?:
+        --\s*$
+      | (?:best\s+|kind\s+|warm\s+|with\s+)?regards,?\s*$
+      | (?:many\s+)?thanks?(?:\s+you)?(?:\s+in\s+advance)?\s*[,!.]?\s*$
+      | cheers,?\s*$
+      | sincerely,?\s*$
+      | yours\s+(?:sincerely|faithfully|truly),?\s*$
+      | terima\s+kasih\.?,?\s*$
+      | (?:salam|sekian)(?:\s+hormat)?,?\s*$
+      | yang\s+benar,?\s*$
+      | sent\s+from\s+my\s+\w+.*$
+    )""",
+    re.IGNORECASE | re.MULTILINE | re.VERBOSE,
+)
+# Legal disclaimers and confidentiality notices usually run to the end of the mail.
+_DISCLAIMER_START = re.compile(
+    r"""^\s*(?:disclaimer|confidentiality\s+notice|notice\s+of\s+confidentiality|penafian)\b
+      | ^.{0,80}\b(?:this\s+(?:e-?mail|message)(?:\s+and\s+any\s+attachments?)?\s+
+           (?:is|are|may\s+be)\s+(?:confidential|intended\s+(?:only|solely)))
+      | ^.{0,80}\be-?mel\s+ini\s+(?:adalah\s+)?(?:sulit|rahsia)
+    """,
+    re.IGNORECASE | re.MULTILINE | re.VERBOSE,
+)
+_QUOTED_LINE = re.compile(r"^\s*>.*$", re.MULTILINE)
+_HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]{0,200}>")
+# Placeholders of the synthetic data (<name>, <tel_num>) stand for personal data a real mail would
+# carry as text we drop anyway (names, numbers), so they go as a whole.
+_PLACEHOLDER = re.compile(r"<[a-z_]{2,20}>")
+_URL_OR_MAIL = re.compile(r"\b(?:https?://|www\.)\S+|\S+@\S+\.\S+")
+_NON_LETTER = re.compile(r"[^a-z\s]+")
+_SPACES = re.compile(r"\s+")
+
+# Malay → English for the words a help-desk mail most often turns on. Longest phrases first.
+_MALAY_GLOSSARY: tuple[tuple[str, str], ...] = (
+    ("kata laluan", "password"),
+    ("komputer riba", "laptop"),
+    ("tidak boleh", "cannot"),
+    ("tak boleh", "cannot"),
+    ("tidak dapat", "unable to"),
+    ("tak dapat", "unable to"),
+    ("tidak berfungsi", "not working"),
+    ("tak berfungsi", "not working"),
+    ("log masuk", "login"),
+    ("akaun", "account"),
+    ("pencetak", "printer"),
+    ("komputer", "computer"),
+    ("rangkaian", "network"),
+    ("emel", "email"),
+    ("e mel", "email"),
+    ("rosak", "broken"),
+    ("ralat", "error"),
+    ("masalah", "problem issue"),
+    ("gagal", "failed"),
+    ("lambat", "slow"),
+    ("mohon", "request please"),
+    ("permohonan", "request"),
+    ("memohon", "request"),
+    ("minta", "request"),
+    ("pasang", "install"),
+    ("pemasangan", "installation"),
+    ("perisian", "software"),
+    ("perkakasan", "hardware"),
+    ("capaian", "access"),
+    ("akses", "access"),
+    ("kebenaran", "permission"),
+    ("baharu", "new"),
+    ("baru", "new"),
+    ("pekerja", "employee"),
+    ("pelayan", "server"),
+    ("segera", "urgent"),
+    ("kecemasan", "emergency"),
+    ("fail", "file"),
+    ("tolong", "please help"),
+    ("bantuan", "help"),
+    ("sila", "please"),
+    ("tukar", "change"),
+    ("skrin", "screen"),
+    ("papan kekunci", "keyboard"),
+    ("tetikus", "mouse"),
+    ("mesyuarat", "meeting"),
+    ("pembelian", "purchase"),
+    ("beli", "purchase"),
+    ("cuti", "leave"),
+    ("gaji", "salary payroll"),
+    ("simpanan", "storage"),
+    ("ruang", "space"),
+    ("penuh", "full"),
+)
+_GLOSSARY_PATTERN = re.compile(
+    r"\b(" + "|".join(re.escape(src) for src, _ in _MALAY_GLOSSARY) + r")\b"
+)
+_GLOSSARY = dict(_MALAY_GLOSSARY)
+
+
+def _cut_at_first(pattern: re.Pattern[str], text: str) -> str:
+    """Cut ``text`` at the first match of ``pattern`` that has some text before it.
+
+    Requiring text before the match keeps a mail that *opens* with "Thanks," from losing everything.
+    """
+    for match in pattern.finditer(text):
+        if text[: match.start()].strip():
+            return text[: match.start()]
+    return text
+
+
+def strip_mail_noise(body: str) -> str:
+    """Remove quoted history, signature and disclaimer from a mail body; keep the author's own text."""
+    text = body.replace("\\n", "\n").replace("\r\n", "\n").replace("\r", "\n")
+    text = re.sub(r"<br\s*/?>", "\n", text, flags=re.IGNORECASE)
+    text = html.unescape(_HTML_TAG.sub(" ", text))
+    text = _cut_at_first(_QUOTE_HEADER, text)
+    text = _QUOTED_LINE.sub("", text)
+    text = _cut_at_first(_DISCLAIMER_START, text)
+    return _cut_at_first(_SIGNATURE_START, text)
+
+
+def normalise_text(text: str) -> str:
+    """Lower-case, drop placeholders, addresses, punctuation and digits; translate Malay key words."""
+    lowered = _PLACEHOLDER.sub(" ", text.lower())
+    lowered = _URL_OR_MAIL.sub(" ", lowered)
+    letters = _SPACES.sub(" ", _NON_LETTER.sub(" ", lowered)).strip()
+    return _GLOSSARY_PATTERN.sub(lambda m: _GLOSSARY[m.group(1)], letters)
+
+
+def _strip_subject_prefixes(subject: str) -> str:
+    return re.sub(r"^(?:\s*(?:re|fw|fwd|aw|tr|balas|sv)\s*(?:\[\d+\])?\s*:\s*)+", "", subject,
+                  flags=re.IGNORECASE)
+
+
+def prepare_text(subject: str, body: str) -> str:
+    """Return the model text for one mail: cleaned subject, then cleaned body, normalised."""
+    cleaned_subject = _strip_subject_prefixes(subject or "")
+    return normalise_text(cleaned_subject + "\n" + strip_mail_noise(body or ""))
+
+
+def prepare_texts(items: Iterable[tuple[str, str]]) -> list[str]:
+    """Prepare many (subject, body) pairs; same result as calling ``prepare_text`` on each."""
+    return [prepare_text(subject, body) for subject, body in items]
+
+
+def as_pairs(subjects: Sequence[str], bodies: Sequence[str]) -> list[tuple[str, str]]:
+    """Zip subjects and bodies into pairs (a convenience for column-wise data)."""
+    return list(zip(subjects, bodies, strict=True))

@@ -1,0 +1,144 @@
+"""Persistence: writing a model bundle and its model card atomically, and reading them back safely.
+
+A model directory holds ``bundle.joblib`` (the fitted pipelines, thresholds and priority matrix) and
+``model_card.json`` (versions, data hashes, row counts, cross-validated metrics, thresholds, licences).
+The card records the bundle's sha256 and the library versions; reading refuses a bundle whose hash or
+versions do not match. The bundle is a pickle: only load model directories you trust.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import platform
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy
+import scipy
+import sklearn
+
+__all__ = [
+    "BUNDLE_FILE",
+    "BUNDLE_FORMAT",
+    "CARD_FILE",
+    "ModelUnavailable",
+    "library_versions",
+    "read_bundle",
+    "read_card",
+    "write_model_dir",
+]
+
+BUNDLE_FORMAT = 1
+BUNDLE_FILE = "bundle.joblib"
+CARD_FILE = "model_card.json"
+
+
+class ModelUnavailable(Exception):
+    """Raised when a model directory cannot serve: missing, incomplete, corrupt (hash or unpickling fails),
+    of another bundle format, or built with other versions of Python, scikit-learn, NumPy, SciPy or joblib.
+    """
+
+
+def library_versions() -> dict[str, str]:
+    """Versions a bundle depends on; a bundle built with others is refused."""
+    return {
+        "python": ".".join(platform.python_version_tuple()[:2]),
+        "scikit-learn": sklearn.__version__,
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "joblib": joblib.__version__,
+    }
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_model_dir(model_dir: Path, bundle: Mapping[str, Any], card: Mapping[str, Any]) -> Path:
+    """Write bundle and card into a temp dir beside ``model_dir``, then swap it in by renames.
+
+    Readers see the old model or the new one, never a half-written one (at worst, for an instant, none).
+    Returns ``model_dir``. Raises OSError if the parent is not writable.
+    """
+    model_dir = model_dir.resolve()
+    model_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}.new-", dir=model_dir.parent))
+    try:
+        joblib.dump(dict(bundle), staging / BUNDLE_FILE, compress=3)
+        full_card = {**card, "bundle_sha256": _sha256(staging / BUNDLE_FILE)}
+        (staging / CARD_FILE).write_text(json.dumps(full_card, indent=2, sort_keys=False) + "\n",
+                                         encoding="utf-8")
+        _swap_in(staging, model_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return model_dir
+
+
+def _swap_in(staging: Path, model_dir: Path) -> None:
+    if not model_dir.exists():
+        os.replace(staging, model_dir)
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}.old-", dir=model_dir.parent))
+    os.replace(model_dir, retired / "model")
+    os.replace(staging, model_dir)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def read_card(model_dir: Path) -> dict[str, Any]:
+    """The model card of ``model_dir``. Raises ModelUnavailable if it is missing or not valid JSON."""
+    path = model_dir / CARD_FILE
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ModelUnavailable(f"{model_dir}: no model ({CARD_FILE} missing)") from exc
+    except (OSError, ValueError) as exc:
+        raise ModelUnavailable(f"{path}: unreadable model card: {exc}") from exc
+    if not isinstance(card, dict):
+        raise ModelUnavailable(f"{path}: model card is not a JSON object")
+    return card
+
+
+def check_compatible(card: Mapping[str, Any], model_dir: Path) -> None:
+    """Raise ModelUnavailable unless the card's format and library versions match this process."""
+    if card.get("bundle_format") != BUNDLE_FORMAT:
+        raise ModelUnavailable(f"{model_dir}: bundle format {card.get('bundle_format')!r}, "
+                               f"expected {BUNDLE_FORMAT}")
+    built, here = card.get("library_versions"), library_versions()
+    if built != here:
+        raise ModelUnavailable(f"{model_dir}: built with {built}, running {here}; retrain the model")
+
+
+def read_bundle(model_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return (bundle, card) after checking format, versions and the bundle's sha256.
+
+    Raises ModelUnavailable on any problem.
+    """
+    card = read_card(model_dir)
+    check_compatible(card, model_dir)
+    path = model_dir / BUNDLE_FILE
+    try:
+        digest = _sha256(path)
+    except OSError as exc:
+        raise ModelUnavailable(f"{path}: cannot read bundle: {exc}") from exc
+    if digest != card.get("bundle_sha256"):
+        raise ModelUnavailable(f"{path}: sha256 does not match the model card (corrupt or replaced)")
+    try:
+        bundle = joblib.load(path)
+    except (OSError, EOFError, ValueError, KeyError, AttributeError, ImportError, IndexError, TypeError,
+            pickle.UnpicklingError) as exc:
+        raise ModelUnavailable(f"{path}: cannot load bundle: {exc}") from exc
+    if not isinstance(bundle, dict) or bundle.get("bundle_format") != BUNDLE_FORMAT:
+        raise ModelUnavailable(f"{path}: not a tiket triage bundle")
+    return bundle, card

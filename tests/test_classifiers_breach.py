@@ -1,0 +1,60 @@
+"""Tests for classifiers.breach: the data-breach fast path rules (English and Malay), table-driven."""
+
+from __future__ import annotations
+
+import pytest
+
+from classifiers.breach import BREACH_RULES, detect_breach
+
+FLAGGED = [
+    ("Data breach", "We think we have a data breach on the CRM server.", "data_breach"),
+    ("", "Our admin passwords were leaked on a public paste site.", "leaked_credentials"),
+    ("Account hacked", "My email account has been compromised and is sending spam.", "leaked_credentials"),
+    ("Help!!", "All files on the shared drive are encrypted and there is a ransom note on the desktop.",
+     "ransomware"),
+    ("", "Ransomware popped up on the finance PC.", "ransomware"),
+    ("Phishing", "I clicked a phishing link this morning and entered my password on the page.",
+     "phished_credentials"),
+    ("", "Customer data exposed: the export folder was publicly accessible.", "data_exposed"),
+    ("Wrong recipient", "I sent the payroll spreadsheet with personal data to the wrong recipient.",
+     "misdirected_personal_data"),
+    ("Lost laptop", "I lost my laptop on the train; it has customer data on it.", "lost_device_with_data"),
+    ("Kebocoran data", "Terdapat kebocoran data pelanggan dari sistem CRM.", "kebocoran_data"),
+    ("", "Kata laluan saya telah bocor di internet.", "kata_laluan_bocor"),
+    ("Serangan", "Komputer kami dijangkiti perisian tebusan pagi tadi.", "perisian_tebusan"),
+    ("", "Komputer riba saya telah dicuri, ada maklumat pelanggan di dalamnya.",
+     "komputer_hilang_dengan_data"),
+    ("", "Fail gaji telah dihantar kepada penerima yang salah.", "salah_penerima_data_peribadi"),
+]
+
+NOT_FLAGGED = [
+    ("Password reset", "How do I reset my password? I forgot it after the holidays."),
+    ("Password expired", "My password expired and I cannot log in to Outlook."),
+    ("Question", "How can we prevent a data breach? Please send the security policy."),
+    ("Training", "Please enrol our team in the phishing awareness training."),
+    ("Laptop", "I lost my laptop charger, can I get a new one?"),
+    ("Email", "I sent the meeting invite to the wrong address, please recall it."),
+    ("Kata laluan", "Bagaimana untuk menukar kata laluan saya?"),
+    ("Printer", "The printer on level 3 is jammed."),
+    ("Re: ticket", "Thanks, fixed now.\n\n> On Monday we found a data breach in the old system."),
+]
+
+
+@pytest.mark.parametrize(("subject", "body", "rule"), FLAGGED, ids=[case[2] for case in FLAGGED])
+def test_breach_is_flagged_with_reason(subject: str, body: str, rule: str) -> None:
+    """Each breach pattern flags the mail and names its rule."""
+    verdict = detect_breach(subject, body)
+    assert verdict.flagged
+    assert rule in verdict.reasons
+
+
+@pytest.mark.parametrize(("subject", "body"), NOT_FLAGGED, ids=[case[0] for case in NOT_FLAGGED])
+def test_ordinary_security_mail_is_not_flagged(subject: str, body: str) -> None:
+    """Password resets, expiries, questions and quoted history are not breaches."""
+    verdict = detect_breach(subject, body)
+    assert not verdict.flagged, verdict.reasons
+
+
+def test_every_rule_is_exercised() -> None:
+    """The table above covers every rule, so a new rule needs a new row."""
+    assert {rule.name for rule in BREACH_RULES} == {case[2] for case in FLAGGED}
