@@ -201,6 +201,8 @@ def _print_summary(settings: Settings, runtime: Any, summary: Any) -> None:
     print(f"  database         {settings.database.url}")
     for failed in summary.failed_mailboxes:
         print(f"  MAILBOX FAILED   {failed}")
+    for held in summary.standing_by:
+        print(f"  standing by      {held}")
     print("next: tiket tickets list | tiket tickets show TKT-000001 | tiket inbound list")
 
 
@@ -316,12 +318,16 @@ def cmd_quarantine_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_quarantine_release(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.daemon import build_runtime
+    from pipeline import models as m
+    from pipeline.daemon import build_runtime, hold
 
     runtime = build_runtime(settings)
     runtime.store.release(args.id, datetime.now(timezone.utc), "cli")
-    results = runtime.intake.process_pending()
-    for result in results:
+    mailbox = m.Inbound.get_by_id(args.id).mailbox
+    if not hold(runtime, f"mailbox:{mailbox}"):
+        print(f"mail {args.id} released; the daemon working {mailbox} will process it")
+        return 0
+    for result in runtime.intake.process_pending(mailbox):
         print(f"mail {result.inbound_id}: {result.disposition}"
               f"{' ' + result.ticket_ref if result.ticket_ref else ''}"
               f"{' (' + result.error + ')' if result.error else ''}")

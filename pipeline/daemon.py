@@ -7,7 +7,9 @@ SIGTERM finishes the current mail, logs out and exits 0.
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -40,6 +42,7 @@ class RunSummary:
     rules: Counter[str] = field(default_factory=Counter)
     acknowledged: int = 0
     failed_mailboxes: list[str] = field(default_factory=list)
+    standing_by: list[str] = field(default_factory=list)
     delivery: DeliveryStats = field(default_factory=DeliveryStats)
 
     def add(self, stats: PassStats) -> None:
@@ -82,9 +85,48 @@ def make_source(mailbox: Mailbox) -> Source:
     return ImapSource(mailbox)
 
 
+HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+"""This process, as a lease holder."""
+
+
+def holder_is_dead(holder: str) -> bool:
+    """True when a lease holder is a process on this host that no longer runs."""
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return _is_zombie(int(pid))
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return False
+
+
+def hold(runtime: Runtime, name: str) -> bool:
+    """Take or renew a lease for this process ([intake] lease_seconds)."""
+    ttl = timedelta(seconds=runtime.settings.intake.lease_seconds)
+    return runtime.store.acquire_lease(name, HOLDER, ttl, utcnow(), holder_is_dead)
+
+
+class LeaseHeld(MailboxError):
+    """Another live daemon works this mailbox now; this one stands by."""
+
+
 def poll_mailbox(runtime: Runtime, mailbox: Mailbox, stop: Callable[[], bool] = lambda: False
                  ) -> PassStats:
-    """Connect, take in everything new, move what is finished, disconnect."""
+    """Connect, take in everything new, move what is finished, disconnect (under its lease)."""
+    if not hold(runtime, f"mailbox:{mailbox.name}"):
+        holder = runtime.store.lease_holder(f"mailbox:{mailbox.name}")
+        raise LeaseHeld(f"{mailbox.name}: worked by {holder}; standing by")
     source = make_source(mailbox)
     try:
         uidvalidity = source.open()
@@ -96,6 +138,8 @@ def poll_mailbox(runtime: Runtime, mailbox: Mailbox, stop: Callable[[], bool] = 
 def deliver_outbox(runtime: Runtime) -> DeliveryStats:
     """Run the outbox job once."""
     settings = runtime.settings
+    if not hold(runtime, "outbox"):
+        return DeliveryStats()
     return deliver_due(runtime.store, lambda: open_sender(settings.outbox, settings.sources[-1]),
                        settings.outbox, settings.desk.address, utcnow(),
                        str(settings.section("debug")["crash_at"]))
@@ -107,11 +151,12 @@ def run_once(runtime: Runtime) -> RunSummary:
     for mailbox in runtime.settings.mailboxes:
         try:
             summary.add(poll_mailbox(runtime, mailbox))
+        except LeaseHeld as exc:
+            log.info("mailbox=%s action=skipped reason=%s", mailbox.name, exc)
+            summary.standing_by.append(str(exc))
         except MailboxError as exc:
             log.error("mailbox=%s action=failed reason=%s", mailbox.name, exc)
             summary.failed_mailboxes.append(f"{mailbox.name}: {exc}")
-    leftover = PassStats(results=runtime.intake.process_pending())
-    summary.add(leftover)
     summary.delivery = deliver_outbox(runtime)
     return summary
 
@@ -139,7 +184,6 @@ class Daemon:
         intake = settings.intake
         if isinstance(self.runtime.triager, ModelTriager):
             self.runtime.triager.load()
-        self.runtime.intake.process_pending(stop=self.stopping.is_set)
         polled = []
         for mailbox in settings.mailboxes:
             if mailbox.scheme != "maildir" and intake.idle:
@@ -163,6 +207,9 @@ class Daemon:
             jobs.run_pending()
         for thread in self.threads:
             thread.join(timeout=30)
+        for mailbox in settings.mailboxes:
+            self.runtime.store.release_lease(f"mailbox:{mailbox.name}", HOLDER)
+        self.runtime.store.release_lease("outbox", HOLDER)
         log.info("daemon stopped")
         return 0
 
@@ -179,6 +226,8 @@ class Daemon:
         try:
             if poll_mailbox(self.runtime, mailbox, self.stopping.is_set).results:
                 self.new_mail.set()
+        except LeaseHeld as exc:
+            log.debug("mailbox=%s action=standing_by reason=%s", mailbox.name, exc)
         except MailboxError as exc:
             log.error("mailbox=%s action=failed reason=%s", mailbox.name, exc)
 
@@ -187,6 +236,9 @@ class Daemon:
         intake = self.runtime.settings.intake
         backoff = float(intake.min_backoff_seconds)
         while not self.stopping.is_set():
+            if not hold(self.runtime, f"mailbox:{mailbox.name}"):
+                self.stopping.wait(self.runtime.settings.intake.lease_seconds / 3)
+                continue
             source = make_source(mailbox)
             try:
                 uidvalidity = source.open()
@@ -206,13 +258,14 @@ class Daemon:
 
     def _serve(self, source: Source, uidvalidity: int) -> None:
         intake = self.runtime.settings.intake
-        while not self.stopping.is_set():
+        renew = min(intake.idle_renew_seconds, intake.lease_seconds / 3)
+        while not self.stopping.is_set() and hold(self.runtime, f"mailbox:{source.name}"):
             if self.runtime.intake.poll(source, uidvalidity, self.stopping.is_set).results:
                 self.new_mail.set()
             if not source.idle_supported:
                 self.stopping.wait(intake.poll_interval_seconds)
                 continue
-            source.wait(intake.idle_renew_seconds, self.stopping.is_set)
+            source.wait(renew, self.stopping.is_set)
 
 
 def install_stop_handlers(stop: Callable[[int, FrameType | None], None]) -> None:

@@ -148,7 +148,7 @@ class Intake:
         """Process pending mails until none is left (or stop() says so)."""
         results: list[IntakeResult] = []
         max_attempts = self.settings.intake.max_attempts
-        self.store.quarantine_exhausted(max_attempts, self.clock())
+        self.store.quarantine_exhausted(max_attempts, self.clock(), mailbox)
         while not stop():
             batch = self.store.claim_pending(self.settings.intake.fetch_batch, mailbox)
             if not batch:

@@ -10,14 +10,46 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from peewee import Database
+from playhouse.migrate import SchemaMigrator
+from playhouse.migrate import migrate as run_migrations
 
 from pipeline import models
 
 log = logging.getLogger(__name__)
 
 
+V1_MODELS = ("ticket", "participant", "inbound", "message", "attachment", "suggestion",
+             "decision", "auditevent", "outbox")
+
+
 def _initial_schema(db: Database) -> None:
-    db.create_tables([m for m in models.ALL_MODELS if m is not models.SchemaVersion], safe=True)
+    tables = [m for m in models.ALL_MODELS if m._meta.table_name in V1_MODELS]
+    with _without_columns(models.Ticket, "assignee", "resolution_note"):
+        db.create_tables(tables, safe=True)
+
+
+class _without_columns:
+    """Create a v1 table without columns that a later migration adds (keeps v1 what it was)."""
+
+    def __init__(self, model: type[models.BaseModel], *names: str) -> None:
+        self.model = model
+        self.fields = [model._meta.fields[n] for n in names]
+
+    def __enter__(self) -> None:
+        for field in self.fields:
+            self.model._meta.remove_field(field.name)
+
+    def __exit__(self, *exc: object) -> None:
+        for field in self.fields:
+            self.model._meta.add_field(field.name, field)
+
+
+def _lifecycle(db: Database) -> None:
+    migrator = SchemaMigrator.from_database(db)
+    run_migrations(migrator.add_column("ticket", "assignee", models.Ticket.assignee),
+                   migrator.add_column("ticket", "resolution_note", models.Ticket.resolution_note))
+    db.create_tables([models.StatusChange, models.SlaEvent, models.Lease], safe=True)
+    db.execute_sql("CREATE INDEX IF NOT EXISTS ticket_tier_status ON ticket (tier, status)")
 
 
 def _outbox_due_index(db: Database) -> None:
@@ -30,6 +62,7 @@ def _outbox_due_index(db: Database) -> None:
 MIGRATIONS: tuple[tuple[int, str, Callable[[Database], None]], ...] = (
     (1, "initial schema", _initial_schema),
     (2, "indexes for the outbox job, retries and the acknowledgement cap", _outbox_due_index),
+    (3, "lifecycle: assignee, resolution note, status changes, SLA events, leases", _lifecycle),
 )
 
 

@@ -53,6 +53,8 @@ class Ticket(BaseModel):
     first_response_at = DateTimeField(null=True)
     resolved_at = DateTimeField(null=True)
     closed_at = DateTimeField(null=True)
+    assignee = CharField(max_length=254, null=True)  # migration 3
+    resolution_note = TextField(null=True)  # migration 3
 
 
 class Participant(BaseModel):
@@ -165,5 +167,37 @@ class Outbox(BaseModel):
     sent_at = DateTimeField(null=True)
 
 
+class StatusChange(BaseModel):
+    """Every transition of a ticket's state: the input of the SLA clocks (migration 3)."""
+
+    ticket = ForeignKeyField(Ticket, backref="status_changes", on_delete="CASCADE")
+    from_status = CharField(max_length=16)
+    to_status = CharField(max_length=16)
+    actor = CharField(max_length=254)
+    reason = TextField(default="")
+    created_at = DateTimeField(index=True)
+
+
+class SlaEvent(BaseModel):
+    """A warning or breach the SLA job acted on, once per ticket, clock and tier (migration 3)."""
+
+    ticket = ForeignKeyField(Ticket, backref="sla_events", on_delete="CASCADE")
+    clock = CharField(max_length=16)  # first_response | resolution
+    kind = CharField(max_length=8)  # warning | breach
+    tier = CharField(max_length=8)
+    created_at = DateTimeField(index=True)
+
+    class Meta:
+        indexes = ((("ticket", "clock", "kind", "tier"), True),)
+
+
+class Lease(BaseModel):
+    """Who works a mailbox (or the outbox) now: one daemon at a time, taken over on expiry."""
+
+    name = CharField(max_length=128, unique=True)
+    holder = CharField(max_length=254)
+    expires_at = DateTimeField()
+
+
 ALL_MODELS = (SchemaVersion, Ticket, Participant, Inbound, Message, Attachment, Suggestion,
-              Decision, AuditEvent, Outbox)
+              Decision, AuditEvent, Outbox, StatusChange, SlaEvent, Lease)

@@ -70,6 +70,7 @@ class Intake:
     ack_cap_per_hour: int
     min_backoff_seconds: int
     max_backoff_seconds: int
+    lease_seconds: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -373,10 +373,14 @@ class Store:
                                    detail=f"stage={stage} reason={reason[:300]}"),
                         now, inbound_id=inbound_id)
 
-    def quarantine_exhausted(self, max_attempts: int, now: datetime) -> list[int]:
+    def quarantine_exhausted(self, max_attempts: int, now: datetime,
+                             mailbox: str | None = None) -> list[int]:
         """Quarantine pending mails whose attempts are used up (their process died mid-work)."""
-        rows = list(m.Inbound.select(m.Inbound.id).where(
-            (m.Inbound.state == "pending") & (m.Inbound.attempts >= max_attempts)))
+        query = m.Inbound.select(m.Inbound.id).where(
+            (m.Inbound.state == "pending") & (m.Inbound.attempts >= max_attempts))
+        if mailbox is not None:
+            query = query.where(m.Inbound.mailbox == mailbox)
+        rows = list(query)
         for row in rows:
             self.record_failure(row.id, "process", f"gave up after {max_attempts} attempts "
                                 "(the process stopped while working on this mail)", "", now,
@@ -412,6 +416,43 @@ class Store:
             (m.Inbound.update(on_server=where)
              .where((m.Inbound.mailbox == mailbox) & (m.Inbound.uidvalidity == uidvalidity)
                     & m.Inbound.uid.in_(chunk)).execute())
+
+    # -- leases ---------------------------------------------------------------------------------
+    def acquire_lease(self, name: str, holder: str, ttl: timedelta, now: datetime,
+                      is_dead: Callable[[str], bool] = lambda holder: False) -> bool:
+        """Take or renew the lease `name` for `holder`; False while another live holder has it.
+
+        Each step is one atomic statement, so two daemons racing for a lease cannot both win: a
+        lease is taken when free, expired, already ours, or held by a holder `is_dead` says is gone.
+        """
+        until = m.Lease.expires_at.db_value(naive(now + ttl))
+        current = m.Lease.expires_at.db_value(naive(now))
+        q, p = self.db.quote[0], self.db.param
+        taken = self.db.execute_sql(
+            f"UPDATE {q}lease{q} SET {q}holder{q} = {p}, {q}expires_at{q} = {p} WHERE {q}name{q} = {p}"
+            f" AND ({q}holder{q} = {p} OR {q}expires_at{q} < {p})",
+            [holder, until, name, holder, current]).rowcount
+        if taken:
+            return True
+        added, _ = fastsql.insert(self.db, m.Lease, [{"name": name, "holder": holder,
+                                                       "expires_at": naive(now + ttl)}], ignore=True)
+        if added:
+            return True
+        row = m.Lease.get_or_none(m.Lease.name == name)
+        if row is None or not is_dead(row.holder):
+            return False
+        return bool(self.db.execute_sql(
+            f"UPDATE {q}lease{q} SET {q}holder{q} = {p}, {q}expires_at{q} = {p} WHERE {q}name{q} = {p}"
+            f" AND {q}holder{q} = {p}", [holder, until, name, row.holder]).rowcount)
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give a lease back (on a clean stop) so another daemon can take it at once."""
+        m.Lease.delete().where((m.Lease.name == name) & (m.Lease.holder == holder)).execute()
+
+    def lease_holder(self, name: str) -> str | None:
+        """Who holds a lease now (for messages), or None."""
+        row = m.Lease.get_or_none(m.Lease.name == name)
+        return None if row is None else str(row.holder)
 
     # -- outbox ---------------------------------------------------------------------------------
     def due_outbox(self, now: datetime, limit: int) -> list[m.Outbox]:

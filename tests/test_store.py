@@ -1,0 +1,61 @@
+"""Store: leases between daemons, migrations from an older schema, idempotent receive."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from peewee import SqliteDatabase
+
+from pipeline import migrations, models as m
+from pipeline.daemon import build_runtime, holder_is_dead
+from pipeline.intake import NoTriage
+from pipeline.records import RawMail
+from tests.tiket_fixtures import test_settings
+
+NOW = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
+TTL = timedelta(seconds=60)
+
+
+def test_a_lease_has_one_live_holder_and_passes_on_after_expiry(tmp_path: Path) -> None:
+    """A holds; B is refused until A's lease expires; A renews while it lives."""
+    store = build_runtime(test_settings(tmp_path), triager=NoTriage()).store
+    assert store.acquire_lease("mailbox:x", "hostA:1", TTL, NOW)
+    assert not store.acquire_lease("mailbox:x", "hostB:2", TTL, NOW + timedelta(seconds=30))
+    assert store.acquire_lease("mailbox:x", "hostA:1", TTL, NOW + timedelta(seconds=50))
+    assert not store.acquire_lease("mailbox:x", "hostB:2", TTL, NOW + timedelta(seconds=100))
+    assert store.acquire_lease("mailbox:x", "hostB:2", TTL, NOW + timedelta(seconds=111))
+    assert store.lease_holder("mailbox:x") == "hostB:2"
+
+
+def test_a_dead_holder_on_this_host_is_replaced_at_once(tmp_path: Path) -> None:
+    """A holder whose process is gone (same host) loses the lease without waiting for expiry."""
+    import socket
+    store = build_runtime(test_settings(tmp_path), triager=NoTriage()).store
+    dead = f"{socket.gethostname()}:999999999"
+    assert holder_is_dead(dead) and not holder_is_dead(f"{socket.gethostname()}:1")
+    assert store.acquire_lease("outbox", dead, TTL, NOW)
+    assert store.acquire_lease("outbox", "me:1", TTL, NOW, holder_is_dead)
+
+
+def test_migrations_upgrade_an_older_database_in_order(tmp_path: Path) -> None:
+    """A database at version 2 gets migration 3 only, recorded, with its new columns."""
+    db = SqliteDatabase(str(tmp_path / "old.db"))
+    m.database_proxy.initialize(db)
+    migrations.applied_versions(db)
+    for version, name, function in migrations.MIGRATIONS[:2]:
+        function(db)
+        m.SchemaVersion.create(version=version, name=name, applied_at=NOW.replace(tzinfo=None))
+    assert "assignee" not in [c.name for c in db.get_columns("ticket")]
+    assert migrations.migrate(db) == [3]
+    assert "assignee" in [c.name for c in db.get_columns("ticket")]
+    assert migrations.migrate(db) == [] and migrations.current_version(db) == 3
+
+
+def test_receiving_the_same_uid_twice_stores_it_once(tmp_path: Path) -> None:
+    """receive_many is idempotent per mailbox+uidvalidity+uid (a re-fetch after a crash)."""
+    store = build_runtime(test_settings(tmp_path), triager=NoTriage()).store
+    mail = RawMail(mailbox="x", uidvalidity=7, uid=1, raw=b"From: a@b.c\r\n\r\nhi\r\n")
+    first = store.receive_many([mail], NOW)
+    again = store.receive_many([mail, mail], NOW)
+    assert first[0].new and not any(r.new for r in again)
+    assert m.Inbound.select().count() == 1
