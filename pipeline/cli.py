@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from pipeline.errors import ConfigError, NotFound, TiketError
+from pipeline.errors import ConfigError, InvalidAction, NotFound, TiketError
 from pipeline.settings import Settings, load_settings
 
 log = logging.getLogger("tiket")
@@ -53,11 +53,64 @@ def build_parser() -> argparse.ArgumentParser:
                                  "tiket tickets list --status new --json", cmd_tickets_list)
     tlist.add_argument("--status", help="only this status (new, open, in_progress, pending, ...)")
     tlist.add_argument("--tier", help="only this tier (L1, L2, L3)")
+    tlist.add_argument("--breached", action="store_true",
+                       help="only tickets whose first-response or resolution target is missed")
     tlist.add_argument("--json", action="store_true", help="one JSON array")
     tshow = _parser_with_example(tsub, "show", "one ticket with its conversation and audit trail",
                                  "tiket tickets show TKT-000001 --json", cmd_tickets_show)
     tshow.add_argument("ref")
     tshow.add_argument("--json", action="store_true")
+    for name, help_text, example in (
+            ("assign", "give a ticket to a tier (mails the tier's group)",
+             "tiket tickets assign TKT-000012 --tier L2"),
+            ("escalate", "move a ticket one tier up (L1 -> L2 -> L3)",
+             "tiket tickets escalate TKT-000012 --reason 'needs a network engineer'"),
+            ("resolve", "resolve a ticket; the requester gets the note and can reopen by replying",
+             "tiket tickets resolve TKT-000012 --note 'Replaced the toner cartridge'"),
+            ("close", "close a ticket (a later reply opens a new, linked ticket)",
+             "tiket tickets close TKT-000012"),
+            ("reopen", "reopen a resolved ticket", "tiket tickets reopen TKT-000012"),
+            ("pending", "ask the requester a question; the SLA clocks pause until they answer",
+             "tiket tickets pending TKT-000012 --note 'Which floor is the printer on?'"),
+            ("breach", "flag a suspected data breach: P1, straight to L3, security alerted",
+             "tiket tickets breach TKT-000012 --reason 'customer list sent to a wrong address'")):
+        action = _parser_with_example(tsub, name, help_text, example, cmd_ticket_action)
+        action.add_argument("ref")
+        action.add_argument("--agent", default="cli", help="who acts (for the audit trail)")
+        if name == "assign":
+            action.add_argument("--tier", required=True, choices=("L1", "L2", "L3"))
+        if name in ("escalate", "breach"):
+            action.add_argument("--reason", default="")
+        if name in ("resolve", "close", "reopen", "pending"):
+            action.add_argument("--note", default="", required=name in ("resolve", "pending"))
+
+    review = _parser_with_example(sub, "review", "the L1 review queue: accept or correct "
+                                  "suggestions (interactive without an action)",
+                                  "tiket review --agent anna@example.org", cmd_review)
+    review.add_argument("--agent", default="l1", help="who decides (for the audit trail)")
+    rsub = review.add_subparsers(dest="review_command", metavar="ACTION")
+    rlist = _parser_with_example(rsub, "list", "tickets waiting for review, oldest first",
+                                 "tiket review list --json", cmd_review_list)
+    rlist.add_argument("--json", action="store_true")
+    raccept = _parser_with_example(rsub, "accept", "accept every suggestion of a ticket",
+                                   "tiket review accept TKT-000007", cmd_review_accept)
+    raccept.add_argument("ref")
+    raccept.add_argument("--agent", default="l1", help="who decides (for the audit trail)")
+    rset = _parser_with_example(rsub, "set", "correct kind, category or priority of a ticket",
+                                "tiket review set TKT-000007 --kind incident --priority P2",
+                                cmd_review_set)
+    rset.add_argument("ref")
+    rset.add_argument("--agent", default="l1", help="who decides (for the audit trail)")
+    rset.add_argument("--kind", choices=("incident", "request"))
+    rset.add_argument("--category")
+    rset.add_argument("--priority", choices=("P1", "P2", "P3", "P4"))
+
+    sla = _parser_with_example(sub, "sla", "service-level clocks", "tiket sla check")
+    ssub = sla.add_subparsers(dest="sla_command", metavar="ACTION", required=True)
+    scheck = _parser_with_example(ssub, "check", "run the SLA job once: route breaches, warn, "
+                                  "escalate, auto-close", "tiket sla check --now 2026-11-27T15:00:00+08:00",
+                                  cmd_sla_check)
+    scheck.add_argument("--now", help="ISO 8601 time to evaluate at (what-if and tests)")
 
     inbound = _parser_with_example(sub, "inbound", "received mail and what became of it",
                                    "tiket inbound list --json")
@@ -87,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
                                  "tiket outbox list --json", cmd_outbox_list)
     olist.add_argument("--json", action="store_true")
 
+    from pipeline.digest_cli import register as register_digest
+
+    register_digest(sub)
     try:
         from classifiers.cli import register
     except ImportError:  # classifiers not installed: intake still works, triage degrades
@@ -112,6 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tiket: configuration error: {exc}", file=sys.stderr)
         return 2
     except NotFound as exc:
+        print(f"tiket: {exc}", file=sys.stderr)
+        return 1
+    except InvalidAction as exc:
         print(f"tiket: {exc}", file=sys.stderr)
         return 1
     except TiketError as exc:
@@ -194,6 +253,9 @@ def _print_summary(settings: Settings, runtime: Any, summary: Any) -> None:
     print(f"  acknowledgements {summary.acknowledged} queued; outbox delivered "
           f"{summary.delivery.sent}, retrying {summary.delivery.retried}, "
           f"failed {summary.delivery.failed}")
+    if summary.sla.breach_routes or summary.sla.escalations or summary.sla.warnings:
+        print(f"  sla job          {summary.sla.breach_routes} breach route(s) to L3 + security, "
+              f"{summary.sla.warnings} warning(s), {summary.sla.escalations} escalation(s)")
     version = getattr(runtime.triager, "version", None)
     failure = getattr(runtime.triager, "_failure", None)
     print(f"  triage model     {version or failure or 'not loaded'}")
@@ -244,6 +306,8 @@ def cmd_tickets_list(args: argparse.Namespace, settings: Settings) -> int:
 
     _open_store(settings)
     rows = list_tickets(status=args.status, tier=args.tier)
+    if args.breached:
+        rows = _breached_only(settings, rows)
     if args.json:
         _print_json(rows)
     else:
@@ -252,11 +316,141 @@ def cmd_tickets_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _breached_only(settings: Settings, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from pipeline.desk import Desk
+    from pipeline.lifecycle import clock_facts
+    from pipeline.sla import CLOCKS, clock_view
+
+    desk = Desk(settings, _open_store(settings))
+    now = datetime.now(timezone.utc)
+    kept = []
+    for row in rows:
+        facts = clock_facts(desk.store.ticket_state(row["ref"]))
+        missed = [c for c in CLOCKS if clock_view(c, facts, desk.policy.sla, now).breached]
+        if missed:
+            kept.append(dict(row, breached=missed))
+    return kept
+
+
+def _clocks_and_similar(desk: Any, ref: str) -> dict[str, Any]:
+    from pipeline.lifecycle import clock_facts
+    from pipeline.sla import CLOCKS, clock_view
+
+    ticket = desk.store.ticket_state(ref)
+    now = datetime.now(timezone.utc)
+    clocks = []
+    for name in CLOCKS:
+        view = clock_view(name, clock_facts(ticket), desk.policy.sla, now)
+        state = ("breached" if view.breached else "met" if view.stopped_at else
+                 "paused" if view.paused else "running")
+        clocks.append({"clock": name, "state": state,
+                       "due": view.due.isoformat(timespec="minutes") if view.due else None})
+    similar = [{"ref": s.ref, "subject": s.subject, "score": round(s.score, 3),
+                "resolution_note": s.resolution_note} for s in desk.dossier(ticket).similar]
+    return {"sla": clocks, "similar": similar}
+
+
+def _desk(settings: Settings) -> Any:
+    from pipeline.desk import Desk
+
+    return Desk(settings, _open_store(settings))
+
+
+def cmd_ticket_action(args: argparse.Namespace, settings: Settings) -> int:
+    """assign / escalate / resolve / close / reopen / pending / breach."""
+    desk = _desk(settings)
+    now = datetime.now(timezone.utc)
+    action = args.tickets_command
+    if action == "assign":
+        desk.assign(args.ref, args.tier, args.agent, now)
+    elif action == "escalate":
+        desk.escalate(args.ref, args.agent, args.reason or f"escalated by {args.agent}", now)
+    elif action == "breach":
+        desk.flag_breach(args.ref, args.agent, args.reason or f"flagged by {args.agent}", now)
+    else:
+        target = {"resolve": "resolved", "close": "closed", "reopen": "open",
+                  "pending": "pending"}[action]
+        desk.set_status(args.ref, target, args.agent, args.note, now)
+    from pipeline.daemon import build_runtime, deliver_outbox
+
+    deliver_outbox(build_runtime(settings))
+    from pipeline.review import state_line
+
+    print(state_line(desk.store.ticket_state(args.ref)))
+    return 0
+
+
+def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
+    """The interactive queue (a real terminal), or one of its script actions."""
+    from pipeline.review import run_review
+
+    run_review(_desk(settings), args.agent, input, sys.stdout)
+    return 0
+
+
+def cmd_review_list(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.review import review_item
+
+    desk = _desk(settings)
+    items = [review_item(desk, ticket_id) for ticket_id in desk.store.review_queue()]
+    if args.json:
+        _print_json(items)
+    else:
+        rows = [dict(i, suggested=" ".join(f"{s['head']}={s['label']}({s['confidence']:.0%})"
+                                           for s in i["suggestions"])) for i in items]
+        _print_table(rows, ("ref", "created_at", "requester", "suggested", "subject"),
+                     "the review queue is empty")
+    return 0
+
+
+def cmd_review_accept(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.review import state_line
+
+    desk = _desk(settings)
+    desk.review(args.ref, {}, args.agent, datetime.now(timezone.utc))
+    print(state_line(desk.store.ticket_state(args.ref)))
+    return 0
+
+
+def cmd_review_set(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.review import state_line
+
+    changes = {k: v for k, v in (("kind", args.kind), ("category", args.category),
+                                 ("priority", args.priority)) if v}
+    if not changes:
+        print("tiket: give at least one of --kind, --category, --priority", file=sys.stderr)
+        return 2
+    desk = _desk(settings)
+    desk.review(args.ref, changes, args.agent, datetime.now(timezone.utc))
+    print(state_line(desk.store.ticket_state(args.ref)))
+    return 0
+
+
+def cmd_sla_check(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.daemon import build_runtime, deliver_outbox
+
+    try:
+        now = datetime.fromisoformat(args.now) if args.now else datetime.now(timezone.utc)
+    except ValueError:
+        print(f"tiket: --now: not an ISO 8601 time: {args.now!r}", file=sys.stderr)
+        return 2
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
+    desk = _desk(settings)
+    run = desk.run_sla(now)
+    deliver_outbox(build_runtime(settings), now)
+    print(f"sla check at {now.isoformat(timespec='minutes')}: {run.breach_routes} breach route(s), "
+          f"{run.warnings} warning(s), {run.breaches} breach(es), {run.escalations} "
+          f"escalation(s), {run.closed} auto-closed")
+    return 0
+
+
 def cmd_tickets_show(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.views import show_ticket
 
-    _open_store(settings)
+    desk = _desk(settings)
     data = show_ticket(args.ref)
+    data.update(_clocks_and_similar(desk, args.ref))
     if args.json:
         _print_json(data)
         return 0
@@ -271,6 +465,11 @@ def cmd_tickets_show(args: argparse.Namespace, settings: Settings) -> int:
     for msg in data["conversation"]:
         print(f"\n--- {msg['direction']} {msg['at']} from {msg['from']}: {msg['subject']}")
         print(msg["body"][:2000])
+    for clock in data["sla"]:
+        print(f"  {clock['clock']}: {clock['state']}, due {clock['due'] or '-'}")
+    for similar in data["similar"]:
+        print(f"  similar {similar['ref']} ({similar['score']:.2f}) {similar['subject']}: "
+              f"{similar['resolution_note'][:120]}")
     print("\naudit:")
     for e in data["events"]:
         print(f"  {e['at']} {e['action']} by {e['actor']}: {e['detail']}")

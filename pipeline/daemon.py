@@ -13,12 +13,13 @@ import socket
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import FrameType
 from typing import Callable
 
 import schedule
 
+from pipeline.desk import SlaRun
 from pipeline.errors import MailboxError
 from pipeline.imap_source import ImapSource
 from pipeline.intake import Intake, PassStats, Source, Triager, utcnow
@@ -43,6 +44,7 @@ class RunSummary:
     acknowledged: int = 0
     failed_mailboxes: list[str] = field(default_factory=list)
     standing_by: list[str] = field(default_factory=list)
+    sla: SlaRun = field(default_factory=SlaRun)
     delivery: DeliveryStats = field(default_factory=DeliveryStats)
 
     def add(self, stats: PassStats) -> None:
@@ -117,6 +119,12 @@ def hold(runtime: Runtime, name: str) -> bool:
     return runtime.store.acquire_lease(name, HOLDER, ttl, utcnow(), holder_is_dead)
 
 
+def while_held(runtime: Runtime, name: str, stop: Callable[[], bool]) -> Callable[[], bool]:
+    """A stop() for long work under a lease: renews the lease at every check (each batch) and
+    says stop once it is lost, so a backlog that outlasts lease_seconds is not worked twice."""
+    return lambda: stop() or not hold(runtime, name)
+
+
 class LeaseHeld(MailboxError):
     """Another live daemon works this mailbox now; this one stands by."""
 
@@ -130,19 +138,35 @@ def poll_mailbox(runtime: Runtime, mailbox: Mailbox, stop: Callable[[], bool] = 
     source = make_source(mailbox)
     try:
         uidvalidity = source.open()
-        return runtime.intake.poll(source, uidvalidity, stop)
+        return runtime.intake.poll(source, uidvalidity,
+                                   while_held(runtime, f"mailbox:{mailbox.name}", stop))
     finally:
         source.close()
 
 
-def deliver_outbox(runtime: Runtime) -> DeliveryStats:
-    """Run the outbox job once."""
+def deliver_outbox(runtime: Runtime, now: datetime | None = None) -> DeliveryStats:
+    """Run the outbox job once (at `now`, for what-if runs such as `sla check --now`)."""
     settings = runtime.settings
     if not hold(runtime, "outbox"):
         return DeliveryStats()
     return deliver_due(runtime.store, lambda: open_sender(settings.outbox, settings.sources[-1]),
-                       settings.outbox, settings.desk.address, utcnow(),
-                       str(settings.section("debug")["crash_at"]))
+                       settings.outbox, settings.desk.address, now or utcnow(),
+                       str(settings.section("debug")["crash_at"]),
+                       still_mine=lambda: hold(runtime, "outbox"))
+
+
+def run_sla_job(runtime: Runtime) -> SlaRun:
+    """Route breaches, warn, escalate and auto-close (one daemon at a time, under a lease)."""
+    if not hold(runtime, "sla"):
+        return SlaRun()
+    return runtime.intake.desk_actions.run_sla(utcnow())
+
+
+def run_digest(runtime: Runtime) -> bool:
+    """Queue yesterday's digest once a day after [digest] send_at (one daemon, under a lease)."""
+    from pipeline.digest_job import run_digest_job
+
+    return hold(runtime, "digest") and run_digest_job(runtime, utcnow())
 
 
 def run_once(runtime: Runtime) -> RunSummary:
@@ -157,6 +181,7 @@ def run_once(runtime: Runtime) -> RunSummary:
         except MailboxError as exc:
             log.error("mailbox=%s action=failed reason=%s", mailbox.name, exc)
             summary.failed_mailboxes.append(f"{mailbox.name}: {exc}")
+    summary.sla = run_sla_job(runtime)
     summary.delivery = deliver_outbox(runtime)
     return summary
 
@@ -197,12 +222,15 @@ class Daemon:
         for mailbox in polled:
             jobs.every(intake.poll_interval_seconds).seconds.do(self._guard, self._poll, mailbox)
         jobs.every(5).seconds.do(self._guard, deliver_outbox, self.runtime)
+        jobs.every(60).seconds.do(self._guard, run_sla_job, self.runtime)
+        jobs.every(60).seconds.do(self._guard, run_digest, self.runtime)
         log.info("daemon started mailboxes=%d idle=%d polled=%d", len(settings.mailboxes),
                  len(self.threads), len(polled))
         jobs.run_all()
         while not self.stopping.is_set():
             if self.new_mail.wait(1.0):
                 self.new_mail.clear()
+                self._guard(run_sla_job, self.runtime)  # a new breach suspect is routed at once
                 self._guard(deliver_outbox, self.runtime)
             jobs.run_pending()
         for thread in self.threads:
@@ -210,6 +238,8 @@ class Daemon:
         for mailbox in settings.mailboxes:
             self.runtime.store.release_lease(f"mailbox:{mailbox.name}", HOLDER)
         self.runtime.store.release_lease("outbox", HOLDER)
+        for job in ("sla", "digest"):
+            self.runtime.store.release_lease(job, HOLDER)
         log.info("daemon stopped")
         return 0
 
@@ -260,7 +290,8 @@ class Daemon:
         intake = self.runtime.settings.intake
         renew = min(intake.idle_renew_seconds, intake.lease_seconds / 3)
         while not self.stopping.is_set() and hold(self.runtime, f"mailbox:{source.name}"):
-            if self.runtime.intake.poll(source, uidvalidity, self.stopping.is_set).results:
+            if self.runtime.intake.poll(source, uidvalidity, while_held(
+                    self.runtime, f"mailbox:{source.name}", self.stopping.is_set)).results:
                 self.new_mail.set()
             if not source.idle_supported:
                 self.stopping.wait(intake.poll_interval_seconds)

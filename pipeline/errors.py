@@ -42,5 +42,14 @@ class PermanentSendError(PermanentError):
     """SMTP answered 5xx: the outbox row fails at once."""
 
 
+class ClaimLost(TiketError):
+    """Another daemon claimed or finished a mail while this one worked on it (its lease expired
+    mid-batch): this daemon's work on the mail is rolled back and the other daemon's stands."""
+
+
 class NotFound(TiketError):
     """A ticket, quarantined mail or other row asked for by the user does not exist."""
+
+
+class InvalidAction(TiketError):
+    """An agent action the ticket's state does not allow (e.g. reopening a closed ticket)."""

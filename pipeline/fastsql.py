@@ -44,14 +44,21 @@ def insert(db: Database, model: type[Model], rows: Sequence[Mapping[str, Any]], 
 
 
 @lru_cache(maxsize=256)
-def _update_sql(model: type[Model], columns: tuple[str, ...], param: str, quote: str) -> str:
+def _update_sql(model: type[Model], columns: tuple[str, ...], param: str, quote: str,
+                expected: tuple[str, ...] = ()) -> str:
     table = model._meta.table_name
     sets = ", ".join(f"{quote}{model._meta.fields[c].column_name}{quote} = {param}" for c in columns)
-    return f"UPDATE {quote}{table}{quote} SET {sets} WHERE {quote}id{quote} = {param}"
+    where = "".join(f" AND {quote}{model._meta.fields[c].column_name}{quote} = {param}"
+                    for c in expected)
+    return f"UPDATE {quote}{table}{quote} SET {sets} WHERE {quote}id{quote} = {param}{where}"
 
 
-def update(db: Database, model: type[Model], row_id: int, values: Mapping[str, Any]) -> int:
-    """UPDATE one row by id; returns the number of rows changed."""
+def update(db: Database, model: type[Model], row_id: int, values: Mapping[str, Any],
+           expect: Mapping[str, Any] | None = None) -> int:
+    """UPDATE one row by id (and only while its columns still hold `expect`); returns the rows changed."""
     columns = tuple(values)
-    params = [model._meta.fields[c].db_value(values[c]) for c in columns] + [row_id]
-    return db.execute_sql(_update_sql(model, columns, db.param, db.quote[0]), params).rowcount
+    expected = tuple(expect or ())
+    params = ([model._meta.fields[c].db_value(values[c]) for c in columns] + [row_id]
+              + [model._meta.fields[c].db_value((expect or {})[c]) for c in expected])
+    sql = _update_sql(model, columns, db.param, db.quote[0], expected)
+    return db.execute_sql(sql, params).rowcount

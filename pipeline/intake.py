@@ -13,12 +13,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Iterator, Protocol, Sequence
 
-from pipeline.errors import UnparseableMail
+from pipeline.errors import ClaimLost, UnparseableMail
 from pipeline.faults import crash_point
 from pipeline.language import detect_language
-from pipeline.lifecycle import PromisePolicy, plan_intake
+from pipeline.desk import Desk
+from pipeline.errors import InvalidAction
+from pipeline.lifecycle import PromisePolicy, plan_agent_reply, plan_intake
 from pipeline.parse_pool import ParseFailure, ParsePool, worker_count
 from pipeline.records import (
+    AuditEvent,
+    IntakePlan,
     IntakeResult,
     MailIntent,
     OutgoingMail,
@@ -100,6 +104,7 @@ class Intake:
                                      default_priority=settings.sla.default_priority)
         self.folders = {m.name: m for m in settings.mailboxes}
         self.crash_at = str(settings.section("debug")["crash_at"])
+        self.desk_actions = Desk(settings, store)
         self.parser = ParsePool(worker_count(settings.intake.parse_workers),
                                 settings.intake.max_mail_bytes, settings.intake.max_attachment_bytes)
 
@@ -199,11 +204,18 @@ class Intake:
             stage = "match"
             match = self._match(mail)
             stage = "plan"
-            language = detect_language(mail.text, mail.content_language)
-            plan = plan_intake(mail, verdict, match, triage, self.promise, language=language)
+            if verdict.accept and self._from_agent(mail, match):
+                plan = self._plan_agent_reply(mail, match, now)
+            else:
+                language = detect_language(mail.text, mail.content_language)
+                plan = plan_intake(mail, verdict, match, triage, self.promise, language=language)
             stage = "apply"
+            mails = plan.mails + (plan.update.mails if plan.update else ())
             ref, acknowledged = self.store.apply_plan(
-                stored, mail, plan, now, lambda ref: self._render(plan.mails, ref, stored.id, now))
+                stored, mail, plan, now, lambda ref: self._render(mails, ref, stored.id, now))
+        except ClaimLost as exc:  # another daemon owns the mail now: not a failure of the mail
+            log.warning("mail=%s:%d action=skipped reason=%s", stored.mailbox, stored.id, exc)
+            return IntakeResult(inbound_id=stored.id, disposition="claim_lost")
         except Exception as exc:  # isolation point: per mail
             return self._fail(stored, stage, exc)
         crash_point("after_apply", self.crash_at)
@@ -213,6 +225,24 @@ class Intake:
                  ref or "-", plan.disposition, plan.rule or "-", "yes" if acknowledged else "no")
         return result
 
+    def _from_agent(self, mail: ParsedMail, match: ReplyMatch) -> bool:
+        return (match.ticket is not None and match.ticket.status != "closed"
+                and mail.sender in self.settings.agents)
+
+    def _plan_agent_reply(self, mail: ParsedMail, match: ReplyMatch, now: datetime) -> IntakePlan:
+        """An agent answered a ticket mail: their #commands act, the rest goes to the requester."""
+        assert match.ticket is not None
+        ticket = self.store.ticket_state(match.ticket.id)
+        try:
+            update = plan_agent_reply(ticket, mail.sender, mail.text, self.desk_actions.policy,
+                                      self.desk_actions.dossier(ticket), now)
+        except InvalidAction as exc:
+            return IntakePlan(disposition="reply_added", rule="agent_reply", existing=match.ticket,
+                              events=(AuditEvent(action="agent_command_refused", actor=mail.sender,
+                                                 detail=str(exc)),))
+        return IntakePlan(disposition="reply_added", rule="agent_reply", existing=match.ticket,
+                          update=update)
+
     def _match(self, mail: ParsedMail) -> ReplyMatch:
         desk = self.settings.desk
         ids = thread_ids(mail)
@@ -221,7 +251,7 @@ class Intake:
         by_id = self.store.tickets_by_message_ids(ids) if ids else {}
         by_ref = self.store.tickets_by_refs(refs) if refs else {}
         return match_reply(mail, by_id, by_ref, own_domain=desk.message_id_domain,
-                           prefix=desk.ref_prefix)
+                           prefix=desk.ref_prefix, trusted=self.settings.agents)
 
     def _render(self, intents: Sequence[MailIntent], ref: str, inbound_id: int,
                 now: datetime) -> list[OutgoingMail]:

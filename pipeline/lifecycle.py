@@ -5,19 +5,28 @@ promise policy) is a parameter; the result is an IntakePlan that the store appli
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Mapping
+from zoneinfo import ZoneInfo
 
+from pipeline.errors import InvalidAction
 from pipeline.records import (
     AuditEvent,
+    Dossier,
     IntakePlan,
     MailIntent,
     NewTicket,
     ParsedMail,
     ReplyMatch,
+    Suggestion,
+    TicketState,
+    TicketUpdate,
     TriageOutcome,
     Verdict,
 )
+from pipeline.sla import CLOCKS, TIERS, ClockFacts, ClockView, SlaAction, SlaPolicy, clock_view, next_tier
 
 STATES = ("new", "open", "in_progress", "pending", "resolved", "closed")
 TRANSITIONS: Mapping[str, frozenset[str]] = {
@@ -79,6 +88,10 @@ def _plan_reply(mail: ParsedMail, verdict: Verdict, match: ReplyMatch) -> Intake
                                  detail=f"{ticket.status} -> open: the requester replied"))
     if verdict.rule:
         events.append(AuditEvent(action="not_acknowledged", detail=f"rule={verdict.rule}"))
+    commands, _ = parse_agent_commands(mail.text)
+    if commands:
+        events.append(AuditEvent(action="commands_ignored", actor=mail.sender or "unknown",
+                                 detail="not an agent: " + " ".join(f"#{c}" for c, _ in commands)))
     newcomer = (mail.sender,) if mail.sender and mail.sender not in ticket.participants else ()
     return IntakePlan(disposition="reply_added", rule=verdict.rule, existing=ticket, reopen=reopen,
                       events=tuple(events), add_participants=newcomer)
@@ -141,3 +154,345 @@ def _acknowledgement(mail: ParsedMail, ticket: NewTicket, priority: str | None,
     return MailIntent(template="acknowledgement", to=(mail.sender,), purpose="ack",
                       context=context, in_reply_to=mail.message_id, references=refs,
                       locale=language)
+
+
+# -- agent actions, review, escalation and SLA steps ---------------------------------------------
+
+HEADS = ("kind", "category", "priority")
+KINDS = ("incident", "request")
+PRIORITIES = ("P1", "P2", "P3", "P4")
+REQUESTER_TEMPLATES = {"resolved": "resolved", "closed": "closed", "pending": "question"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TierInfo:
+    """A tier as the planners need it."""
+
+    key: str
+    name: str
+    group: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeskPolicy:
+    """The desk's rules the lifecycle planners apply."""
+
+    sla: SlaPolicy
+    tiers: Mapping[str, TierInfo]
+    security_contact: str
+    auto_close_after: timedelta
+
+
+def local_time(value: datetime | None, zone: str) -> str:
+    """A time as people at the desk read it: '2026-11-27 14:00 +08'."""
+    if value is None:
+        return "-"
+    return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def merge_updates(first: TicketUpdate, second: TicketUpdate) -> TicketUpdate:
+    """Two updates of the same ticket as one: later fields and status win, lists concatenate."""
+    fields = dict(first.fields)
+    fields.update(second.fields)
+    status = first.status
+    if second.status is not None:
+        status = (first.status[0] if first.status else second.status[0], second.status[1],
+                  second.status[2])
+    return replace(first, fields=tuple(fields.items()), status=status,
+                   events=first.events + second.events, mails=first.mails + second.mails,
+                   decisions=first.decisions + second.decisions,
+                   sla_event=second.sla_event or first.sla_event, note=second.note or first.note)
+
+
+def _requester_mail(ticket: TicketState, template: str, purpose: str,
+                    **context: object) -> MailIntent:
+    base: dict[str, object] = {"subject": ticket.subject, "requester_name": ticket.requester_name}
+    base.update(context)
+    refs = (ticket.last_message_id,) if ticket.last_message_id else ()
+    return MailIntent(template=template, to=(ticket.requester,), purpose=purpose,
+                      context=tuple(base.items()), in_reply_to=ticket.last_message_id,
+                      references=refs, locale=ticket.language)
+
+
+def _responded(ticket: TicketState, now: datetime) -> tuple[tuple[str, object], ...]:
+    """The first agent answer to the requester stops the first-response clock."""
+    return (("first_response_at", now),) if ticket.first_response_at is None else ()
+
+
+def plan_status(ticket: TicketState, target: str, actor: str, reason: str, now: datetime, *,
+                note: str = "", reopen_hours: float = 72.0) -> TicketUpdate:
+    """Move a ticket to `target`, telling the requester when it is resolved, closed or pending."""
+    if not can_transition(ticket.status, target):
+        hint = " (a reply to a closed ticket opens a new one)" if ticket.status == "closed" else ""
+        raise InvalidAction(f"{ticket.ref} is {ticket.status}: cannot become {target}{hint}")
+    fields: dict[str, object] = {"status": target}
+    mails: tuple[MailIntent, ...] = ()
+    if target == "resolved":
+        fields.update(resolved_at=now, resolution_note=note or reason)
+    if target == "closed":
+        fields["closed_at"] = now
+    if target in ("open", "in_progress") and ticket.status == "resolved":
+        fields["resolved_at"] = None
+    template = REQUESTER_TEMPLATES.get(target)
+    if template is not None:
+        mails = (_requester_mail(ticket, template, target, note=note or reason,
+                                 reopen_hours=reopen_hours),)
+        fields.update(_responded(ticket, now))
+    return TicketUpdate(ticket_id=ticket.id, ref=ticket.ref, actor=actor,
+                        fields=tuple(fields.items()), status=(ticket.status, target, reason),
+                        events=(AuditEvent(action="status_changed", actor=actor,
+                                           detail=f"{ticket.status} -> {target}: {reason}"),),
+                        mails=mails, note=("note", note) if note else None)
+
+
+def plan_assign(ticket: TicketState, tier: str, actor: str, reason: str, policy: DeskPolicy,
+                dossier: Dossier, now: datetime, *, tell_requester: bool = True) -> TicketUpdate:
+    """Give the ticket to a tier: the tier's group gets the escalation mail with the dossier."""
+    if tier not in policy.tiers:
+        raise InvalidAction(f"unknown tier {tier!r}; tiers are {', '.join(policy.tiers)}")
+    if tier == ticket.tier:
+        raise InvalidAction(f"{ticket.ref} is already with {tier}")
+    info = policy.tiers[tier]
+    facts = clock_facts(ticket)
+    views = {c: clock_view(c, facts, policy.sla, now) for c in CLOCKS}
+    zone = policy.sla.calendar.timezone
+    staff = MailIntent(template="escalation", to=(info.group,), purpose=f"esc-{tier}",
+                       context=_dossier_context(ticket, dossier, views, zone, reason, info.name),
+                       in_reply_to=ticket.last_message_id, locale="en")
+    mails = [staff]
+    fields: dict[str, object] = {"tier": tier}
+    if ticket.status == "new":
+        fields["status"] = "open"
+    if tell_requester and _rank(tier) > _rank(ticket.tier):
+        expected = views["resolution"].due
+        mails.append(_requester_mail(ticket, "escalated", f"escalated-{tier}",
+                                     tier_name=info.name, expected=local_time(expected, zone)))
+    up = "escalated" if _rank(tier) > _rank(ticket.tier) else "assigned"
+    status = (ticket.status, "open", "assigned to a tier") if ticket.status == "new" else None
+    return TicketUpdate(ticket_id=ticket.id, ref=ticket.ref, actor=actor,
+                        fields=tuple(fields.items()), status=status,
+                        events=(AuditEvent(action=up, actor=actor,
+                                           detail=f"{ticket.tier} -> {tier}: {reason}"),),
+                        mails=tuple(mails))
+
+
+def plan_escalation(ticket: TicketState, actor: str, reason: str, policy: DeskPolicy,
+                    dossier: Dossier, now: datetime) -> TicketUpdate:
+    """Move the ticket one tier up (L1 -> L2 -> L3)."""
+    up = next_tier(ticket.tier)
+    if up is None:
+        raise InvalidAction(f"{ticket.ref} is already with {ticket.tier}, the top tier")
+    return plan_assign(ticket, up, actor, reason, policy, dossier, now)
+
+
+def plan_breach_route(ticket: TicketState, reasons: tuple[str, ...], actor: str,
+                      policy: DeskPolicy, dossier: Dossier, now: datetime) -> TicketUpdate:
+    """A suspected data breach: P1, straight to L3, and the security contact is alerted."""
+    marked = replace(ticket, priority="P1")
+    update = (plan_assign(marked, "L3", actor, "suspected data breach", policy, dossier, now,
+                          tell_requester=False)
+              if ticket.tier != "L3" else TicketUpdate(ticket_id=ticket.id, ref=ticket.ref,
+                                                       actor=actor))
+    alert = MailIntent(template="breach_alert", to=(policy.security_contact,), purpose="breach",
+                       context=(("ticket", _summary(ticket, policy.sla.calendar.timezone)),
+                                ("reasons", reasons)),
+                       locale="en")
+    flag = TicketUpdate(ticket_id=ticket.id, ref=ticket.ref, actor=actor,
+                        fields=(("priority", "P1"), ("breach_suspected", True)),
+                        events=(AuditEvent(action="security_alerted", actor=actor,
+                                           detail="; ".join(reasons)),),
+                        mails=(alert,))
+    return merge_updates(update, flag)
+
+
+def plan_fields(ticket: TicketState, changes: Mapping[str, str], actor: str) -> TicketUpdate:
+    """Set kind, category or priority by hand; each is stored as a label for retraining."""
+    for head, value in changes.items():
+        _check_label(head, value)
+    decisions = tuple((h, v, None) for h, v in changes.items())
+    detail = " ".join(f"{h}={v}" for h, v in changes.items())
+    return TicketUpdate(ticket_id=ticket.id, ref=ticket.ref, actor=actor,
+                        fields=tuple(changes.items()), decisions=decisions,
+                        events=(AuditEvent(action="fields_changed", actor=actor, detail=detail),))
+
+
+def plan_review(ticket: TicketState, suggestions: tuple[Suggestion, ...],
+                corrections: Mapping[str, str], actor: str) -> TicketUpdate:
+    """L1's verdict on a suggested ticket: every head gets a label (the suggestion unless corrected)."""
+    labels: dict[str, str] = {}
+    suggested = {s.head: s.label for s in suggestions}
+    for head in HEADS:
+        label = corrections.get(head) or suggested.get(head) or getattr(ticket, head)
+        if label:
+            _check_label(head, label)
+            labels[head] = label
+    fields: dict[str, object] = dict(labels, needs_review=False)
+    status = None
+    if ticket.status == "new":
+        fields["status"] = "open"
+        status = ("new", "open", "reviewed by L1")
+    kept = [h for h in labels if labels[h] == suggested.get(h)]
+    changed = [f"{h}: {suggested.get(h)} -> {labels[h]}" for h in labels if h not in kept]
+    detail = ("accepted " + ", ".join(kept) if kept else "") + ("; corrected " + ", ".join(changed)
+                                                               if changed else "")
+    return TicketUpdate(ticket_id=ticket.id, ref=ticket.ref, actor=actor,
+                        fields=tuple(fields.items()), status=status,
+                        decisions=tuple((h, labels[h], suggested.get(h)) for h in labels),
+                        events=(AuditEvent(action="reviewed", actor=actor, detail=detail.strip("; ")),))
+
+
+def _check_label(head: str, value: str) -> None:
+    if head == "kind" and value not in KINDS:
+        raise InvalidAction(f"kind must be one of {KINDS}, not {value!r}")
+    if head == "priority" and value not in PRIORITIES:
+        raise InvalidAction(f"priority must be one of {PRIORITIES}, not {value!r}")
+    if head not in HEADS:
+        raise InvalidAction(f"unknown field {head!r}")
+
+
+COMMAND_LINE = re.compile(r"^\s*#(resolve|pending|escalate|assign|priority|category|kind|close)"
+                          r"\b[ \t]*(.*?)\s*$", re.IGNORECASE)
+
+
+def parse_agent_commands(text: str) -> tuple[tuple[tuple[str, str], ...], str]:
+    """Commands on lines of their own (`#resolve fixed the cable`), and the rest of the reply.
+
+    Quoted history ('>' lines and everything after an 'On ... wrote:' line) is dropped from the
+    rest, so the requester gets the agent's words, not our own mail back.
+    """
+    commands = []
+    kept = []
+    for line in text.splitlines():
+        if line.startswith(">") or re.match(r"^\s*On .{0,200} wrote:\s*$", line):
+            break
+        found = COMMAND_LINE.match(line)
+        if found:
+            commands.append((found.group(1).lower(), found.group(2)))
+        else:
+            kept.append(line)
+    return tuple(commands), "\n".join(kept).strip()
+
+
+def plan_agent_reply(ticket: TicketState, agent: str, text: str, policy: DeskPolicy,
+                     dossier: Dossier, now: datetime) -> TicketUpdate:
+    """An agent answered a ticket mail: run its #commands, send the rest to the requester."""
+    commands, reply = parse_agent_commands(text)
+    update = TicketUpdate(ticket_id=ticket.id, ref=ticket.ref, actor=agent,
+                          events=(AuditEvent(action="agent_reply", actor=agent,
+                                             detail=" ".join(f"#{c}" for c, _ in commands)
+                                             or "answer only"),))
+    current = ticket
+    if reply:
+        answer = _requester_mail(ticket, "agent_reply", "reply", reply=reply)
+        fields: dict[str, object] = dict(_responded(ticket, now))
+        status = None
+        if ticket.status in ("new", "open"):
+            fields["status"] = "in_progress"
+            status = (ticket.status, "in_progress", "an agent answered")
+        update = merge_updates(update, TicketUpdate(
+            ticket_id=ticket.id, ref=ticket.ref, actor=agent, fields=tuple(fields.items()),
+            status=status, mails=(answer,)))
+        current = replace(ticket, status=str(fields.get("status", ticket.status)),
+                          first_response_at=ticket.first_response_at or now)
+    for name, argument in commands:
+        step = _command(current, name, argument, agent, policy, dossier, now)
+        update = merge_updates(update, step)
+        current = _after(current, step)
+    return update
+
+
+def _command(ticket: TicketState, name: str, argument: str, agent: str, policy: DeskPolicy,
+             dossier: Dossier, now: datetime) -> TicketUpdate:
+    if name in ("resolve", "pending", "close"):
+        target = {"resolve": "resolved", "pending": "pending", "close": "closed"}[name]
+        return plan_status(ticket, target, agent, f"#{name} by mail", now, note=argument,
+                           reopen_hours=policy.auto_close_after.total_seconds() / 3600)
+    if name == "escalate":
+        return plan_escalation(ticket, agent, argument or "#escalate by mail", policy, dossier, now)
+    if name == "assign":
+        return plan_assign(ticket, argument.upper(), agent, "#assign by mail", policy, dossier, now)
+    return plan_fields(ticket, {name: argument.upper() if name == "priority" else
+                                argument.lower() if name == "kind" else argument}, agent)
+
+
+def _after(ticket: TicketState, update: TicketUpdate) -> TicketState:
+    """The ticket as the next command sees it."""
+    values = {k: v for k, v in update.fields if k in ("status", "tier", "priority", "kind",
+                                                       "category", "first_response_at")}
+    return replace(ticket, **values)  # type: ignore[arg-type]
+
+
+def plan_sla_step(ticket: TicketState, action: SlaAction, policy: DeskPolicy, dossier: Dossier,
+                  now: datetime) -> TicketUpdate:
+    """Act on a warning (mail the tier) or a breach (record it, escalate one tier)."""
+    what = "first response" if action.clock == "first_response" else "resolution"
+    zone = policy.sla.calendar.timezone
+    marker = TicketUpdate(ticket_id=ticket.id, ref=ticket.ref, actor="sla",
+                          sla_event=(action.clock, action.kind, action.tier),
+                          events=(AuditEvent(action=f"sla_{action.kind}", actor="sla",
+                                             detail=f"{what} due {local_time(action.due, zone)} "
+                                                    f"({action.tier})"),))
+    if action.kind == "warning":
+        info = policy.tiers[action.tier]
+        mail = MailIntent(template="sla_warning", to=(info.group,),
+                          purpose=f"warn-{action.clock}-{action.tier}",
+                          context=(("ticket", _summary(ticket, zone)), ("what", what),
+                                   ("due", local_time(action.due, zone))), locale="en")
+        return replace(marker, mails=(mail,))
+    if action.escalate_to is None:
+        return marker
+    return merge_updates(marker, plan_assign(ticket, action.escalate_to, "sla",
+                                             f"{what} target missed", policy, dossier, now))
+
+
+def plan_auto_close(ticket: TicketState, policy: DeskPolicy, now: datetime) -> TicketUpdate | None:
+    """Close a resolved ticket after the quiet period, or None while it is not due."""
+    if ticket.status != "resolved" or ticket.resolved_at is None:
+        return None
+    if now - ticket.resolved_at < policy.auto_close_after:
+        return None
+    return plan_status(ticket, "closed", "tiket", "no reply after resolution", now,
+                       note="closed automatically: no reply after resolution")
+
+
+def clock_facts(ticket: TicketState) -> ClockFacts:
+    """The SLA clocks' view of a ticket (breach suspects run on P1 clocks)."""
+    priority = "P1" if ticket.breach_suspected else ticket.priority
+    return ClockFacts(created_at=ticket.created_at, priority=priority,
+                      first_response_at=ticket.first_response_at, resolved_at=ticket.resolved_at,
+                      changes=ticket.changes)
+
+
+def _rank(tier: str) -> int:
+    return TIERS.index(tier) if tier in TIERS else 0
+
+
+def _summary(ticket: TicketState, zone: str) -> dict[str, object]:
+    return {"ref": ticket.ref, "subject": ticket.subject, "requester": ticket.requester,
+            "requester_name": ticket.requester_name, "status": ticket.status,
+            "tier": ticket.tier, "priority": ticket.priority or "-", "kind": ticket.kind or "-",
+            "category": ticket.category or "-", "created": local_time(ticket.created_at, zone),
+            "breach_suspected": ticket.breach_suspected}
+
+
+def _dossier_context(ticket: TicketState, dossier: Dossier, views: Mapping[str, ClockView],
+                     zone: str, reason: str, tier_name: str) -> tuple[tuple[str, object], ...]:
+    clocks = tuple({"name": "first response" if c == "first_response" else "resolution",
+                    "due": local_time(v.due, zone),
+                    "state": ("met" if v.stopped_at and not v.breached else
+                              "BREACHED" if v.breached else "paused" if v.paused else "running"),
+                    "left": _hours(v.remaining)} for c, v in views.items())
+    return (("ticket", _summary(ticket, zone)), ("reason", reason), ("tier_name", tier_name),
+            ("suggestions", tuple({"head": s.head, "label": s.label or "-",
+                                   "confidence": f"{s.confidence:.0%}",
+                                   "applied": s.applied} for s in dossier.suggestions)),
+            ("clocks", clocks),
+            ("conversation", tuple({"at": at, "direction": d, "sender": who, "body": body[:3000]}
+                                   for at, d, who, body in dossier.conversation[-10:])),
+            ("similar", tuple({"ref": s.ref, "subject": s.subject, "score": f"{s.score:.2f}",
+                               "note": s.resolution_note} for s in dossier.similar)))
+
+
+def _hours(value: timedelta) -> str:
+    hours = value.total_seconds() / 3600
+    return f"{hours:.1f} h" if hours >= 0 else f"{-hours:.1f} h over"

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
-from peewee import Database
+from peewee import Database, PostgresqlDatabase
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as run_migrations
 
@@ -59,10 +60,32 @@ def _outbox_due_index(db: Database) -> None:
                    "(first_recipient, template, created_at)")
 
 
+def _wide_uids(db: Database) -> None:
+    """IMAP UIDs and UIDVALIDITY are unsigned 32-bit and Maildir uids 60-bit hashes: BIGINT.
+
+    SQLite's INTEGER is already 64-bit; PostgreSQL's integer is signed 32-bit.
+    """
+    if isinstance(db, PostgresqlDatabase):
+        db.execute_sql("ALTER TABLE inbound ALTER COLUMN uid TYPE BIGINT, "
+                       "ALTER COLUMN uidvalidity TYPE BIGINT")
+
+
+def _digest_indexes(db: Database) -> None:
+    """Indexes for the managers' digest: resolutions by day, the open backlog (index-only: tier,
+    age and the breach flag), escalations by day."""
+    db.execute_sql("CREATE INDEX IF NOT EXISTS ticket_resolved_at ON ticket (resolved_at)")
+    db.execute_sql("CREATE INDEX IF NOT EXISTS ticket_open_backlog ON ticket "
+                   "(status, tier, created_at, breach_suspected)")
+    db.execute_sql("CREATE INDEX IF NOT EXISTS auditevent_action_created ON auditevent "
+                   "(action, created_at)")
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[Database], None]], ...] = (
     (1, "initial schema", _initial_schema),
     (2, "indexes for the outbox job, retries and the acknowledgement cap", _outbox_due_index),
     (3, "lifecycle: assignee, resolution note, status changes, SLA events, leases", _lifecycle),
+    (4, "64-bit mailbox uids and uidvalidity (PostgreSQL)", _wide_uids),
+    (5, "indexes for the managers' digest", _digest_indexes),
 )
 
 
@@ -72,14 +95,46 @@ def applied_versions(db: Database) -> set[int]:
     return {row.version for row in models.SchemaVersion.select(models.SchemaVersion.version)}
 
 
+_LOCK_KEY = 0x7469_6B65_74  # "tiket": the PostgreSQL advisory lock that serialises migrations
+
+
+@contextmanager
+def _migration_lock(db: Database) -> Iterator[None]:
+    """Several daemons may start at once on one database: one migrates, the others wait.
+
+    PostgreSQL: a session advisory lock (concurrent CREATE TABLE IF NOT EXISTS can still fail on
+    PostgreSQL). SQLite serialises writers itself; each migration takes the write lock at BEGIN.
+    """
+    if not isinstance(db, PostgresqlDatabase):
+        yield
+        return
+    db.execute_sql("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+    try:
+        yield
+    finally:
+        db.execute_sql("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+
+
 def migrate(db: Database) -> list[int]:
-    """Apply every missing migration in order; returns the versions applied now."""
+    """Apply every missing migration in order; returns the versions applied now.
+
+    Safe when several processes start together: a version another process applied meanwhile is
+    skipped (checked again inside the migration's own write transaction).
+    """
+    with _migration_lock(db):
+        return _migrate_locked(db)
+
+
+def _migrate_locked(db: Database) -> list[int]:
     done = applied_versions(db)
     applied = []
+    lock = {} if isinstance(db, PostgresqlDatabase) else {"lock_type": "IMMEDIATE"}
     for version, name, function in MIGRATIONS:
         if version in done:
             continue
-        with db.atomic():
+        with db.atomic(**lock):
+            if models.SchemaVersion.get_or_none(models.SchemaVersion.version == version):
+                continue
             function(db)
             models.SchemaVersion.create(version=version, name=name,
                                         applied_at=datetime.now(timezone.utc).replace(tzinfo=None))

@@ -5,6 +5,7 @@ Times are stored as naive UTC; store.py converts to and from aware datetimes at 
 from __future__ import annotations
 
 from peewee import (
+    BigIntegerField,
     BlobField,
     BooleanField,
     CharField,
@@ -70,8 +71,8 @@ class Inbound(BaseModel):
     """Every received mail, its raw bytes and what became of it. Key: mailbox+uidvalidity+uid."""
 
     mailbox = CharField(max_length=64)
-    uidvalidity = IntegerField()
-    uid = IntegerField()
+    uidvalidity = BigIntegerField()  # IMAP: unsigned 32-bit; over PostgreSQL's integer (migration 4)
+    uid = BigIntegerField()  # IMAP: unsigned 32-bit; Maildir: a 60-bit hash (migration 4)
     message_id = CharField(max_length=512, index=True)
     sha256 = CharField(max_length=64, index=True)
     raw = BlobField()

@@ -37,8 +37,12 @@ def retry_delay(attempts: int, initial: int, maximum: int) -> timedelta:
 
 def deliver_due(store: Store, make_sender: Callable[[], FileSender | SmtpSender],
                 config: OutboxSettings, sender_address: str, now: datetime,
-                crash_at: str = "") -> DeliveryStats:
-    """Deliver every due row, a batch per connection, until none is due."""
+                crash_at: str = "", still_mine: Callable[[], bool] = lambda: True) -> DeliveryStats:
+    """Deliver every due row, a batch per connection, until none is due.
+
+    `still_mine()` renews the outbox lease before each further batch; once it says no, another
+    daemon has the outbox and this one stops (a long drain must not be delivered twice).
+    """
     stats = DeliveryStats()
     while True:
         rows = store.due_outbox(now, config.batch_size)
@@ -57,7 +61,7 @@ def deliver_due(store: Store, make_sender: Callable[[], FileSender | SmtpSender]
                 _deliver_row(store, sender, row, config, sender_address, now, stats, crash_at)
         finally:
             sender.__exit__(None, None, None)
-        if len(rows) < config.batch_size:
+        if len(rows) < config.batch_size or not still_mine():
             return stats
 
 

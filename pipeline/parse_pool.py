@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -39,6 +41,25 @@ def parse_one(raw: bytes, received_at: datetime, max_mail_bytes: int,
         return ParseFailure(exc, traceback.format_exc())
 
 
+def _exit_with(owner: int) -> None:
+    """Worker initializer: end this worker once the daemon that owns the pool is gone.
+
+    A SIGKILLed daemon cannot shut its pool down, and forkserver workers hold each other's pipes
+    open, so without this they (and the forkserver) would live on as orphans after every kill.
+    """
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(owner, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:  # a reused pid of another user: ours is gone
+                os._exit(0)
+
+    threading.Thread(target=watch, name="owner-watch", daemon=True).start()
+
+
 def worker_count(configured: int) -> int:
     """0 means one worker per CPU when there is more than one CPU, else none."""
     if configured > 0:
@@ -61,7 +82,8 @@ class ParsePool:
             return [parse_one(raw, at, *self.limits) for raw, at in items]
         if self._executor is None:
             context = multiprocessing.get_context("forkserver")
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
+            self._executor = ProcessPoolExecutor(self.workers, mp_context=context,
+                                                 initializer=_exit_with, initargs=(os.getpid(),))
         n = len(items)
         return list(self._executor.map(parse_one, [r for r, _ in items], [a for _, a in items],
                                        [self.limits[0]] * n, [self.limits[1]] * n,

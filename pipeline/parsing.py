@@ -22,6 +22,8 @@ from pipeline.records import Attachment, ParsedMail
 
 MAX_FILENAME = 120
 MAX_HEADERS = 500
+MAX_MULTIPARTS = 200
+_MULTIPART = re.compile(rb"content-type:\s*(?:multipart/|message/rfc822)", re.IGNORECASE)
 _MSGID = re.compile(r"<[^<>\s]{1,500}>")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _BLOCK_TAGS = frozenset({"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6",
@@ -34,6 +36,10 @@ def parse_mail(raw: bytes, *, received_at: datetime, max_mail_bytes: int,
     """Understand one mail. Raises UnparseableMail when it is too large or has no readable headers."""
     if len(raw) > max_mail_bytes:
         raise UnparseableMail(f"mail is {len(raw)} bytes, over the limit of {max_mail_bytes}")
+    multiparts = len(_MULTIPART.findall(raw))
+    if multiparts > MAX_MULTIPARTS:  # a nesting bomb: the email package needs ~20 s to refuse one
+        raise UnparseableMail(f"MIME structure has {multiparts} multipart or message parts, "
+                              f"over the limit of {MAX_MULTIPARTS}")
     try:
         parsed = mailparser.parse_from_bytes(raw)
     except RecursionError:

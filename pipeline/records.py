@@ -210,6 +210,7 @@ class IntakePlan:
     events: tuple[AuditEvent, ...] = ()
     mails: tuple[MailIntent, ...] = ()
     add_participants: tuple[str, ...] = ()
+    update: "TicketUpdate | None" = None  # an agent's reply: commands and the answer to send
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -223,3 +224,65 @@ class IntakeResult:
     acknowledged: bool = False
     error: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketState:
+    """A ticket as the lifecycle planners see it (loaded by the store, never a Peewee row)."""
+
+    id: int
+    ref: str
+    subject: str
+    requester: str
+    requester_name: str
+    status: str
+    tier: str
+    priority: str | None
+    kind: str | None
+    category: str | None
+    breach_suspected: bool
+    needs_review: bool
+    language: str
+    created_at: datetime
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    assignee: str | None
+    changes: tuple[tuple[datetime, str, str], ...] = ()
+    sla_done: frozenset[tuple[str, str, str]] = frozenset()
+    last_message_id: str | None = None
+    tier_since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimilarTicket:
+    """A resolved ticket like this one, with how it was solved."""
+
+    ref: str
+    subject: str
+    score: float
+    resolution_note: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Dossier:
+    """What an escalation mail or the review screen shows besides the ticket itself."""
+
+    suggestions: tuple[Suggestion, ...] = ()
+    conversation: tuple[tuple[str, str, str, str], ...] = ()  # (at, direction, from, body)
+    similar: tuple[SimilarTicket, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketUpdate:
+    """Everything one agent action, mail command, review decision or SLA step changes."""
+
+    ticket_id: int
+    ref: str
+    actor: str
+    fields: tuple[tuple[str, object], ...] = ()
+    status: tuple[str, str, str] | None = None  # (from, to, reason)
+    events: tuple[AuditEvent, ...] = ()
+    mails: tuple[MailIntent, ...] = ()
+    decisions: tuple[tuple[str, str, str | None], ...] = ()  # (head, label, suggested)
+    sla_event: tuple[str, str, str] | None = None  # (clock, kind, tier): at most once
+    note: tuple[str, str] | None = None  # (direction, text) added to the conversation

@@ -41,8 +41,12 @@ def thread_ids(mail: ParsedMail) -> tuple[str, ...]:
 
 
 def match_reply(mail: ParsedMail, by_message_id: Mapping[str, TicketInfo],
-                by_ref: Mapping[str, TicketInfo], *, own_domain: str, prefix: str) -> ReplyMatch:
-    """Find the ticket this mail answers. by_message_id: stored ids -> ticket; by_ref: ref -> ticket."""
+                by_ref: Mapping[str, TicketInfo], *, own_domain: str, prefix: str,
+                trusted: frozenset[str] = frozenset()) -> ReplyMatch:
+    """Find the ticket this mail answers. by_message_id: stored ids -> ticket; by_ref: ref -> ticket.
+
+    `trusted` senders (the desk's agents) may use a subject tag on any ticket.
+    """
     for message_id in thread_ids(mail):
         ticket = by_message_id.get(message_id)
         if ticket is None:
@@ -56,7 +60,7 @@ def match_reply(mail: ParsedMail, by_message_id: Mapping[str, TicketInfo],
         ticket = by_ref.get(ref)
         if ticket is None:
             continue
-        if mail.sender and mail.sender in ticket.participants:
+        if mail.sender and (mail.sender in ticket.participants or mail.sender in trusted):
             return ReplyMatch(ticket=ticket, via="subject-tag")
         ignored = ignored or ref
     return ReplyMatch(ticket=None, ignored_tag=ignored)

@@ -10,6 +10,7 @@ import os
 import subprocess
 import tomllib
 from dataclasses import dataclass, fields
+from datetime import date, time
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -78,6 +79,24 @@ class Sla:
     first_response_hours: Mapping[str, float]
     resolution_hours: Mapping[str, float]
     default_priority: str
+    business_hours: bool
+    business_start: str
+    business_end: str
+    business_days: tuple[str, ...]
+    holidays: tuple[str, ...]
+    always_on: tuple[str, ...]
+    warn_before_minutes: int
+    auto_close_after_hours: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tier:
+    """One support tier: its display name, group address and member (agent) addresses."""
+
+    key: str
+    name: str
+    group: str
+    members: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,8 +144,15 @@ class Settings:
     outbox: Outbox
     intake: Intake
     sla: Sla
+    tiers: Mapping[str, Tier]
+    security_contact: str
     mailboxes: tuple[Mailbox, ...]
     raw: Mapping[str, Any]
+
+    @property
+    def agents(self) -> frozenset[str]:
+        """Every tier member's address, lower-cased."""
+        return frozenset(a.lower() for t in self.tiers.values() for a in t.members)
 
     def section(self, name: str) -> Mapping[str, Any]:
         """A read-only view of one section, e.g. section("triage")["target_precision"]."""
@@ -339,12 +365,39 @@ def _build(merged: dict[str, Any], sources: tuple[str, ...], mailbox_origin: str
         database=_section(Database, merged["database"]),
         outbox=_section(Outbox, merged["outbox"]),
         intake=_section(Intake, merged["intake"]),
-        sla=Sla(first_response_hours=MappingProxyType(dict(sla["first_response_hours"])),
-                resolution_hours=MappingProxyType(dict(sla["resolution_hours"])),
-                default_priority=sla["default_priority"]),
+        sla=_build_sla(sla, last),
+        tiers=MappingProxyType({key: Tier(key=key, name=t["name"], group=t["group"].lower(),
+                                          members=tuple(a.lower() for a in t["members"]))
+                                for key, t in merged["tiers"].items()}),
+        security_contact=merged["security"]["contact"],
         mailboxes=mailboxes,
         raw=_freeze(merged),
     )
+
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _build_sla(sla: Mapping[str, Any], origin: str) -> Sla:
+    for key in ("business_start", "business_end"):
+        try:
+            time.fromisoformat(sla[key])
+        except ValueError:
+            raise ConfigError(origin, f"sla.{key}", f"expected HH:MM, got {sla[key]!r}")
+    for day in sla["business_days"]:
+        if day not in DAYS:
+            raise ConfigError(origin, "sla.business_days", f"{day!r} is not one of {DAYS}")
+    for holiday in sla["holidays"]:
+        try:
+            date.fromisoformat(holiday)
+        except (TypeError, ValueError):
+            raise ConfigError(origin, "sla.holidays", f"expected YYYY-MM-DD, got {holiday!r}")
+    values = {k: v for k, v in sla.items()}
+    values["first_response_hours"] = MappingProxyType(dict(sla["first_response_hours"]))
+    values["resolution_hours"] = MappingProxyType(dict(sla["resolution_hours"]))
+    for key in ("business_days", "holidays", "always_on"):
+        values[key] = tuple(sla[key])
+    return Sla(**values)
 
 
 def _section(cls: Any, values: Mapping[str, Any]) -> Any:

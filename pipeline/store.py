@@ -19,7 +19,7 @@ from playhouse.db_url import connect as connect_url
 
 from pipeline import fastsql
 from pipeline import models as m
-from pipeline.errors import ConfigError, NotFound
+from pipeline.errors import ClaimLost, ConfigError, NotFound
 from pipeline.migrations import current_version, latest_version, migrate
 from pipeline.records import (
     AuditEvent,
@@ -29,7 +29,10 @@ from pipeline.records import (
     RawMail,
     SenderHistory,
     StoredMail,
+    Suggestion,
     TicketInfo,
+    TicketState,
+    TicketUpdate,
 )
 from pipeline.settings import Settings, read_secret
 
@@ -242,9 +245,12 @@ class Store:
         at = naive(now)
         with self.db.atomic():
             ticket_id, ref = self._ticket_for(plan, stored, at)
+            if plan.update is not None:
+                self._apply_update_rows(plan.update, now)
             if ticket_id is not None and plan.store_message:
                 _, message_id = fastsql.insert(self.db, m.Message, [{
-                    "ticket": ticket_id, "inbound": stored.id, "direction": "in",
+                    "ticket": ticket_id, "inbound": stored.id,
+                    "direction": "agent" if plan.update is not None else "in",
                     "message_id": mail.message_id, "sender": mail.sender, "subject": mail.subject,
                     "body": mail.text, "created_at": at}], returning=True)
                 assert message_id is not None
@@ -252,14 +258,18 @@ class Store:
             if ticket_id is not None and plan.triage is not None and plan.new_ticket is not None:
                 self._store_suggestions(ticket_id, plan, at)
             self._audit_many(plan.events, now, ticket_id, stored.id)
-            outgoing = render(ref) if (ref and plan.mails) else []
+            outgoing = render(ref) if (ref and (plan.mails or plan.update)) else []
             acknowledged = False
             for out in outgoing:
-                acknowledged |= self._queue_mail(out, now, ticket_id=ticket_id, inbound_id=stored.id)
-            fastsql.update(self.db, m.Inbound, stored.id, {
+                queued = self._queue_mail(out, now, ticket_id=ticket_id, inbound_id=stored.id)
+                acknowledged |= queued and out.template == "acknowledgement"
+            finished = fastsql.update(self.db, m.Inbound, stored.id, {
                 "state": "done", "disposition": plan.disposition, "rule": plan.rule,
                 "ticket": ticket_id, "acknowledged": acknowledged, "processed_at": at,
-                "stage": None, "reason": None})
+                "stage": None, "reason": None}, expect={"state": "pending", "attempts": stored.attempts})
+            if not finished:  # the claim is the fence: another daemon re-claimed or finished it
+                raise ClaimLost(f"inbound {stored.id} was claimed again or finished by another "
+                                "daemon; this daemon's work on it is rolled back")
         return ref, acknowledged
 
     def _ticket_for(self, plan: IntakePlan, stored: StoredMail,
@@ -480,6 +490,121 @@ class Store:
             action = "outbox_failed" if retry_at is None else "outbox_retry"
             self._audit(AuditEvent(action=action, detail=f"{row.message_id}: {error[:300]}"), now,
                         ticket_id=row.ticket_id)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def ticket_state(self, ref_or_id: str | int) -> TicketState:
+        """A ticket with its status changes and SLA steps, as the planners see it."""
+        where = (m.Ticket.id == ref_or_id) if isinstance(ref_or_id, int) else (
+            m.Ticket.ref == str(ref_or_id).upper())
+        row = m.Ticket.get_or_none(where)
+        if row is None:
+            raise NotFound(f"no ticket {ref_or_id}")
+        changes = tuple((utc(c.created_at), c.from_status, c.to_status) for c in
+                        m.StatusChange.select().where(m.StatusChange.ticket == row.id)
+                        .order_by(m.StatusChange.id))
+        done = frozenset((e.clock, e.kind, e.tier) for e in
+                         m.SlaEvent.select().where(m.SlaEvent.ticket == row.id))
+        last = (m.Message.select(m.Message.message_id).where(m.Message.ticket == row.id)
+                .order_by(m.Message.id.desc()).first())
+        moved = (m.AuditEvent.select(m.AuditEvent.created_at)
+                 .where((m.AuditEvent.ticket == row.id)
+                        & m.AuditEvent.action.in_(("escalated", "assigned")))
+                 .order_by(m.AuditEvent.id.desc()).first())
+        return TicketState(
+            id=row.id, ref=row.ref, subject=row.subject, requester=row.requester,
+            requester_name=row.requester_name, status=row.status, tier=row.tier,
+            priority=row.priority, kind=row.kind, category=row.category,
+            breach_suspected=row.breach_suspected, needs_review=row.needs_review,
+            language=row.language, created_at=utc(row.created_at) or datetime.now(timezone.utc),
+            first_response_at=utc(row.first_response_at), resolved_at=utc(row.resolved_at),
+            assignee=row.assignee, changes=changes, sla_done=done,
+            last_message_id=last.message_id if last else None,
+            tier_since=utc(moved.created_at) if moved else None)
+
+    def suggestions(self, ticket_id: int) -> tuple[Suggestion, ...]:
+        """The triage suggestions recorded for a ticket."""
+        return tuple(Suggestion(head=s.head, label=s.label, confidence=s.confidence,
+                                applied=s.applied)
+                     for s in m.Suggestion.select().where(m.Suggestion.ticket == ticket_id)
+                     .order_by(m.Suggestion.id))
+
+    def conversation(self, ticket_id: int) -> tuple[tuple[str, str, str, str], ...]:
+        """(at, direction, from, body) of every message of a ticket, oldest first."""
+        return tuple((str(msg.created_at)[:16], msg.direction, msg.sender, msg.body)
+                     for msg in m.Message.select().where(m.Message.ticket == ticket_id)
+                     .order_by(m.Message.id))
+
+    def open_ticket_ids(self) -> list[int]:
+        """Tickets whose clocks may still run (not resolved or closed)."""
+        return [t.id for t in m.Ticket.select(m.Ticket.id).where(m.Ticket.status.in_(OPEN_STATES))]
+
+    def resolved_ticket_ids(self) -> list[int]:
+        """Tickets waiting to close on their own."""
+        return [t.id for t in m.Ticket.select(m.Ticket.id).where(m.Ticket.status == "resolved")]
+
+    def review_queue(self) -> list[int]:
+        """Tickets waiting for L1 review, oldest first."""
+        return [t.id for t in m.Ticket.select(m.Ticket.id).where(
+            m.Ticket.needs_review & m.Ticket.status.in_(OPEN_STATES)).order_by(m.Ticket.id)]
+
+    def apply_update(self, update: TicketUpdate, now: datetime,
+                     render: Callable[[str], list[OutgoingMail]]) -> bool:
+        """Write one lifecycle update in one transaction; False when its SLA step was already done."""
+        with self.db.atomic():
+            if update.sla_event is not None:
+                clock, kind, tier = update.sla_event
+                added, _ = fastsql.insert(self.db, m.SlaEvent, [{
+                    "ticket": update.ticket_id, "clock": clock, "kind": kind, "tier": tier,
+                    "created_at": naive(now)}], ignore=True)
+                if not added:
+                    return False
+            self._apply_update_rows(update, now)
+            for out in (render(update.ref) if update.mails else []):
+                self._queue_mail(out, now, ticket_id=update.ticket_id, inbound_id=None)
+        return True
+
+    def _apply_update_rows(self, update: TicketUpdate, now: datetime) -> None:
+        fields = {k: (naive(v) if isinstance(v, datetime) else v) for k, v in update.fields}
+        fields["updated_at"] = naive(now)
+        fastsql.update(self.db, m.Ticket, update.ticket_id, fields)
+        if update.status is not None:
+            before, after, reason = update.status
+            fastsql.insert(self.db, m.StatusChange, [{
+                "ticket": update.ticket_id, "from_status": before, "to_status": after,
+                "actor": update.actor, "reason": reason, "created_at": naive(now)}])
+        fastsql.insert(self.db, m.Decision, [{
+            "ticket": update.ticket_id, "head": head, "label": label, "suggested": suggested,
+            "agent": update.actor, "created_at": naive(now)}
+            for head, label, suggested in update.decisions])
+        if update.note is not None:
+            direction, text = update.note
+            fastsql.insert(self.db, m.Message, [{
+                "ticket": update.ticket_id, "inbound": None, "direction": direction,
+                "message_id": f"<{update.ref}.{direction}-{now.timestamp():.6f}@tiket.invalid>",
+                "sender": update.actor, "subject": "", "body": text, "created_at": naive(now)}])
+        self._audit_many(update.events, now, update.ticket_id, None)
+
+    def breach_reasons(self, ticket_id: int) -> tuple[str, ...]:
+        """Why a ticket was flagged as a suspected breach (from its audit trail)."""
+        return tuple(e.detail for e in m.AuditEvent.select(m.AuditEvent.detail).where(
+            (m.AuditEvent.ticket == ticket_id) & (m.AuditEvent.action == "breach_suspected")))
+
+    def resolved_texts(self, after_id: int, limit: int) -> list[tuple[int, str, str, str]]:
+        """(id, ref, subject + first message, resolution note) of resolved or closed tickets."""
+        rows = (m.Ticket.select(m.Ticket.id, m.Ticket.ref, m.Ticket.subject,
+                                m.Ticket.resolution_note)
+                .where((m.Ticket.id > after_id) & m.Ticket.resolution_note.is_null(False)
+                       & m.Ticket.status.in_(("resolved", "closed")))
+                .order_by(m.Ticket.id).limit(limit))
+        found = list(rows)
+        bodies: dict[int, str] = {}
+        if found:
+            for msg in (m.Message.select(m.Message.ticket, m.Message.body)
+                        .where(m.Message.ticket.in_([t.id for t in found])
+                               & (m.Message.direction == "in")).order_by(m.Message.id)):
+                bodies.setdefault(msg.ticket_id, msg.body[:1000])
+        return [(t.id, t.ref, f"{t.subject}\n{bodies.get(t.id, '')}", t.resolution_note or "")
+                for t in found]
 
 
 def sqlite_version() -> str:

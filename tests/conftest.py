@@ -106,3 +106,62 @@ def pg_url(postgres: Postgres) -> Iterator[str]:
 # ============================================================================================
 # End of the test-server block.
 # ============================================================================================
+
+
+# ============================================================================================
+# Database backends: every database-touching test runs on SQLite AND on PostgreSQL.
+#
+# The rule (automatic, so future test modules are covered without a decorator): a test runs once
+# per backend when its module imports `test_settings`, `build_runtime` or `open_database`, or when
+# it asks for the `tiket_db` fixture itself. Tests of pure functions in such a module opt out
+# with `@pytest.mark.one_backend`. For the postgresql run, `tiket_db` creates a FRESH database on
+# the session cluster and points tests.tiket_fixtures.DATABASE_URL at it, so test_settings() and
+# every config written with tiket_fixtures.database_section() (the real `tiket` processes) use it.
+# ============================================================================================
+import tests.tiket_fixtures as tiket_fixtures
+
+BACKENDS = ("sqlite", "postgresql")
+_DB_HELPERS = ("test_settings", "build_runtime", "open_database")
+
+
+def _touches_database(metafunc: pytest.Metafunc) -> bool:
+    if metafunc.definition.get_closest_marker("one_backend"):
+        return False
+    if "tiket_db" in metafunc.definition._fixtureinfo.initialnames:
+        return True
+    return any(hasattr(metafunc.module, name) for name in _DB_HELPERS)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if _touches_database(metafunc):
+        metafunc.parametrize("tiket_db", BACKENDS, indirect=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "one_backend: a pure test in a database-touching module; "
+                                       "runs once, not per database backend")
+
+
+_pg_numbers = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def tiket_db(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The backend of this test run: "sqlite" (default) or "postgresql" (a fresh database)."""
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        yield backend
+        return
+    server: Postgres = request.getfixturevalue("postgres")
+    name = f"tiket_t{next(_pg_numbers)}"
+    tiket_fixtures.DATABASE_URL = server.create_database(name)
+    try:
+        yield backend
+    finally:
+        tiket_fixtures.DATABASE_URL = None
+        from pipeline import models
+
+        db = models.database_proxy.obj
+        if db is not None and not db.is_closed():
+            db.close()
+        server.drop_database(name)

@@ -4,12 +4,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from peewee import SqliteDatabase
-
 from pipeline import migrations, models as m
 from pipeline.daemon import build_runtime, holder_is_dead
 from pipeline.intake import NoTriage
 from pipeline.records import RawMail
+from pipeline.store import open_database
 from tests.tiket_fixtures import test_settings
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
@@ -38,17 +37,20 @@ def test_a_dead_holder_on_this_host_is_replaced_at_once(tmp_path: Path) -> None:
 
 
 def test_migrations_upgrade_an_older_database_in_order(tmp_path: Path) -> None:
-    """A database at version 2 gets migration 3 only, recorded, with its new columns."""
-    db = SqliteDatabase(str(tmp_path / "old.db"))
-    m.database_proxy.initialize(db)
+    """A database at version 2 gets the later migrations only, in order, with their changes."""
+    db = open_database(test_settings(tmp_path))
     migrations.applied_versions(db)
     for version, name, function in migrations.MIGRATIONS[:2]:
         function(db)
         m.SchemaVersion.create(version=version, name=name, applied_at=NOW.replace(tzinfo=None))
     assert "assignee" not in [c.name for c in db.get_columns("ticket")]
-    assert migrations.migrate(db) == [3]
+    assert migrations.migrate(db) == list(range(3, migrations.latest_version() + 1))
     assert "assignee" in [c.name for c in db.get_columns("ticket")]
-    assert migrations.migrate(db) == [] and migrations.current_version(db) == 3
+    assert migrations.migrate(db) == [] and migrations.current_version(db) == migrations.latest_version()
+    store = build_runtime(test_settings(tmp_path), triager=NoTriage()).store
+    huge = RawMail(mailbox="x", uidvalidity=4_294_967_295, uid=2**60 - 1, raw=b"From: a@b.c\r\n\r\n")
+    [received] = store.receive_many([huge], NOW)
+    assert m.Inbound.get_by_id(received.inbound_id).uid == 2**60 - 1
 
 
 def test_receiving_the_same_uid_twice_stores_it_once(tmp_path: Path) -> None:

@@ -7,6 +7,18 @@ from typing import Any
 
 from pipeline.settings import Settings, load_settings
 
+DATABASE_URL: str | None = None
+"""The database every settings built here points at; None: SQLite in the test's data folder.
+
+Set by the autouse `tiket_db` fixture in tests/conftest.py, which runs each database-touching test
+once on SQLite and once on a fresh PostgreSQL database.
+"""
+
+
+def database_section() -> dict[str, Any]:
+    """The [database] section for a config file (empty: the SQLite default under data_dir)."""
+    return {"url": DATABASE_URL} if DATABASE_URL else {}
+
 
 def toml_value(value: Any) -> str:
     """A Python value as TOML (strings, numbers, booleans, flat tables)."""
@@ -18,6 +30,8 @@ def toml_value(value: Any) -> str:
         return json.dumps(value)
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     raise TypeError(value)
 
 
@@ -26,6 +40,8 @@ def write_config(path: Path, sections: dict[str, dict[str, Any]],
     """Write a TOML file with the given sections and [[mailboxes]]."""
     lines = []
     for name, values in sections.items():
+        if not values:
+            continue
         lines.append(f"[{name}]")
         lines.extend(f"{k} = {toml_value(v)}" for k, v in values.items())
         lines.append("")
@@ -47,6 +63,8 @@ def test_settings(tmp_path: Path, *, mailboxes: list[dict[str, Any]] | None = No
         "outbox": {"url": outbox_url or f"file:{tmp_path / 'outbox'}", "tls": "none",
                    "retry_initial_seconds": 1, "retry_max_seconds": 2},
     }
+    if DATABASE_URL:
+        sections["database"] = database_section()
     for name, values in (extra or {}).items():
         sections.setdefault(name, {}).update(values)
     boxes = mailboxes if mailboxes is not None else [
@@ -56,3 +74,88 @@ def test_settings(tmp_path: Path, *, mailboxes: list[dict[str, Any]] | None = No
 
 
 test_settings.__test__ = False  # type: ignore[attr-defined]
+
+
+# -- real `tiket` processes (the daemon tests, the fault benchmark) ---------------------------
+import os  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def daemon_config(path: Path, data_dir: Path, *, imap_user: str, imap_port: int, ca_file: Path,
+                  imap_password: str, smtp_port: int, database_url: str | None = None,
+                  **sections: dict[str, Any]) -> Path:
+    """A config file for real `tiket run` processes against Dovecot, the SMTP sink and a database."""
+    secret = path.with_suffix(".pw")
+    secret.write_text(imap_password)
+    values: dict[str, dict[str, Any]] = {
+        "desk": {"data_dir": str(data_dir), "log_level": "INFO"},
+        "triage": {"build_default": False, "model_dir": str(data_dir / "no-model")},
+        "outbox": {"url": f"smtp://127.0.0.1:{smtp_port}", "tls": "none",
+                   "retry_initial_seconds": 1, "retry_max_seconds": 2},
+        "intake": {"poll_interval_seconds": 1},
+        "database": {"url": database_url} if database_url else database_section(),
+    }
+    for name, extra in sections.items():
+        values.setdefault(name, {}).update(extra)
+    return write_config(path, values, [{
+        "name": "support", "url": f"imap://{imap_user}@127.0.0.1:{imap_port}/INBOX",
+        "ca_file": str(ca_file), "password_file": str(secret)}])
+
+
+class TiketDaemon:
+    """One `tiket run` process (the daemon, not --once) logging to its own file."""
+
+    def __init__(self, config: Path, log_path: Path) -> None:
+        self.config = config
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        """Start the process (again, after a kill); its log is appended to."""
+        env = dict(os.environ, TIKET_DEBUG__CRASH_AT="")
+        with open(self.log_path, "ab") as log:
+            log.write(f"--- start {self.starts + 1} ---\n".encode())
+            log.flush()
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "pipeline.cli", "--config", str(self.config), "run"],
+                env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=ROOT)
+        self.starts += 1
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, leases and half-done work stay behind."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def terminate(self, timeout: float = 60) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            return -9
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, text: str, timeout: float = 30) -> bool:
+        """Wait until `text` appears in the log of the latest start."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log_text().rsplit("--- start ", 1)[-1]:
+                return True
+            time.sleep(0.05)
+        return False

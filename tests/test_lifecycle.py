@@ -1,0 +1,131 @@
+"""Lifecycle planners as pure functions: transitions, review, agent commands, escalation, breach."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from pipeline.errors import InvalidAction
+from pipeline.lifecycle import (
+    DeskPolicy,
+    TierInfo,
+    can_transition,
+    parse_agent_commands,
+    plan_agent_reply,
+    plan_auto_close,
+    plan_breach_route,
+    plan_escalation,
+    plan_review,
+    plan_status,
+)
+from pipeline.records import Dossier, SimilarTicket, Suggestion, TicketState
+from pipeline.sla import Calendar, SlaPolicy
+
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
+POLICY = DeskPolicy(
+    sla=SlaPolicy(first_response_hours={"P1": 1, "P2": 2, "P3": 3, "P4": 3},
+                  resolution_hours={"P1": 4, "P2": 8, "P3": 24, "P4": 72}, default_priority="P3",
+                  calendar=Calendar()),
+    tiers={t: TierInfo(key=t, name=f"Tier {t}", group=f"{t.lower()}@desk.example") for t in ("L1", "L2", "L3")},
+    security_contact="security@desk.example", auto_close_after=timedelta(hours=72))
+DOSSIER = Dossier(similar=(SimilarTicket(ref="TKT-000001", subject="Printer jam", score=0.8,
+                                         resolution_note="Cleared the roller"),))
+
+
+def ticket(**changes: object) -> TicketState:
+    values: dict[str, object] = dict(
+        id=2, ref="TKT-000002", subject="Printer jam", requester="ann@example.com",
+        requester_name="Ann", status="new", tier="L1", priority=None, kind=None, category=None,
+        breach_suspected=False, needs_review=True, language="en", created_at=NOW - timedelta(hours=1),
+        first_response_at=None, resolved_at=None, assignee=None, last_message_id="<m1@example.com>")
+    values.update(changes)
+    return TicketState(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("current", "target", "allowed"), [
+    ("new", "open", True), ("open", "in_progress", True), ("in_progress", "pending", True),
+    ("pending", "open", True), ("open", "resolved", True), ("resolved", "closed", True),
+    ("resolved", "open", True), ("closed", "open", False), ("closed", "resolved", False),
+    ("new", "new", False),
+])
+def test_transitions(current: str, target: str, allowed: bool) -> None:
+    """The state machine allows exactly the documented moves."""
+    assert can_transition(current, target) is allowed
+
+
+def test_resolve_tells_the_requester_and_stops_the_clock() -> None:
+    """Resolving sets resolved_at, the note, first_response_at, and mails the requester."""
+    update = plan_status(ticket(status="open"), "resolved", "bob", "fixed", NOW, note="Replaced toner")
+    fields = dict(update.fields)
+    assert fields["resolved_at"] == NOW and fields["resolution_note"] == "Replaced toner"
+    assert fields["first_response_at"] == NOW
+    assert [m.template for m in update.mails] == ["resolved"] and update.mails[0].to == ("ann@example.com",)
+    assert update.status == ("open", "resolved", "fixed")
+
+
+def test_reopening_a_closed_ticket_is_refused_with_a_hint() -> None:
+    """Closed is final: the error says that a reply opens a new ticket."""
+    with pytest.raises(InvalidAction, match="opens a new one"):
+        plan_status(ticket(status="closed"), "open", "bob", "x", NOW)
+
+
+def test_review_keeps_suggestions_and_corrections_as_labels() -> None:
+    """Accepted heads keep the suggestion; corrected heads store both the label and the suggestion."""
+    suggestions = (Suggestion(head="kind", label="request", confidence=0.6, applied=False),
+                   Suggestion(head="category", label="Hardware", confidence=0.7, applied=False))
+    update = plan_review(ticket(), suggestions, {"kind": "incident", "priority": "P2"}, "l1")
+    assert set(update.decisions) == {("kind", "incident", "request"),
+                                     ("category", "Hardware", "Hardware"), ("priority", "P2", None)}
+    assert dict(update.fields)["needs_review"] is False and update.status == ("new", "open", "reviewed by L1")
+
+
+@pytest.mark.parametrize(("text", "commands", "rest"), [
+    ("Fixed it.\n#resolve replaced cable", (("resolve", "replaced cable"),), "Fixed it."),
+    ("#priority p2\n#kind Incident\nLooking.", (("priority", "p2"), ("kind", "Incident")), "Looking."),
+    ("Thanks\n\nOn Tue, Bob wrote:\n> #close", (), "Thanks"),
+    ("see #resolve inline", (), "see #resolve inline"),
+])
+def test_parse_agent_commands(text: str, commands: tuple, rest: str) -> None:
+    """Commands count on lines of their own only; quoted history is dropped."""
+    assert parse_agent_commands(text) == (commands, rest)
+
+
+def test_agent_reply_answers_then_resolves() -> None:
+    """Reply text goes to the requester, the first response is recorded, #resolve resolves."""
+    update = plan_agent_reply(ticket(status="open"), "agent@desk.example",
+                              "We replaced the fuser.\n#resolve Replaced the fuser unit",
+                              POLICY, DOSSIER, NOW)
+    fields = dict(update.fields)
+    assert fields["status"] == "resolved" and fields["first_response_at"] == NOW
+    assert [m.template for m in update.mails] == ["agent_reply", "resolved"]
+    assert update.status == ("open", "resolved", "#resolve by mail")
+
+
+def test_escalation_mails_the_next_tier_with_similar_tickets_and_tells_the_requester() -> None:
+    """L1 -> L2: the L2 group gets the dossier, the requester the new expected time."""
+    update = plan_escalation(ticket(status="open"), "sla", "first response target missed", POLICY,
+                             DOSSIER, NOW)
+    staff, requester = update.mails
+    assert staff.to == ("l2@desk.example",) and dict(update.fields)["tier"] == "L2"
+    similar = dict(staff.context)["similar"]
+    assert similar[0]["ref"] == "TKT-000001" and similar[0]["note"] == "Cleared the roller"
+    assert requester.template == "escalated" and requester.to == ("ann@example.com",)
+    with pytest.raises(InvalidAction):
+        plan_escalation(ticket(tier="L3"), "sla", "x", POLICY, DOSSIER, NOW)
+
+
+def test_breach_route_goes_to_l3_at_p1_and_alerts_security() -> None:
+    """A suspected breach: P1, L3, and the security contact gets the alert."""
+    update = plan_breach_route(ticket(), ("leaked credentials",), "tiket", POLICY, DOSSIER, NOW)
+    fields = dict(update.fields)
+    assert fields["tier"] == "L3" and fields["priority"] == "P1" and fields["breach_suspected"]
+    assert {m.template for m in update.mails} == {"escalation", "breach_alert"}
+    assert ("security@desk.example",) in [m.to for m in update.mails]
+
+
+def test_auto_close_after_the_quiet_period() -> None:
+    """A resolved ticket closes itself after auto_close_after, not before."""
+    resolved = ticket(status="resolved", resolved_at=NOW - timedelta(hours=71))
+    assert plan_auto_close(resolved, POLICY, NOW) is None
+    later = plan_auto_close(resolved, POLICY, NOW + timedelta(hours=2))
+    assert later is not None and dict(later.fields)["status"] == "closed"
