@@ -1,0 +1,68 @@
+"""`tiket review` in a real terminal (a pseudo-terminal): keys in, screen out, decisions stored."""
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pipeline import models as m
+from pipeline.daemon import build_runtime, run_once
+from tests.test_lifecycle_e2e import UnsureModel, mail
+from tests.tiket_fixtures import test_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def read_until(fd: int, marker: str, seen: list[str], timeout: float = 30) -> str:
+    """Read the terminal until `marker` appears (all output is kept in `seen`)."""
+    deadline = time.monotonic() + timeout
+    while marker not in "".join(seen):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{marker!r} not shown; screen so far:\n{''.join(seen)[-2000:]}")
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                seen.append(os.read(fd, 65536).decode("utf-8", "replace"))
+            except OSError:
+                break
+    return "".join(seen)
+
+
+def test_review_in_a_terminal_accepts_then_corrects(tmp_path: Path) -> None:
+    """Two tickets wait; 'a' accepts the first, 'k' + 'incident' corrects the second; queue empties."""
+    settings = test_settings(tmp_path)
+    maildir = tmp_path / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    (maildir / "new" / "1").write_bytes(mail(1, "Need Visio licence", "Please install Visio."))
+    (maildir / "new" / "2").write_bytes(mail(2, "Monitor flickers", "My monitor flickers badly.",
+                                             sender="raj@example.com"))
+    run_once(build_runtime(settings, triager=UnsureModel()))
+    main_fd, child_fd = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "--config",
+                             str(tmp_path / "tiket.toml"), "review", "--agent", "anna"],
+                            stdin=child_fd, stdout=child_fd, stderr=child_fd, cwd=ROOT, close_fds=True)
+    os.close(child_fd)
+    seen: list[str] = []
+    try:
+        screen = read_until(main_fd, "[a]ccept", seen)
+        assert "[1/2]" in screen and "Need Visio licence" in screen and "55%" in screen
+        os.write(main_fd, b"a\n")
+        screen = read_until(main_fd, "[2/2]", seen)
+        read_until(main_fd, "[a]ccept", seen[-1:])
+        os.write(main_fd, b"k\n")
+        read_until(main_fd, "kind (incident/request)", seen)
+        os.write(main_fd, b"incident\n")
+        read_until(main_fd, "Done: 2 decided.", seen)
+    finally:
+        proc.wait(timeout=30)
+        os.close(main_fd)
+    assert proc.returncode == 0
+    first, second = m.Ticket.get_by_id(1), m.Ticket.get_by_id(2)
+    assert (first.kind, first.needs_review, first.status) == ("request", False, "open")
+    assert second.kind == "incident" and not second.needs_review
+    assert m.Decision.get((m.Decision.ticket == 2) & (m.Decision.head == "kind")).suggested == "request"
