@@ -397,7 +397,8 @@ def cmd_review_list(args: argparse.Namespace, settings: Settings) -> int:
         _print_json(items)
     else:
         rows = [dict(i, suggested=" ".join(f"{s['head']}={s['label']}({s['confidence']:.0%})"
-                                           for s in i["suggestions"])) for i in items]
+                                           for s in i["suggestions"]))  # type: ignore[attr-defined]
+                for i in items]
         _print_table(rows, ("ref", "created_at", "requester", "suggested", "subject"),
                      "the review queue is empty")
     return 0

@@ -172,9 +172,9 @@ class Desk:
                              action.clock, action.tier)
         for ticket_id in self.store.resolved_ticket_ids():
             ticket = self.store.ticket_state(ticket_id)
-            update = plan_auto_close(ticket, self.policy, now)
-            if update is not None:
-                self.store.apply_update(update, now, self.render(update, now))
+            closing = plan_auto_close(ticket, self.policy, now)
+            if closing is not None:
+                self.store.apply_update(closing, now, self.render(closing, now))
                 run.closed += 1
         return run
 

@@ -58,7 +58,7 @@ def digest_message_id(day: date, domain: str) -> str:
 def _rows(db: Database, query: Any) -> list[tuple[Any, ...]]:
     """Run a peewee query through the raw cursor: plain tuples, no per-value conversion."""
     sql, params = query.sql()
-    return list(db.execute_sql(sql, params).fetchall())  # type: ignore[no-untyped-call]
+    return list(db.execute_sql(sql, params).fetchall())
 
 
 def _between(field: Any, start: datetime, end: datetime) -> Any:

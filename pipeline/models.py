@@ -4,7 +4,10 @@ Times are stored as naive UTC; store.py converts to and from aware datetimes at 
 """
 from __future__ import annotations
 
+from typing import Any
+
 from peewee import (
+    AutoField,
     BigIntegerField,
     BlobField,
     BooleanField,
@@ -22,6 +25,10 @@ database_proxy = DatabaseProxy()
 
 
 class BaseModel(Model):
+    """Every table: bound to the configured database through the proxy."""
+
+    id = AutoField()
+
     class Meta:
         database = database_proxy
 
@@ -29,12 +36,24 @@ class BaseModel(Model):
 class SchemaVersion(BaseModel):
     """One row per applied migration."""
 
+    id = None  # type: ignore[assignment]  # keyed by version
     version = IntegerField(primary_key=True)
     name = CharField()
     applied_at = DateTimeField()
 
 
 class Ticket(BaseModel):
+    linked_to_id: int | None
+    messages: Any
+    participants: Any
+    suggestions: Any
+    events: Any
+    outbox: Any
+    decisions: Any
+    status_changes: Any
+    sla_events: Any
+    inbound: Any
+    followups: Any
     ref = CharField(unique=True, max_length=32)
     subject = TextField()
     requester = CharField(max_length=254, index=True)
@@ -59,6 +78,7 @@ class Ticket(BaseModel):
 
 
 class Participant(BaseModel):
+    ticket_id: int
     ticket = ForeignKeyField(Ticket, backref="participants", on_delete="CASCADE")
     address = CharField(max_length=254)
     role = CharField(max_length=16)
@@ -70,12 +90,17 @@ class Participant(BaseModel):
 class Inbound(BaseModel):
     """Every received mail, its raw bytes and what became of it. Key: mailbox+uidvalidity+uid."""
 
+    ticket_id: int | None
+    duplicate_of_id: int | None
+    messages: Any
+    events: Any
+
     mailbox = CharField(max_length=64)
     uidvalidity = BigIntegerField()  # IMAP: unsigned 32-bit; over PostgreSQL's integer (migration 4)
     uid = BigIntegerField()  # IMAP: unsigned 32-bit; Maildir: a 60-bit hash (migration 4)
     message_id = CharField(max_length=512, index=True)
     sha256 = CharField(max_length=64, index=True)
-    raw = BlobField()
+    raw = BlobField()  # type: ignore[assignment]  # shadows Model.raw(), which tiket never uses
     size = IntegerField()
     received_at = DateTimeField(index=True)
     state = CharField(max_length=16, index=True)  # pending | done | quarantined
@@ -98,6 +123,9 @@ class Inbound(BaseModel):
 class Message(BaseModel):
     """One entry of a ticket's conversation (an inbound mail, or an agent's or our reply)."""
 
+    ticket_id: int
+    inbound_id: int | None
+    attachments: Any
     ticket = ForeignKeyField(Ticket, backref="messages", on_delete="CASCADE")
     inbound = ForeignKeyField(Inbound, null=True, backref="messages", on_delete="SET NULL")
     direction = CharField(max_length=8)  # in | out | note
@@ -109,6 +137,7 @@ class Message(BaseModel):
 
 
 class Attachment(BaseModel):
+    message_id: int
     message = ForeignKeyField(Message, backref="attachments", on_delete="CASCADE")
     filename = CharField(max_length=255)
     content_type = CharField(max_length=100)
@@ -140,6 +169,8 @@ class Decision(BaseModel):
 
 
 class AuditEvent(BaseModel):
+    ticket_id: int | None
+    inbound_id: int | None
     ticket = ForeignKeyField(Ticket, null=True, backref="events", on_delete="CASCADE")
     inbound = ForeignKeyField(Inbound, null=True, backref="events", on_delete="SET NULL")
     action = CharField(max_length=32, index=True)
@@ -151,6 +182,8 @@ class AuditEvent(BaseModel):
 class Outbox(BaseModel):
     """A mail to send; its Message-ID is fixed when the row is written, so a resend carries the same id."""
 
+    ticket_id: int | None
+
     message_id = CharField(max_length=512, unique=True)
     ticket = ForeignKeyField(Ticket, null=True, backref="outbox", on_delete="SET NULL")
     inbound = ForeignKeyField(Inbound, null=True, on_delete="SET NULL")
@@ -158,7 +191,7 @@ class Outbox(BaseModel):
     recipients = TextField()  # comma-separated
     first_recipient = CharField(max_length=254, index=True)
     subject = TextField()
-    raw = BlobField()
+    raw = BlobField()  # type: ignore[assignment]  # shadows Model.raw(), which tiket never uses
     status = CharField(max_length=16, index=True)  # pending | sent | failed
     attempts = IntegerField(default=0)
     next_attempt_at = DateTimeField(index=True)

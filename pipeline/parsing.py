@@ -193,7 +193,7 @@ def _return_path(headers: tuple[tuple[str, str], ...]) -> str | None:
 def _message_id(value: str | None, raw: bytes) -> str:
     found = _MSGID.findall(value or "")
     if found:
-        return found[0]
+        return str(found[0])
     return f"<{hashlib.sha256(raw).hexdigest()[:40]}@missing-message-id.tiket.invalid>"
 
 

@@ -43,7 +43,8 @@ def list_tickets(status: str | None = None, tier: str | None = None,
         query = query.where(m.Ticket.tier == tier)
     tickets = list(query)
     ids = [t.id for t in tickets]
-    number = {row.ticket_id: row.n for row in counts.where(m.Message.ticket.in_(ids))} if ids else {}
+    number = {row.ticket_id: row.n  # type: ignore[attr-defined]  # the COUNT alias
+              for row in counts.where(m.Message.ticket.in_(ids))} if ids else {}
     return [ticket_dict(t, number.get(t.id, 0)) for t in tickets]
 
 
@@ -84,7 +85,7 @@ def list_inbound(limit: int = 10000) -> list[dict[str, Any]]:
     return [{"id": r.id, "mailbox": r.mailbox, "uid": r.uid, "uidvalidity": r.uidvalidity,
              "message_id": r.message_id,
              "disposition": "quarantined" if r.state == "quarantined" else r.disposition,
-             "rule": r.rule, "ticket": refs.get(r.ticket_id), "acknowledged": r.acknowledged,
+             "rule": r.rule, "ticket": refs.get(r.ticket_id or 0), "acknowledged": r.acknowledged,
              "attempts": r.attempts, "received_at": _iso(r.received_at), "on_server": r.on_server}
             for r in rows]
 
