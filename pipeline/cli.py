@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                                "tiket run --once", cmd_run)
     run.add_argument("--once", action="store_true",
                      help="process everything pending, deliver due mail, print a summary, exit")
+    run.add_argument("-v", "--verbose", action="store_true",
+                     help="with --once: log every mail (the daemon always does)")
     _parser_with_example(sub, "check", "validate the config and reach every mailbox, the database "
                          "and the SMTP server", "tiket --config desk.toml check", cmd_check)
 
@@ -184,6 +186,7 @@ def setup_logging(level: str) -> None:
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("mailparser").setLevel(logging.CRITICAL)
     logging.getLogger("imapclient").setLevel(logging.WARNING)
+    logging.getLogger("peewee").setLevel(logging.INFO)  # its DEBUG lines carry mail bodies
 
 
 def _runtime(settings: Settings) -> Any:
@@ -235,6 +238,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     runtime = _runtime(settings)
     if not args.once:
         return Daemon(runtime).run()
+    if not args.verbose:  # the summary says it all; warnings and errors still show
+        logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
     summary = run_once(runtime)
     _print_summary(settings, runtime, summary)
     return 1 if summary.failed_mailboxes else 0
