@@ -29,11 +29,13 @@ class BreachVerdict:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BreachRule:
-    """A named rule: ``pattern`` must match one sentence; ``also`` (if set) must match the whole mail."""
+    """A named rule: ``pattern`` must match one sentence that ``unless`` (if set) does not match; ``also``
+    (if set) must match the whole mail."""
 
     name: str
     pattern: re.Pattern[str]
     also: re.Pattern[str] | None = None
+    unless: re.Pattern[str] | None = None  # if set, a sentence matching it does not count for this rule
 
 
 def _rx(pattern: str) -> re.Pattern[str]:
@@ -49,8 +51,20 @@ _SENSITIVE = _rx(
 _HYPOTHETICAL = _rx(
     r"""\b(?:prevent(?:ing|ion)?|avoid(?:ing)?|protect(?:ing|ion)?\s+against|in\s+case\s+of|polic(?:y|ies)
         |training|awareness|best\s+practices?|how\s+(?:do|can|to|should|would)|what\s+(?:if|happens)
-        |guidance|guidelines?|simulat\w*|drill|mencegah|elak(?:kan)?|latihan|kesedaran|bagaimana)\b"""
+        |guidance|guidelines?|simulat\w*|drill|awareness\s+month|security\s+month|webinar|newsletter
+        |mencegah|elak(?:kan)?|latihan|kesedaran|bagaimana)\b"""
 )
+
+# Credentials typed into a page reached from a link or a look-alike site.
+_CREDENTIALS = r"""(?:passwords?|pass\s*words?|credentials|login\s+(?:details|info\w*)|log-?in\s+details
+    |sign-?in\s+details|user\s*name\s+and\s+password|one-?time\s+(?:code|password)|otp|mfa\s+code)"""
+_TYPED = r"""(?:entered|typed|keyed|put|filled|submitted|gave|provided|inserted)"""
+_FAKE = r"""(?:phish\w*|fake|spoofed|bogus|dodgy|suspicious|scam\w*|fraudulent|look-?alike|impersonat\w*
+    |(?:was|is)(?:n't|\s+not)\s+(?:ours|our\s+(?:real\s+|own\s+)?(?:site|page|domain|address))
+    |not\s+(?:ours|legit\w*|genuine|the\s+real))"""
+# A password-reset or account-activation link the desk sent is the normal way to set a *new* password.
+_OWN_RESET = _rx(r"""\b(?:reset|activation|activate|verification\s+code|new\s+password|change\s+my\s+password\s+link)\b
+    |\b(?:link|url)\s+(?:that\s+)?(?:you|u|it|the\s+(?:service|help)\s*desk)\s+(?:sent|provided|gave|shared)\b""")
 
 BREACH_RULES: tuple[BreachRule, ...] = (
     BreachRule(
@@ -83,6 +97,30 @@ BREACH_RULES: tuple[BreachRule, ...] = (
               | \b(?:entered|typed|gave|provided|submitted)\s+(?:\w+\s+){0,3}(?:password|credentials)\b
                 .{0,150}\b(?:phish\w*|fake|spoofed|suspicious|scam)\b"""
         ),
+    ),
+    BreachRule(
+        name="credentials_entered_after_link",
+        pattern=_rx(
+            rf"""\bclick(?:ed|ing)?\b.{{0,80}}\b(?:link|button|url|attachment)\b.{{0,150}}\b{_TYPED}\b
+                 .{{0,60}}\b{_CREDENTIALS}\b
+               | \b{_TYPED}\s+(?:in\s+|into\s+)?(?:[\w'-]+\s+){{0,5}}{_CREDENTIALS}\b.{{0,150}}\b{_FAKE}
+               | \b{_FAKE}\s+(?:[\w'-]+\s+){{0,4}}(?:page|site|website|login|form|link)\b.{{0,100}}
+                 \b{_TYPED}\b.{{0,60}}\b{_CREDENTIALS}\b"""
+        ),
+        also=_rx(rf"\b{_CREDENTIALS}\b"),
+        unless=_OWN_RESET,
+    ),
+    BreachRule(
+        name="kata_laluan_dimasukkan_di_pautan",
+        pattern=_rx(
+            r"""\bklik\w*\b.{0,80}\b(?:pautan|link|butang)\b.{0,150}
+                \b(?:masukkan|memasukkan|masuk|taip|menaip|isi|mengisi|beri|berikan)\b.{0,60}
+                \b(?:kata\s+laluan|password|id\s+pengguna|kod\s+otp|otp)\b
+              | \b(?:masukkan|memasukkan|taip|menaip|isi|mengisi|berikan)\b.{0,60}\b(?:kata\s+laluan|password)\b
+                .{0,150}\b(?:palsu|tiruan|pancingan\s+data|phishing|mencurigakan|bukan\s+(?:laman\s+)?(?:kita|kami|rasmi))\b"""
+        ),
+        also=_rx(r"\b(?:kata\s+laluan|password|otp)\b"),
+        unless=_rx(r"\b(?:set\s+semula|reset|kata\s+laluan\s+baharu|kata\s+laluan\s+baru|pengaktifan)\b"),
     ),
     BreachRule(
         name="data_exposed",
@@ -151,7 +189,9 @@ BREACH_RULES: tuple[BreachRule, ...] = (
     ),
 )
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+# Sentences end at . ! ? or a blank line; a single line break is a hard wrap inside a sentence
+# (plain-text mail wraps at ~72 columns), so it must not cut "typed in my password on the | page".
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
 
 
 def _sentences(text: str) -> list[str]:
@@ -160,12 +200,13 @@ def _sentences(text: str) -> list[str]:
 
 def detect_breach(subject: str, body: str) -> BreachVerdict:
     """Apply ``BREACH_RULES`` to a mail; flagged when any rule matches a non-hypothetical sentence."""
-    own_text = (subject or "") + "\n" + strip_mail_noise(body or "")
-    sentences = [s for s in _sentences(own_text) if not _HYPOTHETICAL.search(s)]
+    own_text = (subject or "") + "\n\n" + strip_mail_noise(body or "")
+    sentences = [" ".join(s.split()) for s in _sentences(own_text) if not _HYPOTHETICAL.search(s)]
     whole = " ".join(own_text.split())
     reasons = tuple(
         rule.name
         for rule in BREACH_RULES
-        if any(rule.pattern.search(s) for s in sentences) and (rule.also is None or rule.also.search(whole))
+        if (rule.also is None or rule.also.search(whole))  # cheap whole-mail test first
+        and any(rule.pattern.search(s) and not (rule.unless and rule.unless.search(s)) for s in sentences)
     )
     return BreachVerdict(flagged=bool(reasons), reasons=reasons)

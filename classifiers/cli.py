@@ -12,6 +12,7 @@ import email.policy
 import json
 import re
 import sys
+import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -59,8 +60,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     train = subparsers.add_parser("train", help="train the triage model from labelled CSVs",
                                   description=_TRAIN_DESCRIPTION,
                                   epilog=_TRAIN_EXAMPLE, formatter_class=raw)
-    train.add_argument("--data", action="append", required=True, type=Path, metavar="FILE",
-                       help="labelled CSV (.csv or .csv.gz); repeat for several files")
+    train.add_argument("--data", action="append", type=Path, metavar="FILE",
+                       help="labelled CSV (.csv or .csv.gz); repeat for several files "
+                            "(default with --with-feedback: the shipped default data)")
+    train.add_argument("--with-feedback", action="store_true",
+                       help="add L1's review decisions from the database as training rows, "
+                            "weighted by [triage] feedback_weight")
     train.add_argument("--model-dir", type=Path, default=None, metavar="DIR")
     train.add_argument("--select", action="store_true",
                        help="cross-validate every candidate estimator per head (slower)")
@@ -132,9 +137,28 @@ def _fail(message: str, code: int) -> int:
 
 def run_train(args: argparse.Namespace, settings: Settings) -> int:
     """Train on ``--data`` files and write the bundle and model card to the model dir."""
+    paths = list(args.data or [])
+    if not paths and not args.with_feedback:
+        return _fail("give --data FILE (or --with-feedback to retrain the default data with "
+                     "the desk's review decisions)", 2)
+    feedback_rows = 0
+    with tempfile.TemporaryDirectory() as scratch:
+        if args.with_feedback:
+            from pipeline.feedback import write_feedback_csv
+
+            feedback = Path(scratch) / "feedback.csv"
+            feedback_rows = write_feedback_csv(settings, feedback,
+                                               float(_triage(settings).get("feedback_weight", 5.0)))
+            paths = (paths or _default_paths()) + ([feedback] if feedback_rows else [])
+            print(f"tiket: {feedback_rows} reviewed ticket(s) added as feedback", file=sys.stderr)
+        return _train(args, settings, paths, feedback_rows)
+
+
+def _train(args: argparse.Namespace, settings: Settings, paths: list[Path],
+           feedback_rows: int) -> int:
     try:
         options = _options(settings, select=args.select)
-        data = read_many(list(args.data), require_labels=True)
+        data = read_many(paths, require_labels=True)
     except DataError as exc:
         return _fail(str(exc), 2)
     except ValueError as exc:
@@ -145,14 +169,22 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         return _fail(f"{', '.join(map(str, args.data))}: {exc}", 2)
     bundle, card = make_bundle(result, data, options, created_at=datetime.now(UTC), prefix="custom")
+    card["feedback_rows"] = feedback_rows
     model_dir = write_model_dir(_model_dir(args, settings), bundle, card)
     print(_train_report(card, model_dir))
     return 0
 
 
+def _default_paths() -> list[Path]:
+    from classifiers.default_model import _default_data_paths
+
+    return _default_data_paths()
+
+
 def _train_report(card: Mapping[str, Any], model_dir: Path) -> str:
     lines = [f"model {card['model_version']} written to {model_dir} "
-             f"({card['rows']} rows, {card['training_seconds']} s)"]
+             f"({card['rows']} rows, {card['training_seconds']} s, "
+             f"{card.get('feedback_rows', 0)} from L1 feedback)"]
     for head, report in card["heads"].items():
         cv, threshold = report["cv"], report["threshold"]
         lines.append(f"  {head:<9} {report['estimator']:<24} rows={report['rows']:<6} "

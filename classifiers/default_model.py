@@ -26,6 +26,7 @@ DEFAULT_DATA_FILES: tuple[str, ...] = (
     "support_tickets.csv.gz",
     "endava_topics.csv.gz",
     "endava_titles.csv.gz",
+    "ata_incidents.csv.gz",
 )
 
 

@@ -56,11 +56,18 @@ _DISCLAIMER_START = re.compile(
     re.IGNORECASE | re.MULTILINE | re.VERBOSE,
 )
 _QUOTED_LINE = re.compile(r"^\s*>.*$", re.MULTILINE)
+# ServiceNow-style e-mail-to-ticket header line ("received from: someone@example.com"): says how the mail
+# came in, not what it is about (it marked the ATA rows as one source).
+_RECEIVED_FROM = re.compile(r"^\s*received\s+from:.*$", re.IGNORECASE | re.MULTILINE)
+# Identifier-like tokens with an underscore (SID_34, HostName_1132, job_scheduler, collaboration_platform):
+# export artefacts and anonymisation placeholders, never words a user types.
+_UNDERSCORE_TOKEN = re.compile(r"\S*_\S*")
 _HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]{0,200}>")
 # Placeholders of the synthetic data (<name>, <tel_num>) stand for personal data a real mail would
 # carry as text we drop anyway (names, numbers), so they go as a whole.
 _PLACEHOLDER = re.compile(r"<[a-z_]{2,20}>")
 _URL_OR_MAIL = re.compile(r"\b(?:https?://|www\.)\S+|\S+@\S+\.\S+")
+_NEGATED_CONTRACTION = re.compile(r"n[’']t\b")
 _NON_LETTER = re.compile(r"[^a-z\s]+")
 _SPACES = re.compile(r"\s+")
 
@@ -142,6 +149,7 @@ def strip_mail_noise(body: str) -> str:
     text = body.replace("\\n", "\n").replace("\r\n", "\n").replace("\r", "\n")
     text = re.sub(r"<br\s*/?>", "\n", text, flags=re.IGNORECASE)
     text = html.unescape(_HTML_TAG.sub(" ", text))
+    text = _RECEIVED_FROM.sub("", text)
     text = _cut_at_first(_QUOTE_HEADER, text)
     text = _QUOTED_LINE.sub("", text)
     text = _cut_at_first(_DISCLAIMER_START, text)
@@ -149,9 +157,11 @@ def strip_mail_noise(body: str) -> str:
 
 
 def normalise_text(text: str) -> str:
-    """Lower-case, drop placeholders, addresses, punctuation and digits; translate Malay key words."""
+    """Lower-case, drop placeholders, addresses, identifier tokens, punctuation and digits; translate Malay key words."""
     lowered = _PLACEHOLDER.sub(" ", text.lower())
     lowered = _URL_OR_MAIL.sub(" ", lowered)
+    lowered = _UNDERSCORE_TOKEN.sub(" ", lowered)
+    lowered = _NEGATED_CONTRACTION.sub(" not", lowered)  # "won't boot" -> "wo not boot"
     letters = _SPACES.sub(" ", _NON_LETTER.sub(" ", lowered)).strip()
     return _GLOSSARY_PATTERN.sub(lambda m: _GLOSSARY[m.group(1)], letters)
 

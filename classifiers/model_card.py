@@ -20,27 +20,36 @@ from classifiers.training import TrainingOptions, TrainingResult
 
 __all__ = ["KNOWN_DATA", "make_bundle", "model_version"]
 
-# sha256 of the shipped data files → (source, licence), so the card names licences of known data.
+# sha256 of the shipped data files' CSV text (after gunzip: what classifiers.datasets hashes; PROVENANCE.md
+# lists the .gz hashes) → (source, licence), so the card names licences of known data.
 KNOWN_DATA: Mapping[str, Mapping[str, str]] = {
-    "bc3e653083b5491dcd3566b871c9d5affab5570927aae552c5c93eb61c34c11c": {
+    "c83059dad8fd7eeeb1e34f3681bb803c38d411bf4946c22917cf764c575550a8": {
         "name": "support_tickets.csv.gz",
         "source": "Tobias Bueck, Multilingual Customer Support Tickets (synthetic), v5 English + v3, "
                   "development part; doi:10.57967/hf/6184",
         "licence": "CC BY-NC 4.0 (attribution required; non-commercial)",
     },
-    "dd1741b11cf6d383cb28e078683af55f0765d1cf5a82627eb86348d8ca4c3a72": {
+    "ea8e1e8e2e05ebb325b0a2c028775f8f4dd7b444ad3c3b4e0838ad1aaebf6fd2": {
         "name": "endava_topics.csv.gz",
         "source": "Adison Goh, IT Service Ticket Classification Dataset (Kaggle), Endava tickets, "
                   "development part",
         "licence": "listed CC0 on Kaggle; the underlying Endava data was withdrawn by its owner "
                    "(redistribution rights unclear)",
     },
-    "1bb6600031d5d5404f6ce7c1c85d8a839222c7b9201a7b8d1959298460844ddc": {
+    "1333b6fa089e335e24725f51416c6e81a26a8ff5e6fc29d557dc6813121c70d5": {
         "name": "endava_titles.csv.gz",
         "source": "Endava help-desk tickets (karolzak/support-tickets-classification), titles only, "
                   "development part",
         "licence": "no licence stated; owner withdrew the data from public download "
                    "(redistribution rights unclear)",
+    },
+    "0425400e467c705e337949118b330cf997b73b59e7b0e63ac71cc20ab5a71810": {
+        "name": "ata_incidents.csv.gz",
+        "source": "Automatic Ticket Assignment (GreatLearning-NLP-Capstone-Group-9/Automatic-Ticket-Classification, "
+                  "input_data.xlsx), real ServiceNow-style incidents, development part, request-looking rows "
+                  "left out, all labelled incident, weight 0.5",
+        "licence": "no licence stated for the data (the repository's MIT licence covers the capstone group's "
+                   "code, not this third-party ticket data): redistribution rights unclear",
     },
 }
 

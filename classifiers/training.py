@@ -147,9 +147,23 @@ def _summarise(y: npt.NDArray[np.str_], probs: npt.NDArray[np.float64], classes:
     if sources is not None and len(set(sources.tolist())) > 1:
         for name in sorted(set(sources.tolist())):
             mask = sources == name
+            present = sorted(set(y[mask].tolist()))
+            note = ""
+            if len(present) < len(classes):
+                # A source labelled with only some classes (ATA: incidents only) cannot say whether a
+                # suggestion of another class is right, so its rule judges only suggestions of the classes it
+                # has (for a one-class source that precision is 1 by construction: no constraint). Its rows
+                # suggested as another class still count, as errors, in the pooled precision above.
+                mask = mask & np.isin(pred, present)
+                note = f"labels only {', '.join(present)}: precision of those suggestions only"
+                if not mask.any():
+                    per_source[name] = {"rows": int((sources == name).sum()), "note": note + " (none made)"}
+                    continue
             part = pick_threshold(conf[mask].tolist(), correct[mask].tolist(), target_precision=target,
                                   min_support=_min_support(int(mask.sum())))
-            per_source[name] = _threshold_dict(part) | {"rows": int(mask.sum())}
+            per_source[name] = _threshold_dict(part) | {"rows": int((sources == name).sum())}
+            if note:
+                per_source[name]["note"] = note
             if part.threshold > choice.threshold:
                 applied = conf >= part.threshold
                 choice = ThresholdChoice(

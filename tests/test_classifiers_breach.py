@@ -15,6 +15,21 @@ FLAGGED = [
     ("", "Ransomware popped up on the finance PC.", "ransomware"),
     ("Phishing", "I clicked a phishing link this morning and entered my password on the page.",
      "phished_credentials"),
+    ("Fwd: Action required: your mailbox will be suspended - I clicked it",
+     "I got the e-mail below, clicked the link and typed in my e-mail address and password on the\n"
+     "page before I realised the address wasn't ours.\n\n---------- Forwarded message ---------\n"
+     "From: IT Helpdesk <it@secure-mailbox.example.net>\nDate: today\n\nValidate your mailbox now.",
+     "credentials_entered_after_link"),
+    ("Help", "I clicked a link and entered my password.", "credentials_entered_after_link"),
+    ("", "Sorry, I typed my credentials into a fake login page this morning.", "credentials_entered_after_link"),
+    ("Microsoft login?", "I put my username and password into the page, then saw the domain was not ours.",
+     "credentials_entered_after_link"),
+    ("", "Clicked the button in the DocuSign mail and entered my Office 365 password, now I get\n"
+     "strange bounce messages.", "credentials_entered_after_link"),
+    ("Tolong", "Saya klik pautan dan masukkan kata laluan.", "kata_laluan_dimasukkan_di_pautan"),
+    ("", "Saya telah klik pautan dalam emel itu dan memasukkan kata laluan saya.",
+     "kata_laluan_dimasukkan_di_pautan"),
+    ("", "Saya menaip kata laluan saya di laman log masuk palsu semalam.", "kata_laluan_dimasukkan_di_pautan"),
     ("", "Customer data exposed: the export folder was publicly accessible.", "data_exposed"),
     ("Wrong recipient", "I sent the payroll spreadsheet with personal data to the wrong recipient.",
      "misdirected_personal_data"),
@@ -37,6 +52,14 @@ NOT_FLAGGED = [
     ("Kata laluan", "Bagaimana untuk menukar kata laluan saya?"),
     ("Printer", "The printer on level 3 is jammed."),
     ("Re: ticket", "Thanks, fixed now.\n\n> On Monday we found a data breach in the old system."),
+    ("Reset", "I clicked the password reset link and entered my new password but it still fails."),
+    ("Locked", "I clicked the link you sent and entered my password, still locked out."),
+    ("Suspicious mail", "The login page looks fake to me, should I enter my password?"),
+    ("Phishing report", "I received a phishing email with a link, I did not click it."),
+    ("Login", "I entered my password three times and now my account is locked."),
+    ("Set semula", "Saya klik pautan set semula dan masukkan kata laluan baharu tetapi gagal."),
+    ("Pautan", "Saya terima emel mencurigakan dengan pautan, saya tidak klik."),
+    ("Awareness", "October cyber security month - ransomware"),
 ]
 
 

@@ -10,6 +10,7 @@ import csv
 import gzip
 import hashlib
 import io
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -24,9 +25,9 @@ def _rows(path: Path) -> Iterable[dict[str, str]]:
         yield from csv.DictReader(handle)
 
 
-def _write(name: str, rows: Sequence[dict[str, str]]) -> None:
+def _write(name: str, rows: Sequence[dict[str, str]], fields: Sequence[str] = FIELDS) -> None:
     buffer = io.StringIO(newline="")
-    writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     data = gzip.compress(buffer.getvalue().encode("utf-8"), compresslevel=9, mtime=0)
@@ -70,11 +71,52 @@ def endava_titles(root: Path) -> list[dict[str, str]]:
     return out
 
 
+# ATA rows are all filed as incidents (a ServiceNow incident table), but some are plainly service requests
+# ("need access to …", "please install …"). A row with a request cue and no fault cue is left out, so the
+# kind head does not learn that asking for software or access is an incident.
+_REQUEST_CUE = re.compile(
+    r"""\b(?:install(?:ed|ation)?|request(?:ing|ed)?|need(?:s|ed)?\s+(?:\w+\s+){0,2}access|access\s+(?:to|for|request)
+       |new\s+(?:user|laptop|account|starter|hire|employee|joiner)|create\s+(?:\w+\s+){0,2}(?:account|user|id|mailbox|folder)
+       |set\s*up|add\s+(?:me|user|him|her)|provide\s+(?:\w+\s+){0,2}access|please\s+(?:add|create|provide|grant|give)
+       |grant|permission)\b""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_FAULT_CUE = re.compile(
+    r"""\b(?:error|errors|not|unable|cannot|can't|cant|issue|issues|problem|problems|fail\w*|down|locked|crash\w*
+       |broken|stopped|wrong|lost)\b""",
+    re.IGNORECASE | re.VERBOSE,
+)
+ATA_WEIGHT = "0.5"  # see PROVENANCE.md: full weight made raw-style requests flip to incident
+ATA_FIELDS = ("subject", "body", "type", "group", "weight")
+
+
+def ata_incidents(root: Path) -> tuple[list[dict[str, str]], int]:
+    """ATA short_description + description as incident examples for kind, minus request-looking rows.
+
+    group = hash of the (pseudonymised) caller, so one person's tickets stay in one fold; weight 0.5.
+    Returns the rows and how many request-looking rows were left out.
+    """
+    out: list[dict[str, str]] = []
+    skipped = 0
+    for row in _rows(root / "ata" / "dev.csv"):
+        text = row["short_description"] + "\n" + row["description"]
+        if _REQUEST_CUE.search(text) and not _FAULT_CUE.search(text):
+            skipped += 1
+            continue
+        caller = " ".join(row["caller"].lower().split())
+        out.append({"subject": row["short_description"], "body": row["description"], "type": "incident",
+                    "group": "a-" + hashlib.sha256(caller.encode()).hexdigest()[:12], "weight": ATA_WEIGHT})
+    return out, skipped
+
+
 def main(argv: Sequence[str]) -> int:
     root = Path(argv[1])
     _write("support_tickets.csv.gz", support_tickets(root))
     _write("endava_topics.csv.gz", endava_topics(root))
     _write("endava_titles.csv.gz", endava_titles(root))
+    ata, skipped = ata_incidents(root)
+    print("ata: left out", skipped, "request-looking rows")
+    _write("ata_incidents.csv.gz", ata, ATA_FIELDS)
     return 0
 
 
