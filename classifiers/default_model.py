@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+from classifiers.features import PREPARATION_VERSION
 from classifiers.datasets import read_many
 from classifiers.model_card import make_bundle
 from classifiers.persistence import ModelUnavailable, read_bundle, write_model_dir
@@ -54,7 +55,8 @@ def _is_current(model_dir: Path, options: TrainingOptions) -> bool:
               "min_class_examples": options.min_class_examples}
     same_options = all(card.get("options", {}).get(k) == v for k, v in wanted.items())
     same_matrix = card.get("priority_matrix") == {k: dict(v) for k, v in options.matrix.items()}
-    return built == shipped and same_options and same_matrix
+    same_preparation = card.get("preparation_version") == PREPARATION_VERSION
+    return built == shipped and same_options and same_matrix and same_preparation
 
 
 def build_default_model(model_dir: Path, options: TrainingOptions, *, progress: bool = True) -> Path:

@@ -15,6 +15,10 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 
+PREPARATION_VERSION = 2
+"""Bump whenever prepare_text changes what it produces: default bundles built with another
+version are rebuilt (a model must be served with the text preparation it was trained with)."""
+
 __all__ = ["normalise_text", "prepare_text", "prepare_texts", "strip_mail_noise"]
 
 # Lines that start a quoted earlier message: everything from there on is history, not the request.

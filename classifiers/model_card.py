@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from classifiers.datasets import TicketData
+from classifiers.features import PREPARATION_VERSION
 from classifiers.persistence import BUNDLE_FORMAT, library_versions
 from classifiers.training import TrainingOptions, TrainingResult
 
@@ -92,6 +93,7 @@ def make_bundle(
         "model_version": version,
         "created_at": created_at.isoformat(),
         "bundle_format": BUNDLE_FORMAT,
+        "preparation_version": PREPARATION_VERSION,
         "library_versions": library_versions(),
         "training_seconds": round(result.seconds, 1),
         "options": {"target_precision": options.target_precision,
