@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -233,6 +234,8 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the daemon, or one pass with --once."""
+    if not args.once:  # a SIGTERM while starting up (imports, migrations) is a clean stop too
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     from pipeline.daemon import Daemon, run_once
 
     runtime = _runtime(settings)

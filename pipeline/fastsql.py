@@ -61,4 +61,4 @@ def update(db: Database, model: type[Model], row_id: int, values: Mapping[str, A
     params = ([model._meta.fields[c].db_value(values[c]) for c in columns] + [row_id]
               + [model._meta.fields[c].db_value((expect or {})[c]) for c in expected])
     sql = _update_sql(model, columns, db.param, db.quote[0], expected)
-    return db.execute_sql(sql, params).rowcount
+    return int(db.execute_sql(sql, params).rowcount)

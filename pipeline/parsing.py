@@ -50,16 +50,17 @@ def parse_mail(raw: bytes, *, received_at: datetime, max_mail_bytes: int,
     if message is None or len(message) == 0:
         raise UnparseableMail("no header block")
     headers = _header_pairs(message)
-    sender_name, sender = _first_address(headers, "from")
+    sent = _header_pairs(message, decode=False)  # addresses are read before RFC 2047 decoding
+    sender_name, sender = _first_address(sent, "from")
     attachments, dropped = _attachments(parsed.attachments, max_attachment_bytes)
     text, html_only = _body_text(parsed)
     return ParsedMail(
         message_id=_message_id(_get(headers, "message-id"), raw),
         sender=sender,
         sender_name=sender_name,
-        to=_addresses(headers, "to"),
-        cc=_addresses(headers, "cc"),
-        reply_to=_addresses(headers, "reply-to"),
+        to=_addresses(sent, "to"),
+        cc=_addresses(sent, "cc"),
+        reply_to=_addresses(sent, "reply-to"),
         subject=clean_header_text(_decoded(parsed, "subject")),
         date=_utc(parsed.date) or received_at,
         text=text,
@@ -133,11 +134,18 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
-def _header_pairs(message: Any) -> tuple[tuple[str, str], ...]:
+def _header_pairs(message: Any, decode: bool = True) -> tuple[tuple[str, str], ...]:
+    """(lower-case name, value) pairs; decode=False keeps RFC 2047 words encoded, so that a "<",
+    "," or CR/LF hidden in an encoded display name can never become (part of) an address."""
     pairs = []
     for name, value in list(message.items())[:MAX_HEADERS]:
-        pairs.append((str(name).strip().lower(), _header_str(value)))
+        text = _header_str(value) if decode else _text(value)
+        pairs.append((str(name).strip().lower(), text))
     return tuple(pairs)
+
+
+def _text(value: Any) -> str:
+    return str(value).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _header_str(value: Any) -> str:
@@ -168,9 +176,10 @@ def _decoded(parsed: Any, name: str) -> str:
     return value if isinstance(value, str) else str(value or "")
 
 
-def _first_address(headers: tuple[tuple[str, str], ...], header: str) -> tuple[str, str]:
-    name, addr = parseaddr(clean_header_text(_get(headers, header) or ""))
-    return clean_header_text(name), addr.strip().lower()[:254]
+def _first_address(sent: tuple[tuple[str, str], ...], header: str) -> tuple[str, str]:
+    """Display name (decoded after the address was found) and address of an undecoded header."""
+    name, addr = parseaddr(clean_header_text(_get(sent, header) or ""))
+    return clean_header_text(_header_str(name)), addr.strip().lower()[:254]
 
 
 def _addresses(headers: tuple[tuple[str, str], ...], name: str) -> tuple[str, ...]:

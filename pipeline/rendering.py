@@ -155,7 +155,7 @@ def _encode_header(value: str) -> str:
     """RFC 2047 for non-ASCII text, folded ASCII otherwise."""
     if value.isascii():
         return _fold(value)
-    return Header(value, "utf-8", header_name="Subject").encode()
+    return Header(value, "utf-8", header_name="Subject").encode(linesep="\r\n")  # no bare LF
 
 
 def _fold(value: str, width: int = 76) -> str:

@@ -45,6 +45,11 @@ def utc(dt: datetime | None) -> datetime | None:
     return None if dt is None else dt.replace(tzinfo=timezone.utc)
 
 
+def naive_to_utc(dt: datetime) -> datetime:
+    """A naive-UTC row time (never NULL) as an aware datetime."""
+    return dt.replace(tzinfo=timezone.utc)
+
+
 def naive(dt: datetime) -> datetime:
     """An aware datetime as naive UTC for a row."""
     return dt.astimezone(timezone.utc).replace(tzinfo=None)
@@ -212,9 +217,9 @@ class Store:
         for row in m.Message.select(m.Message.message_id, m.Message.ticket).where(
                 m.Message.message_id.in_(ids)):
             found.setdefault(row.message_id, row.ticket_id)
-        for row in m.Outbox.select(m.Outbox.message_id, m.Outbox.ticket).where(
+        for sent in m.Outbox.select(m.Outbox.message_id, m.Outbox.ticket).where(
                 m.Outbox.message_id.in_(ids) & m.Outbox.ticket.is_null(False)):
-            found.setdefault(row.message_id, row.ticket_id)
+            found.setdefault(sent.message_id, sent.ticket_id or 0)
         infos = self._ticket_infos(m.Ticket.id.in_(set(found.values()))) if found else {}
         by_id = {info.id: info for info in infos.values()}
         return {mid: by_id[tid] for mid, tid in found.items() if tid in by_id}
@@ -499,7 +504,7 @@ class Store:
         row = m.Ticket.get_or_none(where)
         if row is None:
             raise NotFound(f"no ticket {ref_or_id}")
-        changes = tuple((utc(c.created_at), c.from_status, c.to_status) for c in
+        changes = tuple((naive_to_utc(c.created_at), c.from_status, c.to_status) for c in
                         m.StatusChange.select().where(m.StatusChange.ticket == row.id)
                         .order_by(m.StatusChange.id))
         done = frozenset((e.clock, e.kind, e.tier) for e in

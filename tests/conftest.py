@@ -118,7 +118,7 @@ def pg_url(postgres: Postgres) -> Iterator[str]:
 # the session cluster and points tests.tiket_fixtures.DATABASE_URL at it, so test_settings() and
 # every config written with tiket_fixtures.database_section() (the real `tiket` processes) use it.
 # ============================================================================================
-import tests.tiket_fixtures as tiket_fixtures
+from tests import tiket_fixtures
 
 BACKENDS = ("sqlite", "postgresql")
 _DB_HELPERS = ("test_settings", "build_runtime", "open_database")
@@ -127,7 +127,7 @@ _DB_HELPERS = ("test_settings", "build_runtime", "open_database")
 def _touches_database(metafunc: pytest.Metafunc) -> bool:
     if metafunc.definition.get_closest_marker("one_backend"):
         return False
-    if "tiket_db" in metafunc.definition._fixtureinfo.initialnames:
+    if "tiket_db" in metafunc.definition._fixtureinfo.argnames:  # asked for by name (not autouse)
         return True
     return any(hasattr(metafunc.module, name) for name in _DB_HELPERS)
 

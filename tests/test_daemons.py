@@ -9,6 +9,7 @@ from __future__ import annotations
 import email
 import time
 from collections import Counter
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -42,9 +43,9 @@ def wait_until(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-de
 
 def test_a_daemon_that_lost_its_claim_rolls_back_instead_of_doubling(tmp_path: Path) -> None:
     """A claims a batch, stalls; B re-claims one mail and finishes it; A's apply of it rolls back."""
-    from datetime import datetime, timezone
+    from datetime import datetime
     runtime = build_runtime(test_settings(tmp_path), triager=NoTriage())
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     runtime.store.receive_many([RawMail(mailbox="test", uidvalidity=1, uid=n, raw=mail(n))
                                 for n in range(3)], now)
     batch_a = runtime.store.claim_pending(10)  # daemon A, whose lease then expires
@@ -71,7 +72,7 @@ def test_two_daemons_on_one_mailbox_make_one_ticket_and_one_ack_per_mail(
     for n in range(20):
         imap_user.append("INBOX", mail(n))
     daemons = [TiketDaemon(config, tmp_path / f"daemon{i}.log") for i in (1, 2)]
-    logs = lambda: [d.log_text()[-3000:] for d in daemons]  # noqa: E731
+    logs = lambda: [d.log_text()[-3000:] for d in daemons]
     codes = []
     try:
         for daemon in daemons:

@@ -2,6 +2,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -77,12 +82,6 @@ test_settings.__test__ = False  # type: ignore[attr-defined]
 
 
 # -- real `tiket` processes (the daemon tests, the fault benchmark) ---------------------------
-import os  # noqa: E402
-import signal  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
