@@ -208,6 +208,18 @@ def _open_store(settings: Settings) -> Any:
     return store
 
 
+def _show_rows(args: argparse.Namespace, settings: Settings,
+               load: Callable[[], list[dict[str, Any]]], columns: Sequence[str], empty: str) -> int:
+    """The shared shape of the list commands: JSON with --json, else a table."""
+    _open_store(settings)
+    rows = load()
+    if args.json:
+        _print_json(rows)
+    else:
+        _print_table(rows, columns, empty)
+    return 0
+
+
 def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, ensure_ascii=False))
 
@@ -488,26 +500,14 @@ def cmd_tickets_show(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_inbound_list(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.views import list_inbound
 
-    _open_store(settings)
-    rows = list_inbound()
-    if args.json:
-        _print_json(rows)
-    else:
-        _print_table(rows, ("id", "mailbox", "uid", "disposition", "rule", "ticket", "acknowledged",
-                            "message_id"), "no mail received yet")
-    return 0
+    return _show_rows(args, settings, list_inbound, ("id", "mailbox", "uid", "disposition", "rule", "ticket",
+                      "acknowledged", "message_id"), "no mail received yet")
 
 
 def cmd_quarantine_list(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.views import list_quarantine
 
-    _open_store(settings)
-    rows = list_quarantine()
-    if args.json:
-        _print_json(rows)
-    else:
-        _print_table(rows, ("id", "mailbox", "stage", "attempts", "reason"), "quarantine is empty")
-    return 0
+    return _show_rows(args, settings, list_quarantine, ("id", "mailbox", "stage", "attempts", "reason"), "quarantine is empty")
 
 
 def cmd_quarantine_show(args: argparse.Namespace, settings: Settings) -> int:
@@ -545,14 +545,7 @@ def cmd_quarantine_release(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_outbox_list(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.views import list_outbox
 
-    _open_store(settings)
-    rows = list_outbox()
-    if args.json:
-        _print_json(rows)
-    else:
-        _print_table(rows, ("id", "status", "attempts", "template", "to", "subject"),
-                     "outbox is empty")
-    return 0
+    return _show_rows(args, settings, list_outbox, ("id", "status", "attempts", "template", "to", "subject"), "outbox is empty")
 
 
 if __name__ == "__main__":

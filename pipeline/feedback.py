@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import models as m
-from pipeline.settings import Settings
 from pipeline.store import open_database
 
 COLUMNS = ("subject", "body", "type", "category", "priority", "weight", "group")
@@ -38,8 +37,11 @@ def feedback_rows(weight: float) -> list[dict[str, Any]]:
     return rows
 
 
-def write_feedback_csv(settings: Settings, path: Path, weight: float) -> int:
-    """Write the feedback rows to a CSV file; returns how many rows were written."""
+def write_feedback_csv(settings: Any, path: Path, weight: float) -> int:
+    """Write the feedback rows to a CSV file; returns how many rows were written.
+
+    `settings` is pipeline's Settings (typed Any: classifiers passes its own protocol view of it).
+    """
     open_database(settings)
     rows = feedback_rows(weight)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -160,6 +160,8 @@ class Suggestion(BaseModel):
 class Decision(BaseModel):
     """An agent's label for a head (accepting or correcting the suggestion): training feedback."""
 
+    ticket_id: int
+
     ticket = ForeignKeyField(Ticket, backref="decisions", on_delete="CASCADE")
     head = CharField(max_length=16)
     label = CharField(max_length=64)
