@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from classifiers.features import PREPARATION_VERSION
 from classifiers.datasets import read_many
+from classifiers.features import PREPARATION_VERSION
 from classifiers.model_card import make_bundle
 from classifiers.persistence import ModelUnavailable, read_bundle, write_model_dir
 from classifiers.priority import DEFAULT_MATRIX, PriorityMatrix, validate_matrix

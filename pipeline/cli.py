@@ -10,7 +10,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.errors import ConfigError, InvalidAction, NotFound, TiketError
@@ -342,7 +342,7 @@ def _breached_only(settings: Settings, rows: list[dict[str, Any]]) -> list[dict[
     from pipeline.sla import CLOCKS, clock_view
 
     desk = Desk(settings, _open_store(settings))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     kept = []
     for row in rows:
         facts = clock_facts(desk.store.ticket_state(row["ref"]))
@@ -357,7 +357,7 @@ def _clocks_and_similar(desk: Any, ref: str) -> dict[str, Any]:
     from pipeline.sla import CLOCKS, clock_view
 
     ticket = desk.store.ticket_state(ref)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     clocks = []
     for name in CLOCKS:
         view = clock_view(name, clock_facts(ticket), desk.policy.sla, now)
@@ -379,7 +379,7 @@ def _desk(settings: Settings) -> Any:
 def cmd_ticket_action(args: argparse.Namespace, settings: Settings) -> int:
     """assign / escalate / resolve / close / reopen / pending / breach."""
     desk = _desk(settings)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     action = args.tickets_command
     if action == "assign":
         desk.assign(args.ref, args.tier, args.agent, now)
@@ -428,7 +428,7 @@ def cmd_review_accept(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.review import state_line
 
     desk = _desk(settings)
-    desk.review(args.ref, {}, args.agent, datetime.now(timezone.utc))
+    desk.review(args.ref, {}, args.agent, datetime.now(UTC))
     print(state_line(desk.store.ticket_state(args.ref)))
     return 0
 
@@ -442,7 +442,7 @@ def cmd_review_set(args: argparse.Namespace, settings: Settings) -> int:
         print("tiket: give at least one of --kind, --category, --priority", file=sys.stderr)
         return 2
     desk = _desk(settings)
-    desk.review(args.ref, changes, args.agent, datetime.now(timezone.utc))
+    desk.review(args.ref, changes, args.agent, datetime.now(UTC))
     print(state_line(desk.store.ticket_state(args.ref)))
     return 0
 
@@ -451,12 +451,12 @@ def cmd_sla_check(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.daemon import build_runtime, deliver_outbox
 
     try:
-        now = datetime.fromisoformat(args.now) if args.now else datetime.now(timezone.utc)
+        now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
     except ValueError:
         print(f"tiket: --now: not an ISO 8601 time: {args.now!r}", file=sys.stderr)
         return 2
     if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
+        now = now.replace(tzinfo=UTC)
     desk = _desk(settings)
     run = desk.run_sla(now)
     deliver_outbox(build_runtime(settings), now)
@@ -530,7 +530,7 @@ def cmd_quarantine_release(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.daemon import build_runtime, hold
 
     runtime = build_runtime(settings)
-    runtime.store.release(args.id, datetime.now(timezone.utc), "cli")
+    runtime.store.release(args.id, datetime.now(UTC), "cli")
     mailbox = m.Inbound.get_by_id(args.id).mailbox
     if not hold(runtime, f"mailbox:{mailbox}"):
         print(f"mail {args.id} released; the daemon working {mailbox} will process it")

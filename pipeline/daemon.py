@@ -12,10 +12,10 @@ import signal
 import socket
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import FrameType
-from typing import Callable
 
 import schedule
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
-from typing import Callable, Mapping
 
 from pipeline.errors import InvalidAction
 from pipeline.lifecycle import (
@@ -31,7 +31,7 @@ from pipeline.rendering import DeskIdentity, message_id_for, render_mail
 from pipeline.settings import DAYS, Settings
 from pipeline.similar import SimilarIndex
 from pipeline.sla import Calendar, SlaPolicy, sla_actions
-from pipeline.store import Store
+from pipeline.store import OPEN_STATES, Store
 
 log = logging.getLogger(__name__)
 Planner = Callable[[TicketState, Dossier], TicketUpdate]
@@ -154,15 +154,16 @@ class Desk:
     def run_sla(self, now: datetime) -> SlaRun:
         """Route suspected breaches, warn before and escalate on breaches, close quiet tickets."""
         run = SlaRun()
-        for ticket_id in self.store.open_ticket_ids():
-            ticket = self.store.ticket_state(ticket_id)
+        for ticket in self.store.ticket_states(OPEN_STATES):
             if ticket.breach_suspected and ("breach", "routed", "L3") not in ticket.sla_done:
-                self._route_breach(ticket, now)
+                self._route_breach(self.store.ticket_state(ticket.id), now)
                 run.breach_routes += 1
-                ticket = self.store.ticket_state(ticket_id)
-            facts = clock_facts(ticket)
-            for action in sla_actions(facts, ticket.tier, ticket.status, ticket.sla_done,
-                                      self.policy.sla, now, ticket.tier_since):
+                ticket = self.store.ticket_state(ticket.id)
+            actions = sla_actions(clock_facts(ticket), ticket.tier, ticket.status,
+                                  ticket.sla_done, self.policy.sla, now, ticket.tier_since)
+            if actions:
+                ticket = self.store.ticket_state(ticket.id)  # with its last Message-ID, for mail
+            for action in actions:
                 update = plan_sla_step(ticket, action, self.policy, self.dossier(ticket), now)
                 if self.store.apply_update(update, now, self.render(update, now)):
                     run.warnings += action.kind == "warning"
@@ -170,10 +171,11 @@ class Desk:
                     run.escalations += action.escalate_to is not None
                     log.info("ticket=%s action=sla_%s clock=%s tier=%s", ticket.ref, action.kind,
                              action.clock, action.tier)
-        for ticket_id in self.store.resolved_ticket_ids():
-            ticket = self.store.ticket_state(ticket_id)
-            closing = plan_auto_close(ticket, self.policy, now)
-            if closing is not None:
+        for ticket in self.store.ticket_states(("resolved",)):
+            if plan_auto_close(ticket, self.policy, now) is not None:
+                full = self.store.ticket_state(ticket.id)
+                closing = plan_auto_close(full, self.policy, now)
+                assert closing is not None
                 self.store.apply_update(closing, now, self.render(closing, now))
                 run.closed += 1
         return run

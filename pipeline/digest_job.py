@@ -180,17 +180,18 @@ def _decisions(db: Database, start: datetime, end: datetime) -> tuple[DecisionPa
 
 
 def _inbound(db: Database, start: datetime, end: datetime) -> tuple[InboundCount, ...]:
-    I = m.Inbound
-    query = (I.select(I.disposition, I.rule, fn.COUNT(SQL("*")))
-             .where(_between(I.received_at, start, end)).group_by(I.disposition, I.rule))
+    inbound = m.Inbound
+    query = (inbound.select(inbound.disposition, inbound.rule, fn.COUNT(SQL("*")))
+             .where(_between(inbound.received_at, start, end))
+             .group_by(inbound.disposition, inbound.rule))
     return tuple(InboundCount(disposition=d, rule=r, count=n) for d, r, n in _rows(db, query))
 
 
 def _outbox_failed(db: Database, start: datetime, end: datetime) -> tuple[tuple[str, int], ...]:
-    O = m.Outbox
-    query = (O.select(O.template, fn.COUNT(SQL("*")))
-             .where((O.status == "failed") & _between(O.created_at, start, end))
-             .group_by(O.template))
+    outbox = m.Outbox
+    query = (outbox.select(outbox.template, fn.COUNT(SQL("*")))
+             .where((outbox.status == "failed") & _between(outbox.created_at, start, end))
+             .group_by(outbox.template))
     return tuple((t, int(n)) for t, n in _rows(db, query))
 
 

@@ -6,8 +6,9 @@ db_value. Works on SQLite and PostgreSQL (RETURNING id on both).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from peewee import Database, Model
 

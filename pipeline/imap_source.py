@@ -7,11 +7,11 @@ UIDVALIDITY. Finished mail is moved with MOVE where the server has it, else copi
 from __future__ import annotations
 
 import logging
-import socket
 import ssl
 import time
-from datetime import timezone
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC
+from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
@@ -69,7 +69,7 @@ class ImapSource:
         except LoginError as exc:
             self.close()
             raise MailboxError(f"{self.name}: login refused for {box.user}: {_text(exc)}") from exc
-        except (IMAPClientError, OSError, ssl.SSLError, socket.timeout) as exc:
+        except (TimeoutError, IMAPClientError, OSError, ssl.SSLError) as exc:
             self.close()
             raise MailboxError(f"{self.name}: {box.host}:{box.port}: {type(exc).__name__}: "
                                f"{_text(exc)}") from exc
@@ -91,7 +91,7 @@ class ImapSource:
                     continue
                 stamp = data.get(b"INTERNALDATE")
                 if stamp is not None and stamp.tzinfo is None:
-                    stamp = stamp.replace(tzinfo=timezone.utc)
+                    stamp = stamp.replace(tzinfo=UTC)
                 yield RawMail(mailbox=self.name, uidvalidity=self.uidvalidity, uid=uid,
                               raw=bytes(data[b"BODY[]"]), internal_date=stamp)
 
@@ -141,7 +141,7 @@ class ImapSource:
             raise MailboxError(f"{self.name}: not connected")
         try:
             return function(*args)
-        except (IMAPClientError, OSError, ssl.SSLError, socket.timeout) as exc:
+        except (TimeoutError, IMAPClientError, OSError, ssl.SSLError) as exc:
             raise MailboxError(f"{self.name}: {type(exc).__name__}: {_text(exc)}") from exc
 
 

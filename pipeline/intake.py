@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable, Iterator, Protocol, Sequence
+from datetime import UTC, datetime
+from typing import Protocol
 
-from pipeline.errors import ClaimLost, UnparseableMail
+from pipeline.desk import Desk
+from pipeline.errors import ClaimLost, InvalidAction, UnparseableMail
 from pipeline.faults import crash_point
 from pipeline.language import detect_language
-from pipeline.desk import Desk
-from pipeline.errors import InvalidAction
 from pipeline.lifecycle import PromisePolicy, plan_agent_reply, plan_intake
 from pipeline.parse_pool import ParseFailure, ParsePool, worker_count
 from pipeline.records import (
@@ -44,7 +44,7 @@ Clock = Callable[[], datetime]
 
 def utcnow() -> datetime:
     """The real clock (the edges pass `now` into the pure stages)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Source(Protocol):

@@ -6,9 +6,9 @@ promise policy) is a parameter; the result is an IntakePlan that the store appli
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Mapping
 from zoneinfo import ZoneInfo
 
 from pipeline.errors import InvalidAction
@@ -26,7 +26,16 @@ from pipeline.records import (
     TriageOutcome,
     Verdict,
 )
-from pipeline.sla import CLOCKS, TIERS, ClockFacts, ClockView, SlaAction, SlaPolicy, clock_view, next_tier
+from pipeline.sla import (
+    CLOCKS,
+    TIERS,
+    ClockFacts,
+    ClockView,
+    SlaAction,
+    SlaPolicy,
+    clock_view,
+    next_tier,
+)
 
 STATES = ("new", "open", "in_progress", "pending", "resolved", "closed")
 TRANSITIONS: Mapping[str, frozenset[str]] = {

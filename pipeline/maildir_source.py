@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 from pipeline.errors import MailboxError
 from pipeline.records import RawMail
@@ -76,7 +76,7 @@ class MaildirSource:
                 continue
             try:
                 raw = path.read_bytes()
-                stamp = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+                stamp = datetime.fromtimestamp(path.stat().st_mtime, UTC)
             except FileNotFoundError:
                 continue
             yield RawMail(mailbox=self.name, uidvalidity=UIDVALIDITY, uid=uid, raw=raw,

@@ -6,9 +6,9 @@ its own transaction, and records it in schema_version. Never edit a released mig
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from datetime import UTC, datetime
 
 from peewee import Database, PostgresqlDatabase
 from playhouse.migrate import SchemaMigrator
@@ -137,7 +137,7 @@ def _migrate_locked(db: Database) -> list[int]:
                 continue
             function(db)
             models.SchemaVersion.create(version=version, name=name,
-                                        applied_at=datetime.now(timezone.utc).replace(tzinfo=None))
+                                        applied_at=datetime.now(UTC).replace(tzinfo=None))
         log.info("migration applied version=%d name=%r", version, name)
         applied.append(version)
     return applied

@@ -7,8 +7,9 @@ run even then.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from pipeline.records import Suggestion, TriageOutcome
 from pipeline.settings import Settings
@@ -17,7 +18,7 @@ from pipeline.triage import degraded_outcome, outcome_from_result
 log = logging.getLogger(__name__)
 
 
-def model_triager_for(settings: Settings) -> "ModelTriager":
+def model_triager_for(settings: Settings) -> ModelTriager:
     """The triager the [triage] settings describe."""
     triage = settings.section("triage")
     options = {"target_precision": float(triage["target_precision"]),

@@ -206,6 +206,8 @@ class Outbox(BaseModel):
 class StatusChange(BaseModel):
     """Every transition of a ticket's state: the input of the SLA clocks (migration 3)."""
 
+    ticket_id: int
+
     ticket = ForeignKeyField(Ticket, backref="status_changes", on_delete="CASCADE")
     from_status = CharField(max_length=16)
     to_status = CharField(max_length=16)
@@ -216,6 +218,8 @@ class StatusChange(BaseModel):
 
 class SlaEvent(BaseModel):
     """A warning or breach the SLA job acted on, once per ticket, clock and tier (migration 3)."""
+
+    ticket_id: int
 
     ticket = ForeignKeyField(Ticket, backref="sla_events", on_delete="CASCADE")
     clock = CharField(max_length=16)  # first_response | resolution

@@ -7,15 +7,15 @@ after a crash carries the same id.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
 
 from pipeline.errors import PermanentSendError, TransientSendError
 from pipeline.faults import crash_point
+from pipeline.models import Outbox
 from pipeline.settings import Outbox as OutboxSettings
 from pipeline.smtp_sender import FileSender, SmtpSender
-from pipeline.models import Outbox
 from pipeline.store import Store, utc
 
 log = logging.getLogger(__name__)

@@ -7,19 +7,22 @@ repay the pickling.
 """
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import threading
 import time
 import traceback
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
 
 from pipeline.parsing import parse_mail
 from pipeline.records import ParsedMail
 
+log = logging.getLogger(__name__)
 MIN_BATCH = 64
 
 
@@ -85,12 +88,21 @@ class ParsePool:
             self._executor = ProcessPoolExecutor(self.workers, mp_context=context,
                                                  initializer=_exit_with, initargs=(os.getpid(),))
         n = len(items)
-        return list(self._executor.map(parse_one, [r for r, _ in items], [a for _, a in items],
-                                       [self.limits[0]] * n, [self.limits[1]] * n,
-                                       chunksize=max(1, n // (self.workers * 4))))
+        try:
+            return list(self._executor.map(parse_one, [r for r, _ in items],
+                                           [a for _, a in items], [self.limits[0]] * n,
+                                           [self.limits[1]] * n,
+                                           chunksize=max(1, n // (self.workers * 4))))
+        except (BrokenProcessPool, OSError, RuntimeError) as exc:
+            # workers could not start or died (e.g. killed by the OOM killer): parse here
+            # from now on; intake must not stop because the pool did
+            log.warning("parse pool unavailable, parsing in-process: %s", exc)
+            self.close()
+            self.workers = 0
+            return [parse_one(raw, at, *self.limits) for raw, at in items]
 
     def close(self) -> None:
         """Stop the workers, if any were started."""
         if self._executor is not None:
-            self._executor.shutdown(cancel_futures=True)
+            self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None

@@ -10,7 +10,7 @@ import hashlib
 import html
 import re
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
 from typing import Any
@@ -210,8 +210,8 @@ def _utc(value: Any) -> datetime | None:
     if not isinstance(value, datetime):
         return None
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def _body_text(parsed: Any) -> tuple[str, bool]:

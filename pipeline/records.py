@@ -210,7 +210,7 @@ class IntakePlan:
     events: tuple[AuditEvent, ...] = ()
     mails: tuple[MailIntent, ...] = ()
     add_participants: tuple[str, ...] = ()
-    update: "TicketUpdate | None" = None  # an agent's reply: commands and the answer to send
+    update: TicketUpdate | None = None  # an agent's reply: commands and the answer to send
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

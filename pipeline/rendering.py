@@ -6,15 +6,16 @@ Auto-Submitted: auto-replied (RFC 3834) and our loop marker, so our own screenin
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 import binascii
 import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import (

@@ -8,7 +8,7 @@ stranger quoting a tag cannot join someone else's ticket. Pure: lookups are done
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 from pipeline.records import ParsedMail, ReplyMatch, TicketInfo
 

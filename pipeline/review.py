@@ -7,8 +7,9 @@ next model learns from).
 from __future__ import annotations
 
 import textwrap
-from datetime import datetime, timezone
-from typing import Callable, TextIO
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TextIO
 
 from pipeline.desk import Desk
 from pipeline.errors import InvalidAction
@@ -55,7 +56,7 @@ def show(item: dict[str, object], out: TextIO, position: str) -> None:
 
 
 def run_review(desk: Desk, agent: str, ask: Ask, out: TextIO,
-               clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> int:
+               clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> int:
     """The interactive loop; returns how many tickets were decided."""
     queue = desk.store.review_queue()
     decided = 0

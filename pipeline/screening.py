@@ -6,8 +6,8 @@ name is the name written into the audit trail. Pure: no I/O; the sender's histor
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from pipeline.records import ParsedMail, SenderHistory, Verdict
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 import subprocess
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import date, time
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from pipeline import ROOT

@@ -11,7 +11,7 @@ extended incrementally, so it is never a second source of truth.
 from __future__ import annotations
 
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp

@@ -7,9 +7,9 @@ at resolution.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Iterator, Mapping
 from zoneinfo import ZoneInfo
 
 CLOCKS = ("first_response", "resolution")

@@ -8,11 +8,10 @@ from __future__ import annotations
 import os
 import re
 import smtplib
-import socket
 import ssl
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Sequence
 
 from pipeline.errors import PermanentSendError, TransientSendError
 from pipeline.settings import Outbox, parse_outbox_url, read_secret
@@ -26,7 +25,7 @@ class FileSender:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def __enter__(self) -> "FileSender":
+    def __enter__(self) -> FileSender:
         self.directory.mkdir(parents=True, exist_ok=True)
         return self
 
@@ -53,7 +52,7 @@ class SmtpSender:
         self.scheme, self.host, self.port, _ = parse_outbox_url(config.url, origin)
         self.connection: smtplib.SMTP | None = None
 
-    def __enter__(self) -> "SmtpSender":
+    def __enter__(self) -> SmtpSender:
         context = ssl.create_default_context(cafile=self.config.ca_file or None)
         try:
             if self.scheme == "smtps":
@@ -100,7 +99,7 @@ class SmtpSender:
             if isinstance(exc, smtplib.SMTPServerDisconnected):
                 self.connection = None
             raise _classify(exc.smtp_code, exc.smtp_error) from exc
-        except (smtplib.SMTPServerDisconnected, OSError, socket.timeout) as exc:
+        except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
             self.connection = None
             raise TransientSendError(f"connection lost: {type(exc).__name__}: {exc}") from exc
         except smtplib.SMTPException as exc:

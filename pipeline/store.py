@@ -8,10 +8,11 @@ import hashlib
 import os
 import re
 import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from peewee import Database, SqliteDatabase
@@ -42,17 +43,17 @@ OPEN_STATES = ("new", "open", "in_progress", "pending")
 
 def utc(dt: datetime | None) -> datetime | None:
     """A naive-UTC row time as an aware datetime."""
-    return None if dt is None else dt.replace(tzinfo=timezone.utc)
+    return None if dt is None else dt.replace(tzinfo=UTC)
 
 
 def naive_to_utc(dt: datetime) -> datetime:
     """A naive-UTC row time (never NULL) as an aware datetime."""
-    return dt.replace(tzinfo=timezone.utc)
+    return dt.replace(tzinfo=UTC)
 
 
 def naive(dt: datetime) -> datetime:
     """An aware datetime as naive UTC for a row."""
-    return dt.astimezone(timezone.utc).replace(tzinfo=None)
+    return dt.astimezone(UTC).replace(tzinfo=None)
 
 
 def quick_message_id(raw: bytes) -> str:
@@ -192,7 +193,7 @@ class Store:
                  .where(m.Inbound.id.in_([r.id for r in rows])).execute())
         return [StoredMail(id=r.id, mailbox=r.mailbox, uidvalidity=r.uidvalidity, uid=r.uid,
                            raw=bytes(r.raw), attempts=r.attempts + 1,
-                           received_at=utc(r.received_at) or datetime.now(timezone.utc))
+                           received_at=utc(r.received_at) or datetime.now(UTC))
                 for r in rows]
 
     # -- lookups for the pure stages ------------------------------------------------------------
@@ -504,27 +505,51 @@ class Store:
         row = m.Ticket.get_or_none(where)
         if row is None:
             raise NotFound(f"no ticket {ref_or_id}")
-        changes = tuple((naive_to_utc(c.created_at), c.from_status, c.to_status) for c in
-                        m.StatusChange.select().where(m.StatusChange.ticket == row.id)
-                        .order_by(m.StatusChange.id))
-        done = frozenset((e.clock, e.kind, e.tier) for e in
-                         m.SlaEvent.select().where(m.SlaEvent.ticket == row.id))
         last = (m.Message.select(m.Message.message_id).where(m.Message.ticket == row.id)
                 .order_by(m.Message.id.desc()).first())
-        moved = (m.AuditEvent.select(m.AuditEvent.created_at)
-                 .where((m.AuditEvent.ticket == row.id)
-                        & m.AuditEvent.action.in_(("escalated", "assigned")))
-                 .order_by(m.AuditEvent.id.desc()).first())
-        return TicketState(
+        [state] = self._states([row], {row.id: last.message_id if last else None})
+        return state
+
+    def ticket_states(self, statuses: Sequence[str], chunk: int = 2000) -> Iterator[TicketState]:
+        """Every ticket in these statuses, loaded in bulk (a few queries per chunk, not per ticket).
+
+        last_message_id is left empty: load the ticket with ticket_state() before mailing about it.
+        """
+        last_id = 0
+        while True:
+            rows = list(m.Ticket.select().where(m.Ticket.status.in_(list(statuses))
+                                                & (m.Ticket.id > last_id))
+                        .order_by(m.Ticket.id).limit(chunk))
+            if not rows:
+                return
+            yield from self._states(rows, {})
+            last_id = rows[-1].id
+
+    def _states(self, rows: Sequence[m.Ticket], last: dict[int, str | None]) -> list[TicketState]:
+        ids = [row.id for row in rows]
+        changes: dict[int, list[tuple[datetime, str, str]]] = {i: [] for i in ids}
+        for c in (m.StatusChange.select().where(m.StatusChange.ticket.in_(ids))
+                  .order_by(m.StatusChange.id)):
+            changes[c.ticket_id].append((naive_to_utc(c.created_at), c.from_status, c.to_status))
+        done: dict[int, set[tuple[str, str, str]]] = {i: set() for i in ids}
+        for e in m.SlaEvent.select().where(m.SlaEvent.ticket.in_(ids)):
+            done[e.ticket_id].add((e.clock, e.kind, e.tier))
+        moved: dict[int, datetime] = {}
+        for a in (m.AuditEvent.select(m.AuditEvent.ticket, m.AuditEvent.created_at)
+                  .where(m.AuditEvent.ticket.in_(ids)
+                         & m.AuditEvent.action.in_(("escalated", "assigned")))
+                  .order_by(m.AuditEvent.id)):
+            moved[a.ticket_id or 0] = naive_to_utc(a.created_at)
+        return [TicketState(
             id=row.id, ref=row.ref, subject=row.subject, requester=row.requester,
             requester_name=row.requester_name, status=row.status, tier=row.tier,
             priority=row.priority, kind=row.kind, category=row.category,
             breach_suspected=row.breach_suspected, needs_review=row.needs_review,
-            language=row.language, created_at=utc(row.created_at) or datetime.now(timezone.utc),
+            language=row.language, created_at=naive_to_utc(row.created_at),
             first_response_at=utc(row.first_response_at), resolved_at=utc(row.resolved_at),
-            assignee=row.assignee, changes=changes, sla_done=done,
-            last_message_id=last.message_id if last else None,
-            tier_since=utc(moved.created_at) if moved else None)
+            assignee=row.assignee, changes=tuple(changes[row.id]),
+            sla_done=frozenset(done[row.id]), last_message_id=last.get(row.id),
+            tier_since=moved.get(row.id)) for row in rows]
 
     def suggestions(self, ticket_id: int) -> tuple[Suggestion, ...]:
         """The triage suggestions recorded for a ticket."""
@@ -538,14 +563,6 @@ class Store:
         return tuple((str(msg.created_at)[:16], msg.direction, msg.sender, msg.body)
                      for msg in m.Message.select().where(m.Message.ticket == ticket_id)
                      .order_by(m.Message.id))
-
-    def open_ticket_ids(self) -> list[int]:
-        """Tickets whose clocks may still run (not resolved or closed)."""
-        return [t.id for t in m.Ticket.select(m.Ticket.id).where(m.Ticket.status.in_(OPEN_STATES))]
-
-    def resolved_ticket_ids(self) -> list[int]:
-        """Tickets waiting to close on their own."""
-        return [t.id for t in m.Ticket.select(m.Ticket.id).where(m.Ticket.status == "resolved")]
 
     def review_queue(self) -> list[int]:
         """Tickets waiting for L1 review, oldest first."""

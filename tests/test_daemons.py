@@ -72,7 +72,8 @@ def test_two_daemons_on_one_mailbox_make_one_ticket_and_one_ack_per_mail(
     for n in range(20):
         imap_user.append("INBOX", mail(n))
     daemons = [TiketDaemon(config, tmp_path / f"daemon{i}.log") for i in (1, 2)]
-    logs = lambda: [d.log_text()[-3000:] for d in daemons]
+    def logs() -> list[str]:
+        return [d.log_text()[-3000:] for d in daemons]
     codes = []
     try:
         for daemon in daemons:

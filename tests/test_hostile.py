@@ -246,7 +246,7 @@ def nesting_bomb(depth: int) -> bytes:
 
 def message_nesting_bomb(depth: int) -> bytes:
     inner = b"From: a@example.com\r\nSubject: inner\r\n\r\nhello\r\n"
-    for i in range(depth):
+    for _ in range(depth):
         inner = (b"From: a@example.com\r\nSubject: fwd\r\nMIME-Version: 1.0\r\n"
                  b"Content-Type: message/rfc822\r\n\r\n" + inner)
     return inner

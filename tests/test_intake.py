@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from pipeline import lifecycle, models as m
+from pipeline import lifecycle
+from pipeline import models as m
 from pipeline.daemon import build_runtime, run_once
 from pipeline.intake import NoTriage
 from pipeline.maildir_source import seed_sample_maildir
@@ -88,7 +89,7 @@ def test_unparseable_mail_is_quarantined_kept_and_released(tmp_path: Path) -> No
     assert bytes(m.Inbound.get_by_id(q["id"]).raw).startswith(b"From: User 1")
     bigger = build_runtime(test_settings(tmp_path, extra={"intake": {"max_mail_bytes": 10**6}}),
                            triager=NoTriage())
-    bigger.store.release(q["id"], datetime.now(timezone.utc), "test")
+    bigger.store.release(q["id"], datetime.now(UTC), "test")
     [result] = bigger.intake.process_pending()
     assert result.disposition == "ticket_created"
 
@@ -166,7 +167,7 @@ def test_outbox_gives_up_after_the_give_up_time(tmp_path: Path) -> None:
     assert (first.sent, first.retried) == (0, 1)
     from pipeline.outbox import deliver_due
     from pipeline.smtp_sender import open_sender
-    later = datetime.now(timezone.utc) + timedelta(seconds=10)
+    later = datetime.now(UTC) + timedelta(seconds=10)
     stats = deliver_due(runtime.store, lambda: open_sender(settings.outbox, "t"), settings.outbox,
                         "support@example.org", later)
     assert stats.failed == 1

@@ -16,7 +16,6 @@ from pipeline import models as m
 from pipeline.daemon import build_runtime, run_once
 from pipeline.intake import NoTriage
 from pipeline.settings import Settings
-from pipeline.views import list_inbound
 from tests.servers import ImapUser, SmtpSink
 from tests.tiket_fixtures import database_section, test_settings, write_config
 

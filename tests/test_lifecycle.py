@@ -1,7 +1,7 @@
 """Lifecycle planners as pure functions: transitions, review, agent commands, escalation, breach."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -21,7 +21,7 @@ from pipeline.lifecycle import (
 from pipeline.records import Dossier, SimilarTicket, Suggestion, TicketState
 from pipeline.sla import Calendar, SlaPolicy
 
-NOW = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 POLICY = DeskPolicy(
     sla=SlaPolicy(first_response_hours={"P1": 1, "P2": 2, "P3": 3, "P4": 3},
                   resolution_hours={"P1": 4, "P2": 8, "P3": 24, "P4": 72}, default_priority="P3",

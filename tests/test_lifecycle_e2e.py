@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import email
-from datetime import datetime, timedelta, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from email import policy
 from pathlib import Path
-from typing import Sequence
 
 from pipeline import models as m
 from pipeline.cli import main
@@ -62,7 +62,7 @@ def test_mail_to_review_to_breach_to_escalation_to_agent_resolution(
     config = str(tmp_path / "tiket.toml")
     runtime = build_runtime(settings, triager=UnsureModel())
     desk = runtime.intake.desk_actions
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
     # an earlier, resolved ticket about the same printer
     imap_user.append("INBOX", mail(1, "Printer on floor 3 jammed", "Paper stuck in the printer tray on floor 3."))
@@ -82,7 +82,7 @@ def test_mail_to_review_to_breach_to_escalation_to_agent_resolution(
     assert ("kind", "incident", "request") in decisions and ("category", "Hardware", "Hardware") in decisions
 
     # no first response within 3 h (P3): the SLA job escalates L1 -> L2, once
-    later = (m.Ticket.get_by_id(2).created_at.replace(tzinfo=timezone.utc) + timedelta(hours=3, minutes=5))
+    later = (m.Ticket.get_by_id(2).created_at.replace(tzinfo=UTC) + timedelta(hours=3, minutes=5))
     assert main(["--config", config, "sla", "check", "--now", later.isoformat()]) == 0
     assert main(["--config", config, "sla", "check", "--now", later.isoformat()]) == 0
     assert m.Ticket.get_by_id(2).tier == "L2"

@@ -1,7 +1,7 @@
 """Parsing: real mails -> ParsedMail; safe attachment names; HTML fallback; size limit."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,7 +11,7 @@ from pipeline.parsing import clean_header_text, html_to_text, parse_mail, safe_f
 
 SAMPLES = Path(__file__).resolve().parent.parent / "config" / "sample-mails"
 MAILS = Path(__file__).resolve().parent / "data" / "mails"
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 def parse(raw: bytes, **limits: int):  # type: ignore[no-untyped-def]
@@ -94,3 +94,20 @@ def test_html_to_text_drops_scripts() -> None:
     """Script and style content disappears; block tags become line breaks."""
     text = html_to_text("<style>p{}</style><p>One</p><script>alert(1)</script><div>Two &amp; 3</div>")
     assert text == "One\n\nTwo & 3"
+
+
+def test_a_broken_parse_pool_falls_back_to_parsing_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers that die (OOM killer, bad start) never stop intake: the batch is parsed here."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from pipeline.parse_pool import MIN_BATCH, ParsePool
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise BrokenProcessPool("a worker died")
+
+    pool = ParsePool(2, 10**6, 10**6)
+    monkeypatch.setattr("concurrent.futures.ProcessPoolExecutor.map", broken)
+    raw = (SAMPLES / "01-account-locked.eml").read_bytes()
+    results = pool.parse_many([(raw, NOW)] * MIN_BATCH)
+    assert len(results) == MIN_BATCH and all(r.sender == results[0].sender for r in results)
+    assert pool.workers == 0

@@ -1,13 +1,13 @@
 """Reply matching: thread headers first, our own ids, then a subject tag only for participants."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pipeline.parsing import parse_mail
 from pipeline.records import TicketInfo
 from pipeline.reply_matching import match_reply, own_id_ref, subject_refs
 
-NOW = datetime(2026, 11, 27, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, tzinfo=UTC)
 TICKET = TicketInfo(id=7, ref="TKT-000007", status="open", requester="ann@example.com",
                     participants=frozenset({"ann@example.com"}), subject="VPN")
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from pipeline.records import SenderHistory
 from pipeline.screening import SCREENING_RULES, ScreeningPolicy, screen_mail
 
 MAILS = Path(__file__).resolve().parent / "data" / "mails"
-NOW = datetime(2026, 11, 27, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, tzinfo=UTC)
 POLICY = ScreeningPolicy(own_domain="tiket.example.org",
                          own_addresses=frozenset({"support@example.org"}), ack_cap_per_hour=10)
 

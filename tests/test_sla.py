@@ -1,7 +1,7 @@
 """SLA clocks as pure functions: business hours, time zones, holidays, pauses, warnings, breaches."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -26,8 +26,8 @@ POLICY = SlaPolicy(first_response_hours={"P1": 1, "P2": 2, "P3": 3, "P4": 3},
 
 def kl(day: int, hour: int, minute: int = 0, month: int = 11) -> datetime:
     """A Kuala Lumpur wall-clock time in 2026 as an aware UTC datetime."""
-    return datetime(2026, month, day, hour - 8, minute, tzinfo=timezone.utc) if hour >= 8 else \
-        datetime(2026, month, day, hour, minute, tzinfo=timezone.utc) - timedelta(hours=8)
+    return datetime(2026, month, day, hour - 8, minute, tzinfo=UTC) if hour >= 8 else \
+        datetime(2026, month, day, hour, minute, tzinfo=UTC) - timedelta(hours=8)
 
 
 @pytest.mark.parametrize(("start", "end", "hours"), [

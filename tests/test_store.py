@@ -1,17 +1,18 @@
 """Store: leases between daemons, migrations from an older schema, idempotent receive."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pipeline import migrations, models as m
+from pipeline import migrations
+from pipeline import models as m
 from pipeline.daemon import build_runtime, holder_is_dead
 from pipeline.intake import NoTriage
 from pipeline.records import RawMail
 from pipeline.store import open_database
 from tests.tiket_fixtures import test_settings
 
-NOW = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 TTL = timedelta(seconds=60)
 
 
