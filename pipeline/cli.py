@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -176,6 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidAction as exc:
         print(f"tiket: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `tiket ... | head`: the reader left, which is not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except TiketError as exc:
         print(f"tiket: {exc}", file=sys.stderr)
         return 1
