@@ -101,7 +101,8 @@ class Intake:
                                          own_addresses=frozenset({desk.address.lower()}),
                                          ack_cap_per_hour=settings.intake.ack_cap_per_hour)
         self.promise = PromisePolicy(first_response_hours=settings.sla.first_response_hours,
-                                     default_priority=settings.sla.default_priority)
+                                     default_priority=settings.sla.default_priority,
+                                     tier_groups={k: t.group for k, t in settings.tiers.items()})
         self.folders = {m.name: m for m in settings.mailboxes}
         self.crash_at = str(settings.section("debug")["crash_at"])
         self.desk_actions = Desk(settings, store)

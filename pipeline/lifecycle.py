@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -59,6 +59,7 @@ class PromisePolicy:
 
     first_response_hours: Mapping[str, float]
     default_priority: str
+    tier_groups: Mapping[str, str] = field(default_factory=dict)  # who hears of a reply
 
     def hours_for(self, priority: str | None) -> float:
         """Hours promised for a priority (the default priority's when none is known yet)."""
@@ -71,7 +72,7 @@ def plan_intake(mail: ParsedMail, verdict: Verdict, match: ReplyMatch, triage: T
     if not verdict.accept:
         return _plan_screened(mail, verdict, match)
     if match.ticket is not None and match.ticket.status != "closed":
-        return _plan_reply(mail, verdict, match)
+        return _plan_reply(mail, verdict, match, promise.tier_groups)
     return _plan_new_ticket(mail, verdict, match, triage, promise, language=language)
 
 
@@ -86,7 +87,8 @@ def _plan_screened(mail: ParsedMail, verdict: Verdict, match: ReplyMatch) -> Int
                       events=tuple(events))
 
 
-def _plan_reply(mail: ParsedMail, verdict: Verdict, match: ReplyMatch) -> IntakePlan:
+def _plan_reply(mail: ParsedMail, verdict: Verdict, match: ReplyMatch,
+                tier_groups: Mapping[str, str]) -> IntakePlan:
     ticket = match.ticket
     assert ticket is not None
     events = [AuditEvent(action="reply_added", actor=mail.sender or "unknown",
@@ -102,8 +104,16 @@ def _plan_reply(mail: ParsedMail, verdict: Verdict, match: ReplyMatch) -> Intake
         events.append(AuditEvent(action="commands_ignored", actor=mail.sender or "unknown",
                                  detail="not an agent: " + " ".join(f"#{c}" for c, _ in commands)))
     newcomer = (mail.sender,) if mail.sender and mail.sender not in ticket.participants else ()
+    mails: tuple[MailIntent, ...] = ()
+    group = tier_groups.get(ticket.tier) if ticket.tier != "L1" else None
+    if group:  # L2/L3 work from their mail: the requester's answer must reach them
+        mails = (MailIntent(template="requester_reply", to=(group,), purpose="fwd",
+                            context=(("subject", ticket.subject), ("tier", ticket.tier),
+                                     ("sender", mail.sender), ("text", mail.text[:20000]),
+                                     ("reopened", reopen)),
+                            in_reply_to=mail.message_id, locale="en"),)
     return IntakePlan(disposition="reply_added", rule=verdict.rule, existing=ticket, reopen=reopen,
-                      events=tuple(events), add_participants=newcomer)
+                      events=tuple(events), add_participants=newcomer, mails=mails)
 
 
 def _plan_new_ticket(mail: ParsedMail, verdict: Verdict, match: ReplyMatch,

@@ -101,6 +101,7 @@ class TicketInfo:
     participants: frozenset[str]
     subject: str
     priority: str | None = None
+    tier: str = "L1"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -239,7 +239,7 @@ class Store:
             people[p.ticket_id].add(p.address)
         return {t.ref: TicketInfo(id=t.id, ref=t.ref, status=t.status, requester=t.requester,
                                   participants=frozenset(people[t.id]), subject=t.subject,
-                                  priority=t.priority) for t in tickets}
+                                  priority=t.priority, tier=t.tier) for t in tickets}
 
     # -- apply ----------------------------------------------------------------------------------
     def apply_plan(self, stored: StoredMail, mail: ParsedMail, plan: IntakePlan, now: datetime,

@@ -129,3 +129,26 @@ def test_auto_close_after_the_quiet_period() -> None:
     assert plan_auto_close(resolved, POLICY, NOW) is None
     later = plan_auto_close(resolved, POLICY, NOW + timedelta(hours=2))
     assert later is not None and dict(later.fields)["status"] == "closed"
+
+
+def test_a_requester_reply_to_an_escalated_ticket_reaches_its_tier() -> None:
+    """L2 works from mail: the requester's answer is forwarded to the L2 group; L1 tickets are not."""
+    from pipeline.lifecycle import PromisePolicy, plan_intake
+    from pipeline.parsing import parse_mail
+    from pipeline.records import ReplyMatch, TicketInfo, Verdict
+
+    raw = b"From: ann@example.com\r\nSubject: Re: [TKT-000002] Printer\r\n\r\nIt jams again.\r\n"
+    mail = parse_mail(raw, received_at=NOW, max_mail_bytes=10**6, max_attachment_bytes=10**6)
+    promise = PromisePolicy(first_response_hours={"P3": 3.0}, default_priority="P3",
+                            tier_groups={"L1": "l1@desk.example", "L2": "l2@desk.example"})
+    accept = Verdict(accept=True, acknowledge=True)
+
+    def reply_to(tier: str):  # type: ignore[no-untyped-def]
+        info = TicketInfo(id=2, ref="TKT-000002", status="open", requester="ann@example.com",
+                          participants=frozenset({"ann@example.com"}), subject="Printer", tier=tier)
+        return plan_intake(mail, accept, ReplyMatch(ticket=info, via="subject-tag"), None, promise,
+                           language="en")
+
+    [forward] = reply_to("L2").mails
+    assert forward.to == ("l2@desk.example",) and dict(forward.context)["text"] == "It jams again."
+    assert reply_to("L1").mails == ()
