@@ -391,7 +391,8 @@ def targets_from(settings: Settings) -> Targets:
     """The SLA promises of the settings as a plain record."""
     return Targets(first_response_hours=tuple(sorted(settings.sla.first_response_hours.items())),
                    resolution_hours=tuple(sorted(settings.sla.resolution_hours.items())),
-                   default_priority=settings.sla.default_priority)
+                   default_priority=settings.sla.default_priority,
+                   resolution_goal_hours=float(settings.section("digest")["resolution_goal_hours"]))
 
 
 # -- statistics ------------------------------------------------------------------------------------

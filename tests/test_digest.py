@@ -522,3 +522,12 @@ def test_daemon_job_sends_once_per_day_after_send_at(busy: Runtime) -> None:
     assert ids == ["<digest-2026-11-26@tiket.example.org>"]
     assert run_digest_job(busy, local(28, 8)) is True
     assert m.Outbox.select().where(m.Outbox.template == "digest").count() == 2
+
+
+@pytest.mark.one_backend
+def test_the_resolution_goal_comes_from_config(tmp_path: Path) -> None:
+    """[digest] resolution_goal_hours replaces the 24 h default in the digest's targets."""
+    from pipeline.digest import targets_from
+
+    settings = tiket_fixtures.test_settings(tmp_path, extra={"digest": {"resolution_goal_hours": 8.0}})
+    assert targets_from(settings).resolution_goal_hours == 8.0
