@@ -201,15 +201,9 @@ def _runtime(settings: Settings) -> Any:
 
 
 def _open_store(settings: Settings) -> Any:
-    from datetime import timedelta
+    from pipeline.store import open_store
 
-    from pipeline.store import Store, open_database
-
-    db = open_database(settings)
-    store = Store(db, settings.data_dir / "attachments", settings.desk.ref_prefix,
-                  timedelta(seconds=settings.outbox.give_up_after_seconds))
-    store.migrate()
-    return store
+    return open_store(settings)
 
 
 def _show_rows(args: argparse.Namespace, settings: Settings,

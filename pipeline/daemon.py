@@ -28,7 +28,7 @@ from pipeline.model_triager import ModelTriager, model_triager_for
 from pipeline.outbox import DeliveryStats, deliver_due
 from pipeline.settings import Mailbox, Settings
 from pipeline.smtp_sender import open_sender
-from pipeline.store import Store, open_database
+from pipeline.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +70,7 @@ class Runtime:
 
 def build_runtime(settings: Settings, triager: Triager | None = None) -> Runtime:
     """Open (and migrate) the database and wire intake to it."""
-    db = open_database(settings)
-    store = Store(db, settings.data_dir / "attachments", settings.desk.ref_prefix,
-                  timedelta(seconds=settings.outbox.give_up_after_seconds))
-    store.migrate()
+    store = open_store(settings)
     if triager is None:
         triager = model_triager_for(settings)
     return Runtime(settings=settings, store=store, intake=Intake(settings, store, triager),
@@ -297,9 +294,3 @@ class Daemon:
                 self.stopping.wait(intake.poll_interval_seconds)
                 continue
             source.wait(renew, self.stopping.is_set)
-
-
-def install_stop_handlers(stop: Callable[[int, FrameType | None], None]) -> None:
-    """Route SIGTERM and SIGINT to `stop` (used by `run --once` to finish the current mail)."""
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)

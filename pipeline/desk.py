@@ -172,8 +172,8 @@ class Desk:
                     log.info("ticket=%s action=sla_%s clock=%s tier=%s", ticket.ref, action.kind,
                              action.clock, action.tier)
         for ticket in self.store.ticket_states(("resolved",)):
-            if plan_auto_close(ticket, self.policy, now) is not None:
-                full = self.store.ticket_state(ticket.id)
+            if plan_auto_close(ticket, self.policy, now) is not None:  # due: reload with the
+                full = self.store.ticket_state(ticket.id)  # last Message-ID to thread the mail
                 closing = plan_auto_close(full, self.policy, now)
                 assert closing is not None
                 self.store.apply_update(closing, now, self.render(closing, now))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -368,12 +367,6 @@ class Store:
             {"ticket": ticket_id, "inbound": inbound_id, "action": e.action, "actor": e.actor,
              "detail": e.detail, "created_at": naive(now)} for e in events])
 
-    def audit(self, event: AuditEvent, now: datetime, *, ticket_id: int | None = None,
-              inbound_id: int | None = None) -> None:
-        """Record one audit event in its own transaction."""
-        with self.db.atomic():
-            self._audit(event, now, ticket_id=ticket_id, inbound_id=inbound_id)
-
     # -- failures -------------------------------------------------------------------------------
     def record_failure(self, inbound_id: int, stage: str, reason: str, trace: str, now: datetime,
                        *, quarantine: bool) -> None:
@@ -629,8 +622,10 @@ class Store:
                 for t in found]
 
 
-def sqlite_version() -> str:
-    """The SQLite library version (for `tiket check`)."""
-    return sqlite3.sqlite_version
-
-
+def open_store(settings: Settings) -> Store:
+    """Connect to the configured database, migrate it, and return its Store."""
+    store = Store(open_database(settings), settings.data_dir / "attachments",
+                  settings.desk.ref_prefix,
+                  timedelta(seconds=settings.outbox.give_up_after_seconds))
+    store.migrate()
+    return store
