@@ -12,6 +12,7 @@ anything stuck, and the time to drain. Exit code 1 when an invariant is broken.
 
 tests/test_faults.py runs a short version (60 mails) in the suite.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,10 +66,12 @@ class Figures:
 
 def fault_mail(n: int) -> bytes:
     """Mail n of a run: its own sender (so the ack cap never applies) and its own Message-ID."""
-    return (f"From: Staff {n} <staff{n}@example.com>\r\nTo: support@example.org\r\n"
-            f"Subject: Cannot open shared drive {n}\r\nMessage-ID: <fault-{n}@example.com>\r\n"
-            f"Date: Fri, 27 Nov 2026 08:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            f"\r\nSince this morning drive S: {n} says access denied.\r\n").encode()
+    return (
+        f"From: Staff {n} <staff{n}@example.com>\r\nTo: support@example.org\r\n"
+        f"Subject: Cannot open shared drive {n}\r\nMessage-ID: <fault-{n}@example.com>\r\n"
+        f"Date: Fri, 27 Nov 2026 08:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"\r\nSince this morning drive S: {n} says access denied.\r\n"
+    ).encode()
 
 
 class Appender:
@@ -85,7 +88,7 @@ class Appender:
     def append_chunk(self, size: int) -> None:
         """APPEND the next `size` mails (each exactly once: on an error the mail is retried only
         when the server does not have it yet)."""
-        for raw in self.mails[self.sent:self.sent + size]:
+        for raw in self.mails[self.sent : self.sent + size]:
             self._append_one(raw)
             self.sent += 1
 
@@ -113,20 +116,37 @@ class Appender:
                 pass
 
 
-def run_faults(work: Path, imap: ImapUser, sink: SmtpSink, *, mails: int = 1000,
-               database_url: str | None = None, backend: str = "sqlite", seed: int = 1,
-               kill_min: float = 0.3, kill_max: float = 2.0, append_seconds: float | None = None,
-               smtp_down: float = 4.0, drain_timeout: float = 600.0,
-               progress: bool = False) -> Figures:
+def run_faults(
+    work: Path,
+    imap: ImapUser,
+    sink: SmtpSink,
+    *,
+    mails: int = 1000,
+    database_url: str | None = None,
+    backend: str = "sqlite",
+    seed: int = 1,
+    kill_min: float = 0.3,
+    kill_max: float = 2.0,
+    append_seconds: float | None = None,
+    smtp_down: float = 4.0,
+    drain_timeout: float = 600.0,
+    progress: bool = False,
+) -> Figures:
     """One fault run against running servers; returns the figures (see Figures.problems)."""
     rng = random.Random(seed)
     figures = Figures(backend=backend, mails=mails)
-    config = daemon_config(work / "tiket.toml", work / "data", imap_user=imap.user,
-                           imap_port=imap.port, ca_file=imap.ca_file, imap_password=imap.password,
-                           smtp_port=sink.port, database_url=database_url,
-                           desk={"log_level": "INFO"},
-                           outbox={"retry_initial_seconds": 1, "retry_max_seconds": 2,
-                                   "timeout": 5})
+    config = daemon_config(
+        work / "tiket.toml",
+        work / "data",
+        imap_user=imap.user,
+        imap_port=imap.port,
+        ca_file=imap.ca_file,
+        imap_password=imap.password,
+        smtp_port=sink.port,
+        database_url=database_url,
+        desk={"log_level": "INFO"},
+        outbox={"retry_initial_seconds": 1, "retry_max_seconds": 2, "timeout": 5},
+    )
     raws = [fault_mail(n) for n in range(mails)]
     appender = Appender(imap, raws)
     daemon = TiketDaemon(config, work / "daemon.log")
@@ -150,8 +170,11 @@ def run_faults(work: Path, imap: ImapUser, sink: SmtpSink, *, mails: int = 1000,
                 say(f"  SMTP sink down after {appender.sent} mails")
                 sink.stop()
                 sink_down_since = time.monotonic()
-            if sink_down_since and not figures.smtp_down_seconds \
-                    and time.monotonic() - sink_down_since >= smtp_down:
+            if (
+                sink_down_since
+                and not figures.smtp_down_seconds
+                and time.monotonic() - sink_down_since >= smtp_down
+            ):
                 sink.start()
                 figures.smtp_down_seconds = round(time.monotonic() - sink_down_since, 1)
                 say("  SMTP sink up again")
@@ -198,11 +221,13 @@ def _state(config: Path, imap: ImapUser) -> dict[str, int]:
     db = open_database(load_settings(config, env={}))
     try:
         distinct = m.Inbound.select(m.Inbound.message_id).distinct().count()
-        return {"distinct": distinct,
-                "pending": m.Inbound.select().where(m.Inbound.state == "pending").count(),
-                "outbox": m.Outbox.select().where(m.Outbox.status == "pending").count(),
-                "on_server": m.Inbound.select().where(m.Inbound.on_server == "inbox").count(),
-                "inbox": len(imap.uids("INBOX"))}
+        return {
+            "distinct": distinct,
+            "pending": m.Inbound.select().where(m.Inbound.state == "pending").count(),
+            "outbox": m.Outbox.select().where(m.Outbox.status == "pending").count(),
+            "on_server": m.Inbound.select().where(m.Inbound.on_server == "inbox").count(),
+            "inbox": len(imap.uids("INBOX")),
+        }
     finally:
         db.close()
 
@@ -215,8 +240,9 @@ def _wait_drained(config: Path, imap: ImapUser, mails: int, timeout: float) -> b
         except Exception:  # the database or Dovecot may still be starting
             time.sleep(0.5)
             continue
-        if state["distinct"] >= mails and not (state["pending"] or state["outbox"]
-                                               or state["on_server"] or state["inbox"]):
+        if state["distinct"] >= mails and not (
+            state["pending"] or state["outbox"] or state["on_server"] or state["inbox"]
+        ):
             return True
         time.sleep(0.5)
     return False
@@ -230,16 +256,22 @@ def _count(figures: Figures, config: Path, imap: ImapUser, sink: SmtpSink, mails
 
     db = open_database(load_settings(config, env={}))
     expected = {f"<fault-{n}@example.com>" for n in range(mails)}
-    per_mail = Counter(row.message_id for row in m.Message.select(m.Message.message_id)
-                       .where(m.Message.direction == "in"))
+    per_mail = Counter(
+        row.message_id
+        for row in m.Message.select(m.Message.message_id).where(m.Message.direction == "in")
+    )
     figures.tickets = m.Ticket.select().count()
     figures.duplicates = sum(n - 1 for n in per_mail.values() if n > 1)
     figures.lost = len(expected - set(per_mail))
     figures.quarantined = m.Inbound.select().where(m.Inbound.state == "quarantined").count()
     figures.pending_inbound = m.Inbound.select().where(m.Inbound.state == "pending").count()
     figures.pending_outbox = m.Outbox.select().where(m.Outbox.status != "sent").count()
-    acks = {row.message_id for row in m.Outbox.select(m.Outbox.message_id)
-            .where(m.Outbox.template == "acknowledgement")}
+    acks = {
+        row.message_id
+        for row in m.Outbox.select(m.Outbox.message_id).where(
+            m.Outbox.template == "acknowledgement"
+        )
+    }
     db.close()
     figures.left_in_inbox = len(imap.uids("INBOX"))
     figures.acks_expected = len(acks)
@@ -258,8 +290,10 @@ def _count(figures: Figures, config: Path, imap: ImapUser, sink: SmtpSink, mails
         (figures.lost == 0, f"{figures.lost} mails lost"),
         (figures.quarantined == 0, f"{figures.quarantined} mails quarantined"),
         (figures.acks_expected == mails, f"{figures.acks_expected} acks queued for {mails} mails"),
-        (figures.acks_delivered == figures.acks_expected,
-         f"{figures.acks_expected - figures.acks_delivered} acks never delivered"),
+        (
+            figures.acks_delivered == figures.acks_expected,
+            f"{figures.acks_expected - figures.acks_delivered} acks never delivered",
+        ),
         (not set(delivered) - acks, "the sink got mail with an unknown Message-ID"),
         (figures.acks_with_unstable_id == 0, "a mail got acks with different Message-IDs"),
         (figures.pending_inbound == 0, f"{figures.pending_inbound} inbound rows pending"),
@@ -273,15 +307,21 @@ def _count(figures: Figures, config: Path, imap: ImapUser, sink: SmtpSink, mails
 def print_figures(f: Figures) -> None:
     """The human-readable report."""
     print(f"fault run on {f.backend}: {f.mails} mails APPENDed over {f.append_seconds} s")
-    print(f"  kills survived      {f.kills} (SIGKILL + restart), Dovecot restarts "
-          f"{f.dovecot_restarts}, SMTP down {f.smtp_down_seconds} s")
+    print(
+        f"  kills survived      {f.kills} (SIGKILL + restart), Dovecot restarts "
+        f"{f.dovecot_restarts}, SMTP down {f.smtp_down_seconds} s"
+    )
     print(f"  tickets             {f.tickets}")
     print(f"  duplicates          {f.duplicates} (tickets created twice for one mail)")
     print(f"  lost                {f.lost}   quarantined {f.quarantined}")
-    print(f"  acks delivered      {f.acks_delivered} of {f.acks_expected} "
-          f"({f.acks_delivered_twice} twice, same Message-ID; unstable ids {f.acks_with_unstable_id})")
-    print(f"  stuck               inbound pending {f.pending_inbound}, outbox pending "
-          f"{f.pending_outbox}, left in INBOX {f.left_in_inbox}")
+    print(
+        f"  acks delivered      {f.acks_delivered} of {f.acks_expected} "
+        f"({f.acks_delivered_twice} twice, same Message-ID; unstable ids {f.acks_with_unstable_id})"
+    )
+    print(
+        f"  stuck               inbound pending {f.pending_inbound}, outbox pending "
+        f"{f.pending_outbox}, left in INBOX {f.left_in_inbox}"
+    )
     print(f"  time to drain       {f.drain_seconds} s after the last APPEND and kill")
     print(f"  daemon exit code    {f.exit_code} (SIGTERM)")
     print("  RESULT              " + ("ok" if f.ok() else "FAILED: " + "; ".join(f.problems)))
@@ -307,11 +347,27 @@ def main() -> int:
         if postgres is not None:
             postgres.start()
             url = postgres.create_database("faults")
-        imap = ImapUser(host=dovecot.host, port=dovecot.port, ssl_port=dovecot.ssl_port,
-                        ca_file=dovecot.ca_file, user="desk", password="deskpw", server=dovecot)
-        figures = run_faults(work, imap, sink, mails=args.mails, database_url=url,
-                             backend=args.backend, seed=args.seed, kill_min=args.kill_min,
-                             kill_max=args.kill_max, progress=True)
+        imap = ImapUser(
+            host=dovecot.host,
+            port=dovecot.port,
+            ssl_port=dovecot.ssl_port,
+            ca_file=dovecot.ca_file,
+            user="desk",
+            password="deskpw",
+            server=dovecot,
+        )
+        figures = run_faults(
+            work,
+            imap,
+            sink,
+            mails=args.mails,
+            database_url=url,
+            backend=args.backend,
+            seed=args.seed,
+            kill_min=args.kill_min,
+            kill_max=args.kill_max,
+            progress=True,
+        )
     finally:
         sink.stop()
         dovecot.stop()

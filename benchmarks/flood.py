@@ -8,6 +8,7 @@ a naive auto-responder (no Auto-Submitted, In-Reply-To our mail) answers every m
 a few rounds. Printed: tickets, acknowledgements (must be <= the cap), responder rounds until rest,
 RSS before and after. tests/test_floods.py runs the same helpers on a smaller count.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,9 +26,11 @@ sys.path.insert(0, str(ROOT))
 
 def flood_mail(n: int, sender: str) -> bytes:
     """Mail n of a flood: a fresh Message-ID and subject each time, one sender."""
-    return (f"From: Flood <{sender}>\r\nTo: support@example.org\r\nSubject: Urgent request {n}\r\n"
-            f"Message-ID: <flood-{n}-{sender}>\r\nDate: Fri, 27 Nov 2026 08:00:00 +0000\r\n\r\n"
-            f"Please help with item {n}.\r\n").encode()
+    return (
+        f"From: Flood <{sender}>\r\nTo: support@example.org\r\nSubject: Urgent request {n}\r\n"
+        f"Message-ID: <flood-{n}-{sender}>\r\nDate: Fri, 27 Nov 2026 08:00:00 +0000\r\n\r\n"
+        f"Please help with item {n}.\r\n"
+    ).encode()
 
 
 def naive_reply(ours: bytes) -> bytes:
@@ -35,12 +38,13 @@ def naive_reply(ours: bytes) -> bytes:
     Precedence, no loop marker copied, an ordinary "Re:" subject, In-Reply-To our Message-ID."""
     head = email.message_from_bytes(ours.split(b"\r\n\r\n", 1)[0])
     to = str(head["To"]).split(",")[0].strip()
-    return (f"From: {to}\r\nTo: {head['From']}\r\nSubject: Re: {head['Subject']}\r\n"
-            f"Message-ID: <auto-{abs(hash(head['Message-ID']))}@{to.split('@')[-1]}>\r\n"
-            f"In-Reply-To: {head['Message-ID']}\r\nReferences: {head['Message-ID']}\r\n"
-            "Date: Fri, 27 Nov 2026 08:00:05 +0000\r\n\r\n"
-            "Thank you for your mail. I am out of the office and will answer when I am back.\r\n"
-            ).encode()
+    return (
+        f"From: {to}\r\nTo: {head['From']}\r\nSubject: Re: {head['Subject']}\r\n"
+        f"Message-ID: <auto-{abs(hash(head['Message-ID']))}@{to.split('@')[-1]}>\r\n"
+        f"In-Reply-To: {head['Message-ID']}\r\nReferences: {head['Message-ID']}\r\n"
+        "Date: Fri, 27 Nov 2026 08:00:05 +0000\r\n\r\n"
+        "Thank you for your mail. I am out of the office and will answer when I am back.\r\n"
+    ).encode()
 
 
 def naive_replies(rows: Iterable[Any]) -> list[tuple[int, bytes]]:
@@ -103,16 +107,23 @@ def main() -> int:
             put(maildir, f"r{round_}-{row_id}", raw)
         run_once(runtime)
     tickets = m.Ticket.select().count()
-    acks = m.Outbox.select().where((m.Outbox.first_recipient == sender)
-                                   & (m.Outbox.template == "acknowledgement")).count()
+    acks = (
+        m.Outbox.select()
+        .where((m.Outbox.first_recipient == sender) & (m.Outbox.template == "acknowledgement"))
+        .count()
+    )
     total_out = m.Outbox.select().count()
-    print(f"flood: {args.mails} mails from one sender in {flood_seconds:.1f} s "
-          f"({args.mails / flood_seconds:.0f} mails/s), cap {args.cap}/hour")
+    print(
+        f"flood: {args.mails} mails from one sender in {flood_seconds:.1f} s "
+        f"({args.mails / flood_seconds:.0f} mails/s), cap {args.cap}/hour"
+    )
     print(f"  tickets             {tickets}")
     print(f"  acknowledgements    {acks} (cap {args.cap}); all mail sent to anyone: {total_out}")
     print(f"  auto-responder      answers per round {rounds} (0 = at rest)")
-    print(f"  RSS                 {rss[0]:.0f} MB after the first chunk, {rss[-1]:.0f} MB after "
-          f"the last ({rss[-1] - rss[0]:+.0f} MB over {len(rss) - 1} more chunks)")
+    print(
+        f"  RSS                 {rss[0]:.0f} MB after the first chunk, {rss[-1]:.0f} MB after "
+        f"the last ({rss[-1] - rss[0]:+.0f} MB over {len(rss) - 1} more chunks)"
+    )
     ok = acks <= args.cap and total_out <= args.cap and rounds[-1] == 0
     print("  RESULT              " + ("ok" if ok else "FAILED"))
     return 0 if ok else 1

@@ -9,6 +9,7 @@ rate on the same mails. A run covers receive (commit raw), parse, screen, match,
 render, apply_plan, moving every mail on the server and writing every acknowledgement to the
 file outbox. With --triage the default triage model is used (built first if missing).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,11 +42,21 @@ def child(args: argparse.Namespace) -> None:
     boxes = None
     if args.source == "imap":
         (work / "pw").write_text(args.imap_password)
-        boxes = [{"name": "bench", "url": f"imap://{args.imap_user}@127.0.0.1:{args.imap_port}/INBOX",
-                  "ca_file": args.ca_file, "password_file": str(work / "pw")}]
-    extra = {"triage": {"build_default": bool(args.triage),
-                        "model_dir": args.model_dir if args.triage else str(work / "none")},
-             "intake": {"parse_workers": int(args.parse_workers)}}
+        boxes = [
+            {
+                "name": "bench",
+                "url": f"imap://{args.imap_user}@127.0.0.1:{args.imap_port}/INBOX",
+                "ca_file": args.ca_file,
+                "password_file": str(work / "pw"),
+            }
+        ]
+    extra = {
+        "triage": {
+            "build_default": bool(args.triage),
+            "model_dir": args.model_dir if args.triage else str(work / "none"),
+        },
+        "intake": {"parse_workers": int(args.parse_workers)},
+    }
     settings = test_settings(work, mailboxes=boxes, extra=extra)
     triager = None if args.triage else NoTriage()
     runtime = build_runtime(settings, triager=triager)
@@ -55,8 +66,18 @@ def child(args: argparse.Namespace) -> None:
     summary = run_once(runtime)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"wall": wall, "cpu": cpu, "peak_kb": peak_kb, "fetched": summary.fetched,
-                      "dispositions": dict(summary.dispositions), "sent": summary.delivery.sent}))
+    print(
+        json.dumps(
+            {
+                "wall": wall,
+                "cpu": cpu,
+                "peak_kb": peak_kb,
+                "fetched": summary.fetched,
+                "dispositions": dict(summary.dispositions),
+                "sent": summary.delivery.sent,
+            }
+        )
+    )
 
 
 def bare_parse_rate(mails: list[bytes]) -> float:
@@ -73,21 +94,38 @@ def bare_parse_rate(mails: list[bytes]) -> float:
 
 
 def run_child(argv: list[str]) -> dict[str, object]:
-    done = subprocess.run([sys.executable, __file__, "--child", *argv], capture_output=True,
-                          text=True, cwd=ROOT, check=False)
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", *argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     if done.returncode != 0:
         raise SystemExit(f"benchmark child failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def bench_maildir(mails: list[bytes], args: argparse.Namespace,
-                  workers: str = "0") -> list[dict[str, object]]:
+def bench_maildir(
+    mails: list[bytes], args: argparse.Namespace, workers: str = "0"
+) -> list[dict[str, object]]:
     results = []
     for _ in range(args.runs):
         with tempfile.TemporaryDirectory() as work:
             write_maildir(mails, Path(work) / "Maildir")
-            results.append(run_child(["--work", work, "--source", "maildir",
-                                      "--parse-workers", workers, *triage_args(args)]))
+            results.append(
+                run_child(
+                    [
+                        "--work",
+                        work,
+                        "--source",
+                        "maildir",
+                        "--parse-workers",
+                        workers,
+                        *triage_args(args),
+                    ]
+                )
+            )
     return results
 
 
@@ -103,12 +141,27 @@ def bench_imap(mails: list[bytes], args: argparse.Namespace) -> list[dict[str, o
             server.reset_user("bench")
             with server.connect("bench") as client:
                 for start in range(0, len(mails), 100):
-                    client.multiappend("INBOX", mails[start:start + 100])
+                    client.multiappend("INBOX", mails[start : start + 100])
             with tempfile.TemporaryDirectory() as work:
-                results.append(run_child(["--work", work, "--source", "imap", "--imap-user", "bench",
-                                          "--imap-password", "benchpw", "--imap-port",
-                                          str(server.port), "--ca-file", str(server.ca_file),
-                                          *triage_args(args)]))
+                results.append(
+                    run_child(
+                        [
+                            "--work",
+                            work,
+                            "--source",
+                            "imap",
+                            "--imap-user",
+                            "bench",
+                            "--imap-password",
+                            "benchpw",
+                            "--imap-port",
+                            str(server.port),
+                            "--ca-file",
+                            str(server.ca_file),
+                            *triage_args(args),
+                        ]
+                    )
+                )
     finally:
         server.stop()
         remove_server_dir(base)
@@ -123,12 +176,16 @@ def report(name: str, results: list[dict[str, object]], n: int) -> None:
     rates = [n / float(r["wall"]) for r in results]  # type: ignore[arg-type]
     cpu = [1000 * float(r["cpu"]) / n for r in results]  # type: ignore[arg-type]
     peak = max(int(r["peak_kb"]) for r in results) / 1024  # type: ignore[call-overload]
-    print(f"{name:8s} mails/s median {statistics.median(rates):7.0f}  "
-          f"(runs: {', '.join(f'{r:.0f}' for r in rates)})  "
-          f"CPU s per 1,000 mails {statistics.median(cpu):5.2f}  "
-          f"= {1000 / statistics.median(cpu):5.0f} mails per CPU-second  peak RSS {peak:5.0f} MB")
-    print(f"         outcome of one run: {results[0]['dispositions']}, acks written "
-          f"{results[0]['sent']}")
+    print(
+        f"{name:8s} mails/s median {statistics.median(rates):7.0f}  "
+        f"(runs: {', '.join(f'{r:.0f}' for r in rates)})  "
+        f"CPU s per 1,000 mails {statistics.median(cpu):5.2f}  "
+        f"= {1000 / statistics.median(cpu):5.0f} mails per CPU-second  peak RSS {peak:5.0f} MB"
+    )
+    print(
+        f"         outcome of one run: {results[0]['dispositions']}, acks written "
+        f"{results[0]['sent']}"
+    )
 
 
 def main() -> None:
@@ -151,8 +208,10 @@ def main() -> None:
         return
     mails = generate_mails(args.mails, seed=42)
     size = sum(map(len, mails)) / len(mails)
-    print(f"tiket intake benchmark: {len(mails)} generated mails (mean {size / 1024:.1f} KB), "
-          f"{args.runs} runs each, {os.cpu_count()} CPUs, triage {'on' if args.triage else 'off'}")
+    print(
+        f"tiket intake benchmark: {len(mails)} generated mails (mean {size / 1024:.1f} KB), "
+        f"{args.runs} runs each, {os.cpu_count()} CPUs, triage {'on' if args.triage else 'off'}"
+    )
     ceiling = statistics.median(bare_parse_rate(mails) for _ in range(args.runs))
     print(f"ceiling  mail-parser bare parse {ceiling:7.0f} mails/s (median of {args.runs})")
     if args.source in ("maildir", "both"):

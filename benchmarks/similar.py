@@ -6,6 +6,7 @@ Texts are generated from IT-desk phrase pools (subject + a short body, like stor
 index is the one pipeline/similar.py keeps (HashingVectorizer rows, L2-normalised, float32 CSR).
 Prints build time, the matrix's non-zeros and memory, and the median and p90 query latency.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,15 +23,54 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pipeline.similar import make_vectorizer  # noqa: E402
 
-THINGS = ["printer", "laptop", "vpn", "outlook", "mailbox", "password", "account", "monitor",
-          "wifi", "teams", "sharepoint", "excel", "payroll system", "hr portal", "badge reader",
-          "docking station", "keyboard", "phone", "mfa app", "shared drive", "sap", "citrix"]
-PROBLEMS = ["does not start", "keeps crashing", "is very slow", "shows an error", "is locked",
-            "cannot connect", "stopped working after the update", "needs to be replaced",
-            "access denied", "jams every morning", "lost the settings", "will not sync"]
+THINGS = [
+    "printer",
+    "laptop",
+    "vpn",
+    "outlook",
+    "mailbox",
+    "password",
+    "account",
+    "monitor",
+    "wifi",
+    "teams",
+    "sharepoint",
+    "excel",
+    "payroll system",
+    "hr portal",
+    "badge reader",
+    "docking station",
+    "keyboard",
+    "phone",
+    "mfa app",
+    "shared drive",
+    "sap",
+    "citrix",
+]
+PROBLEMS = [
+    "does not start",
+    "keeps crashing",
+    "is very slow",
+    "shows an error",
+    "is locked",
+    "cannot connect",
+    "stopped working after the update",
+    "needs to be replaced",
+    "access denied",
+    "jams every morning",
+    "lost the settings",
+    "will not sync",
+]
 PLACES = ["floor {n}", "room {n}", "the {n}th floor office", "building {n}", "home office"]
-NOTES = ["restarted the service", "replaced the device", "reset the password and unlocked the account",
-         "reinstalled the client", "cleared the cache", "updated the driver", "granted access"]
+NOTES = [
+    "restarted the service",
+    "replaced the device",
+    "reset the password and unlocked the account",
+    "reinstalled the client",
+    "cleared the cache",
+    "updated the driver",
+    "granted access",
+]
 
 
 def texts(n: int, seed: int) -> list[str]:
@@ -39,9 +79,11 @@ def texts(n: int, seed: int) -> list[str]:
     for _ in range(n):
         thing, problem = rng.choice(THINGS), rng.choice(PROBLEMS)
         place = rng.choice(PLACES).format(n=rng.randint(1, 40))
-        out.append(f"{thing} {problem}\nHello, my {thing} on {place} {problem}. "
-                   f"I tried again {rng.randint(2, 9)} times. It started {rng.choice(['today', 'yesterday', 'on monday'])}. "
-                   f"Ticket note: {rng.choice(NOTES)}.")
+        out.append(
+            f"{thing} {problem}\nHello, my {thing} on {place} {problem}. "
+            f"I tried again {rng.randint(2, 9)} times. It started {rng.choice(['today', 'yesterday', 'on monday'])}. "
+            f"Ticket note: {rng.choice(NOTES)}."
+        )
     return out
 
 
@@ -68,10 +110,14 @@ def main() -> None:
         best[np.argsort(-scores[best])]
         timings.append(time.perf_counter() - t0)
     timings.sort()
-    print(f"similar tickets: {args.tickets:,} resolved tickets indexed in {build:.1f} s "
-          f"({matrix.nnz:,} non-zeros, {megabytes:.0f} MB as float32 CSR)")
-    print(f"query (vectorise + sparse product + top 3): median {1000 * statistics.median(timings):.0f} ms, "
-          f"p90 {1000 * timings[int(0.9 * (len(timings) - 1))]:.0f} ms over {len(timings)} queries")
+    print(
+        f"similar tickets: {args.tickets:,} resolved tickets indexed in {build:.1f} s "
+        f"({matrix.nnz:,} non-zeros, {megabytes:.0f} MB as float32 CSR)"
+    )
+    print(
+        f"query (vectorise + sparse product + top 3): median {1000 * statistics.median(timings):.0f} ms, "
+        f"p90 {1000 * timings[int(0.9 * (len(timings) - 1))]:.0f} ms over {len(timings)} queries"
+    )
 
 
 if __name__ == "__main__":

@@ -6,18 +6,18 @@ Serving API: ``load_model``, ``TriageModel``, ``TriageResult``, ``HeadSuggestion
 
 from classifiers.default_model import ensure_default_model
 from classifiers.triage_model import (
-           HeadSuggestion,
-           ModelUnavailable,
-           TriageModel,
-           TriageResult,
-           load_model,
+    HeadSuggestion,
+    ModelUnavailable,
+    TriageModel,
+    TriageResult,
+    load_model,
 )
 
 __all__ = [
-           "HeadSuggestion",
-           "ModelUnavailable",
-           "TriageModel",
-           "TriageResult",
-           "ensure_default_model",
-           "load_model",
+    "HeadSuggestion",
+    "ModelUnavailable",
+    "TriageModel",
+    "TriageResult",
+    "ensure_default_model",
+    "load_model",
 ]

@@ -35,7 +35,9 @@ class BreachRule:
     name: str
     pattern: re.Pattern[str]
     also: re.Pattern[str] | None = None
-    unless: re.Pattern[str] | None = None  # if set, a sentence matching it does not count for this rule
+    unless: re.Pattern[str] | None = (
+        None  # if set, a sentence matching it does not count for this rule
+    )
 
 
 def _rx(pattern: str) -> re.Pattern[str]:
@@ -69,7 +71,9 @@ _OWN_RESET = _rx(r"""\b(?:reset|activation|activate|verification\s+code|new\s+pa
 BREACH_RULES: tuple[BreachRule, ...] = (
     BreachRule(
         name="data_breach",
-        pattern=_rx(r"\b(?:data|security|privacy)\s+breach(?:es|ed)?\b|\bbreach\s+of\s+(?:\w+\s+)?data\b"),
+        pattern=_rx(
+            r"\b(?:data|security|privacy)\s+breach(?:es|ed)?\b|\bbreach\s+of\s+(?:\w+\s+)?data\b"
+        ),
     ),
     BreachRule(
         name="leaked_credentials",
@@ -120,7 +124,9 @@ BREACH_RULES: tuple[BreachRule, ...] = (
                 .{0,150}\b(?:palsu|tiruan|pancingan\s+data|phishing|mencurigakan|bukan\s+(?:laman\s+)?(?:kita|kami|rasmi))\b"""
         ),
         also=_rx(r"\b(?:kata\s+laluan|password|otp)\b"),
-        unless=_rx(r"\b(?:set\s+semula|reset|kata\s+laluan\s+baharu|kata\s+laluan\s+baru|pengaktifan)\b"),
+        unless=_rx(
+            r"\b(?:set\s+semula|reset|kata\s+laluan\s+baharu|kata\s+laluan\s+baru|pengaktifan)\b"
+        ),
     ),
     BreachRule(
         name="data_exposed",
@@ -207,6 +213,9 @@ def detect_breach(subject: str, body: str) -> BreachVerdict:
         rule.name
         for rule in BREACH_RULES
         if (rule.also is None or rule.also.search(whole))  # cheap whole-mail test first
-        and any(rule.pattern.search(s) and not (rule.unless and rule.unless.search(s)) for s in sentences)
+        and any(
+            rule.pattern.search(s) and not (rule.unless and rule.unless.search(s))
+            for s in sentences
+        )
     )
     return BreachVerdict(flagged=bool(reasons), reasons=reasons)

@@ -57,41 +57,67 @@ _CLASSIFY_EXAMPLE = """examples:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``train``, ``evaluate`` and ``classify`` subcommands to ``subparsers``."""
     raw = argparse.RawDescriptionHelpFormatter
-    train = subparsers.add_parser("train", help="train the triage model from labelled CSVs",
-                                  description=_TRAIN_DESCRIPTION,
-                                  epilog=_TRAIN_EXAMPLE, formatter_class=raw)
-    train.add_argument("--data", action="append", type=Path, metavar="FILE",
-                       help="labelled CSV (.csv or .csv.gz); repeat for several files "
-                            "(default with --with-feedback: the shipped default data)")
-    train.add_argument("--with-feedback", action="store_true",
-                       help="add L1's review decisions from the database as training rows, "
-                            "weighted by [triage] feedback_weight")
+    train = subparsers.add_parser(
+        "train",
+        help="train the triage model from labelled CSVs",
+        description=_TRAIN_DESCRIPTION,
+        epilog=_TRAIN_EXAMPLE,
+        formatter_class=raw,
+    )
+    train.add_argument(
+        "--data",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        help="labelled CSV (.csv or .csv.gz); repeat for several files "
+        "(default with --with-feedback: the shipped default data)",
+    )
+    train.add_argument(
+        "--with-feedback",
+        action="store_true",
+        help="add L1's review decisions from the database as training rows, "
+        "weighted by [triage] feedback_weight",
+    )
     train.add_argument("--model-dir", type=Path, default=None, metavar="DIR")
-    train.add_argument("--select", action="store_true",
-                       help="cross-validate every candidate estimator per head (slower)")
+    train.add_argument(
+        "--select",
+        action="store_true",
+        help="cross-validate every candidate estimator per head (slower)",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress on stderr")
     train.set_defaults(handler=run_train)
 
-    evaluate = subparsers.add_parser("evaluate", help="measure the triage model on labelled CSVs",
-                                     description="Per-head accuracy, macro-F1, per-class scores, and "
-                                                 "precision and coverage at the auto-apply threshold.",
-                                     epilog=_EVALUATE_EXAMPLE, formatter_class=raw)
+    evaluate = subparsers.add_parser(
+        "evaluate",
+        help="measure the triage model on labelled CSVs",
+        description="Per-head accuracy, macro-F1, per-class scores, and "
+        "precision and coverage at the auto-apply threshold.",
+        epilog=_EVALUATE_EXAMPLE,
+        formatter_class=raw,
+    )
     evaluate.add_argument("--data", action="append", required=True, type=Path, metavar="FILE")
     evaluate.add_argument("--model-dir", type=Path, default=None, metavar="DIR")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(handler=run_evaluate)
 
-    classify = subparsers.add_parser("classify", help="suggest kind, category and priority for mail",
-                                     description="Classify one .eml or plain text read from stdin, or "
-                                                 "every row of a CSV (--data).",
-                                     epilog=_CLASSIFY_EXAMPLE, formatter_class=raw)
+    classify = subparsers.add_parser(
+        "classify",
+        help="suggest kind, category and priority for mail",
+        description="Classify one .eml or plain text read from stdin, or "
+        "every row of a CSV (--data).",
+        epilog=_CLASSIFY_EXAMPLE,
+        formatter_class=raw,
+    )
     classify.add_argument("--data", type=Path, default=None, metavar="FILE.csv")
     classify.add_argument("--model-dir", type=Path, default=None, metavar="DIR")
-    classify.add_argument("--json", action="store_true", help="JSON (one object per line with --data)")
+    classify.add_argument(
+        "--json", action="store_true", help="JSON (one object per line with --data)"
+    )
     classify.set_defaults(handler=run_classify)
 
 
 # ---- settings -------------------------------------------------------------------------------------------
+
 
 def _triage(settings: Settings) -> Mapping[str, Any]:
     return settings.section("triage")
@@ -123,8 +149,13 @@ def _load(args: argparse.Namespace, settings: Settings) -> TriageModel:
     model_dir = _model_dir(args, settings)
     if bool(_triage(settings).get("build_default", True)):
         options = _options(settings)
-        ensure_default_model(model_dir, progress=True, target_precision=options.target_precision,
-                             min_class_examples=options.min_class_examples, matrix=options.matrix)
+        ensure_default_model(
+            model_dir,
+            progress=True,
+            target_precision=options.target_precision,
+            min_class_examples=options.min_class_examples,
+            matrix=options.matrix,
+        )
     return load_model(model_dir)
 
 
@@ -135,27 +166,33 @@ def _fail(message: str, code: int) -> int:
 
 # ---- train ----------------------------------------------------------------------------------------------
 
+
 def run_train(args: argparse.Namespace, settings: Settings) -> int:
     """Train on ``--data`` files and write the bundle and model card to the model dir."""
     paths = list(args.data or [])
     if not paths and not args.with_feedback:
-        return _fail("give --data FILE (or --with-feedback to retrain the default data with "
-                     "the desk's review decisions)", 2)
+        return _fail(
+            "give --data FILE (or --with-feedback to retrain the default data with "
+            "the desk's review decisions)",
+            2,
+        )
     feedback_rows = 0
     with tempfile.TemporaryDirectory() as scratch:
         if args.with_feedback:
             from pipeline.feedback import write_feedback_csv
 
             feedback = Path(scratch) / "feedback.csv"
-            feedback_rows = write_feedback_csv(settings, feedback,
-                                               float(_triage(settings).get("feedback_weight", 5.0)))
+            feedback_rows = write_feedback_csv(
+                settings, feedback, float(_triage(settings).get("feedback_weight", 5.0))
+            )
             paths = (paths or _default_paths()) + ([feedback] if feedback_rows else [])
             print(f"tiket: {feedback_rows} reviewed ticket(s) added as feedback", file=sys.stderr)
         return _train(args, settings, paths, feedback_rows)
 
 
-def _train(args: argparse.Namespace, settings: Settings, paths: list[Path],
-           feedback_rows: int) -> int:
+def _train(
+    args: argparse.Namespace, settings: Settings, paths: list[Path], feedback_rows: int
+) -> int:
     try:
         options = _options(settings, select=args.select)
         data = read_many(paths, require_labels=True)
@@ -182,16 +219,20 @@ def _default_paths() -> list[Path]:
 
 
 def _train_report(card: Mapping[str, Any], model_dir: Path) -> str:
-    lines = [f"model {card['model_version']} written to {model_dir} "
-             f"({card['rows']} rows, {card['training_seconds']} s, "
-             f"{card.get('feedback_rows', 0)} from L1 feedback)"]
+    lines = [
+        f"model {card['model_version']} written to {model_dir} "
+        f"({card['rows']} rows, {card['training_seconds']} s, "
+        f"{card.get('feedback_rows', 0)} from L1 feedback)"
+    ]
     for head, report in card["heads"].items():
         cv, threshold = report["cv"], report["threshold"]
-        lines.append(f"  {head:<9} {report['estimator']:<24} rows={report['rows']:<6} "
-                     f"cv_accuracy={cv['accuracy']:.3f} cv_macro_f1={cv['macro_f1']:.3f} "
-                     f"threshold={threshold['value']:.3f} precision={threshold['precision']:.3f} "
-                     f"coverage={threshold['coverage']:.3f}"
-                     + ("" if threshold["reached_target"] else "  (never auto-applies)"))
+        lines.append(
+            f"  {head:<9} {report['estimator']:<24} rows={report['rows']:<6} "
+            f"cv_accuracy={cv['accuracy']:.3f} cv_macro_f1={cv['macro_f1']:.3f} "
+            f"threshold={threshold['value']:.3f} precision={threshold['precision']:.3f} "
+            f"coverage={threshold['coverage']:.3f}"
+            + ("" if threshold["reached_target"] else "  (never auto-applies)")
+        )
     for head, why in card["skipped_heads"].items():
         lines.append(f"  {head:<9} skipped: {why}")
     return "\n".join(lines)
@@ -199,13 +240,16 @@ def _train_report(card: Mapping[str, Any], model_dir: Path) -> str:
 
 # ---- evaluate -------------------------------------------------------------------------------------------
 
+
 def _truth(data: TicketData, head: str, model: TriageModel) -> list[str | None] | None:
     if head in data.labels:
         return list(data.labels[head])
     if head == "priority" and "impact" in data.labels and "urgency" in data.labels:
         matrix = model.card.get("priority_matrix") or DEFAULT_MATRIX
-        return [priority_for(i, u, matrix) if i and u else None
-                for i, u in zip(data.labels["impact"], data.labels["urgency"], strict=True)]
+        return [
+            priority_for(i, u, matrix) if i and u else None
+            for i, u in zip(data.labels["impact"], data.labels["urgency"], strict=True)
+        ]
     return None
 
 
@@ -222,8 +266,12 @@ def evaluate_model(model: TriageModel, data: TicketData) -> dict[str, Any]:
         if not keep:
             continue
         labels, confidences = predicted[head]
-        report["heads"][head] = head_metrics([str(truth[i]) for i in keep], [labels[i] for i in keep],
-                                             [confidences[i] for i in keep], thresholds[head])
+        report["heads"][head] = head_metrics(
+            [str(truth[i]) for i in keep],
+            [labels[i] for i in keep],
+            [confidences[i] for i in keep],
+            thresholds[head],
+        )
     return report
 
 
@@ -240,7 +288,9 @@ def run_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         return _fail(str(exc), 1)
     report = evaluate_model(model, data)
     if not report["heads"]:
-        return _fail(f"{', '.join(map(str, args.data))}: no label column the model can be checked on", 2)
+        return _fail(
+            f"{', '.join(map(str, args.data))}: no label column the model can be checked on", 2
+        )
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -261,7 +311,9 @@ def read_message(raw: bytes) -> tuple[str, str]:
     first = lines[0].decode("utf-8", "replace") if lines else ""
     if _HEADER_LINE.match(first) or first.startswith("From "):
         message = email.message_from_bytes(raw, policy=email.policy.default)
-        if isinstance(message, EmailMessage) and (message["subject"] is not None or message["from"] is not None):
+        if isinstance(message, EmailMessage) and (
+            message["subject"] is not None or message["from"] is not None
+        ):
             return str(message["subject"] or ""), _text_body(message)
     return "", raw.decode("utf-8", "replace")
 
@@ -282,7 +334,8 @@ def _text_body(message: EmailMessage) -> str:
 def result_json(result: TriageResult) -> dict[str, Any]:
     """The JSON shape of one result: one key per head, then the breach flag, reasons and version."""
     out: dict[str, Any] = {
-        h.head: {"label": h.label, "confidence": h.confidence, "applied": h.applied} for h in result.heads
+        h.head: {"label": h.label, "confidence": h.confidence, "applied": h.applied}
+        for h in result.heads
     }
     out["breach_suspected"] = result.breach_suspected
     out["breach_reasons"] = list(result.breach_reasons)
@@ -291,7 +344,10 @@ def result_json(result: TriageResult) -> dict[str, Any]:
 
 
 def _result_text(result: TriageResult) -> str:
-    parts = [f"{h.head}={h.label} ({h.confidence:.2f}{', applied' if h.applied else ''})" for h in result.heads]
+    parts = [
+        f"{h.head}={h.label} ({h.confidence:.2f}{', applied' if h.applied else ''})"
+        for h in result.heads
+    ]
     if result.breach_suspected:
         parts.append(f"BREACH SUSPECTED: {', '.join(result.breach_reasons)}")
     return "  ".join(parts)

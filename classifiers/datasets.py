@@ -43,8 +43,14 @@ LABEL_COLUMNS: Mapping[str, str] = {
 }
 _KINDS = {"incident": "incident", "problem": "incident", "request": "request", "change": "request"}
 _PRIORITIES = {
-    "p1": "P1", "p2": "P2", "p3": "P3", "p4": "P4",
-    "critical": "P1", "high": "P2", "medium": "P3", "low": "P4",
+    "p1": "P1",
+    "p2": "P2",
+    "p3": "P3",
+    "p4": "P4",
+    "critical": "P1",
+    "high": "P2",
+    "medium": "P3",
+    "low": "P4",
 }
 _LEVELS = {"high": "high", "medium": "medium", "low": "low"}
 
@@ -136,7 +142,9 @@ def _read_bytes(path: Path) -> bytes:
         raise DataError(path, None, f"cannot read file: {exc}") from exc
 
 
-def _parse_rows(path: Path, raw: bytes, required: Sequence[str]) -> tuple[list[str], list[dict[str, str]]]:
+def _parse_rows(
+    path: Path, raw: bytes, required: Sequence[str]
+) -> tuple[list[str], list[dict[str, str]]]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -199,7 +207,9 @@ def read_tickets(path: Path, *, require_labels: bool = False) -> TicketData:
         labels={head: tuple(values) for head, values in labels.items()},
         groups=tuple(groups),
         weights=tuple(weights),
-        sources=(DataSource(path=str(path), sha256=hashlib.sha256(raw).hexdigest(), rows=len(rows)),),
+        sources=(
+            DataSource(path=str(path), sha256=hashlib.sha256(raw).hexdigest(), rows=len(rows)),
+        ),
     )
 
 
@@ -208,7 +218,9 @@ def read_many(paths: Sequence[Path], *, require_labels: bool = False) -> TicketD
     if not paths:
         raise DataError(Path("-"), None, "no data file given")
     parts = [read_tickets(path, require_labels=require_labels) for path in paths]
-    heads = sorted({head for part in parts for head in part.labels}, key=list(LABEL_COLUMNS.values()).index)
+    heads = sorted(
+        {head for part in parts for head in part.labels}, key=list(LABEL_COLUMNS.values()).index
+    )
     labels: dict[str, tuple[str | None, ...]] = {}
     for head in heads:
         column: list[str | None] = []

@@ -51,22 +51,28 @@ def _is_current(model_dir: Path, options: TrainingOptions) -> bool:
 
     shipped = [read_tickets(path).sources[0].sha256 for path in _default_data_paths()]
     built = [entry.get("sha256") for entry in card.get("data", [])]
-    wanted = {"target_precision": options.target_precision,
-              "min_class_examples": options.min_class_examples}
+    wanted = {
+        "target_precision": options.target_precision,
+        "min_class_examples": options.min_class_examples,
+    }
     same_options = all(card.get("options", {}).get(k) == v for k, v in wanted.items())
     same_matrix = card.get("priority_matrix") == {k: dict(v) for k, v in options.matrix.items()}
     same_preparation = card.get("preparation_version") == PREPARATION_VERSION
     return built == shipped and same_options and same_matrix and same_preparation
 
 
-def build_default_model(model_dir: Path, options: TrainingOptions, *, progress: bool = True) -> Path:
+def build_default_model(
+    model_dir: Path, options: TrainingOptions, *, progress: bool = True
+) -> Path:
     """Train on the shipped data and write the bundle to ``model_dir``; returns ``model_dir``."""
     emit = _stderr if progress else None
     if emit:
         emit(f"tiket: building the default triage model in {model_dir} (first use; about a minute)")
     data = read_many(_default_data_paths())
     result = train_heads(data, options, progress=emit)
-    bundle, card = make_bundle(result, data, options, created_at=datetime.now(UTC), prefix="default")
+    bundle, card = make_bundle(
+        result, data, options, created_at=datetime.now(UTC), prefix="default"
+    )
     path = write_model_dir(model_dir, bundle, card)
     if emit:
         emit(f"tiket: default triage model {bundle['version']} ready ({result.seconds:.0f} s)")
@@ -94,8 +100,9 @@ def ensure_default_model(
     return build_default_model(model_dir, options, progress=progress)
 
 
-def _options(target_precision: float, min_class_examples: int,
-             matrix: Mapping[str, Mapping[str, str]] | None) -> TrainingOptions:
+def _options(
+    target_precision: float, min_class_examples: int, matrix: Mapping[str, Mapping[str, str]] | None
+) -> TrainingOptions:
     return TrainingOptions(
         target_precision=target_precision,
         min_class_examples=min_class_examples,

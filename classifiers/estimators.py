@@ -37,36 +37,74 @@ _STOP_WORDS = sorted(ENGLISH_STOP_WORDS)
 # kind: function words and mail-style words (greetings, thanks) are what distinguishes the sources (raw
 # ServiceNow mail, polished synthetic tickets, stripped Endava titles) more than incident from request, so
 # they go; negations stay ("not working", "cannot log in" are the strongest incident cues there are).
-_NEGATIONS = frozenset({"not", "no", "cannot", "nor", "never", "nothing", "none", "nobody", "noone"})
-_MAIL_STYLE = frozenset({
-    "hi", "hello", "dear", "team", "greetings", "good", "morning", "afternoon", "evening", "thanks", "thank",
-    "regards", "cheers", "kindly", "pls", "plz", "sent", "received", "company",
-    "hai", "salam", "assalamualaikum", "tuan", "puan",
-})
+_NEGATIONS = frozenset(
+    {"not", "no", "cannot", "nor", "never", "nothing", "none", "nobody", "noone"}
+)
+_MAIL_STYLE = frozenset(
+    {
+        "hi",
+        "hello",
+        "dear",
+        "team",
+        "greetings",
+        "good",
+        "morning",
+        "afternoon",
+        "evening",
+        "thanks",
+        "thank",
+        "regards",
+        "cheers",
+        "kindly",
+        "pls",
+        "plz",
+        "sent",
+        "received",
+        "company",
+        "hai",
+        "salam",
+        "assalamualaikum",
+        "tuan",
+        "puan",
+    }
+)
 KIND_STOP_WORDS = sorted((set(ENGLISH_STOP_WORDS) - _NEGATIONS) | _MAIL_STYLE)
 
 
 def _word_tfidf(*, stop_words: list[str] | None = None) -> TfidfVectorizer:
     return TfidfVectorizer(
-        ngram_range=(1, 2), min_df=2, max_df=0.9, sublinear_tf=True, max_features=150_000,
-        stop_words=stop_words, dtype=np.float32,
+        ngram_range=(1, 2),
+        min_df=2,
+        max_df=0.9,
+        sublinear_tf=True,
+        max_features=150_000,
+        stop_words=stop_words,
+        dtype=np.float32,
     )
 
 
 def _char_tfidf() -> TfidfVectorizer:
     return TfidfVectorizer(
-        analyzer="char_wb", ngram_range=(3, 4), min_df=3, sublinear_tf=True, max_features=80_000,
+        analyzer="char_wb",
+        ngram_range=(3, 4),
+        min_df=3,
+        sublinear_tf=True,
+        max_features=80_000,
         dtype=np.float32,
     )
 
 
 def build_sgd_log(*, stop_words: bool = False, alpha: float = 2e-5) -> Pipeline:
     """Word 1-2-gram TF-IDF + logistic-loss SGD, probabilities recalibrated by 3-fold sigmoid."""
-    sgd = SGDClassifier(loss="log_loss", alpha=alpha, max_iter=30, tol=None, random_state=RANDOM_STATE)
-    return Pipeline([
-        ("tfidf", _word_tfidf(stop_words=_STOP_WORDS if stop_words else None)),
-        ("clf", CalibratedClassifierCV(sgd, cv=3, method="sigmoid")),
-    ])
+    sgd = SGDClassifier(
+        loss="log_loss", alpha=alpha, max_iter=30, tol=None, random_state=RANDOM_STATE
+    )
+    return Pipeline(
+        [
+            ("tfidf", _word_tfidf(stop_words=_STOP_WORDS if stop_words else None)),
+            ("clf", CalibratedClassifierCV(sgd, cv=3, method="sigmoid")),
+        ]
+    )
 
 
 def build_logistic(*, stop_words: bool | list[str] = False, c: float = 3.0) -> Pipeline:
@@ -75,31 +113,39 @@ def build_logistic(*, stop_words: bool | list[str] = False, c: float = 3.0) -> P
     ``stop_words``: True for the English list, or an explicit list (``KIND_STOP_WORDS``).
     """
     words = stop_words if isinstance(stop_words, list) else (_STOP_WORDS if stop_words else None)
-    return Pipeline([
-        ("tfidf", _word_tfidf(stop_words=words)),
-        ("clf", LogisticRegression(C=c, max_iter=300, random_state=RANDOM_STATE)),
-    ])
+    return Pipeline(
+        [
+            ("tfidf", _word_tfidf(stop_words=words)),
+            ("clf", LogisticRegression(C=c, max_iter=300, random_state=RANDOM_STATE)),
+        ]
+    )
 
 
 def build_svc_calibrated(*, stop_words: bool = False, c: float = 0.3) -> Pipeline:
     """Word 1-2-gram TF-IDF + LinearSVC, probabilities by 3-fold sigmoid calibration."""
     svc = LinearSVC(C=c, random_state=RANDOM_STATE)
-    return Pipeline([
-        ("tfidf", _word_tfidf(stop_words=_STOP_WORDS if stop_words else None)),
-        ("clf", CalibratedClassifierCV(svc, cv=3, method="sigmoid")),
-    ])
+    return Pipeline(
+        [
+            ("tfidf", _word_tfidf(stop_words=_STOP_WORDS if stop_words else None)),
+            ("clf", CalibratedClassifierCV(svc, cv=3, method="sigmoid")),
+        ]
+    )
 
 
 def build_word_char_logistic(*, stop_words: bool = False, c: float = 3.0) -> Pipeline:
     """Word 1-2-gram + char_wb 3-4-gram TF-IDF + logistic regression (slower; more robust to typos)."""
-    features = FeatureUnion([
-        ("word", _word_tfidf(stop_words=_STOP_WORDS if stop_words else None)),
-        ("char", _char_tfidf()),
-    ])
-    return Pipeline([
-        ("tfidf", features),
-        ("clf", LogisticRegression(C=c, max_iter=300, random_state=RANDOM_STATE)),
-    ])
+    features = FeatureUnion(
+        [
+            ("word", _word_tfidf(stop_words=_STOP_WORDS if stop_words else None)),
+            ("char", _char_tfidf()),
+        ]
+    )
+    return Pipeline(
+        [
+            ("tfidf", features),
+            ("clf", LogisticRegression(C=c, max_iter=300, random_state=RANDOM_STATE)),
+        ]
+    )
 
 
 CANDIDATES: Mapping[str, tuple[tuple[str, Builder], ...]] = {

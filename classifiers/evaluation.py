@@ -35,16 +35,26 @@ def head_metrics(
     return {
         "rows": int(truth.size),
         "accuracy": round(float(accuracy_score(truth, pred)), 4),
-        "macro_f1": round(float(f1_score(truth, pred, labels=sorted(set(truth)), average="macro",
-                                         zero_division=0.0)), 4),
+        "macro_f1": round(
+            float(
+                f1_score(truth, pred, labels=sorted(set(truth)), average="macro", zero_division=0.0)
+            ),
+            4,
+        ),
         "per_class": {
-            label: {"precision": round(float(p), 4), "recall": round(float(r), 4),
-                    "f1": round(float(f), 4), "support": int(s)}
+            label: {
+                "precision": round(float(p), 4),
+                "recall": round(float(r), 4),
+                "f1": round(float(f), 4),
+                "support": int(s),
+            }
             for label, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)
         },
         "at_threshold": {
             "threshold": round(float(threshold), 4),
-            "precision": round(float((truth[applied] == pred[applied]).mean()), 4) if applied.any() else None,
+            "precision": round(float((truth[applied] == pred[applied]).mean()), 4)
+            if applied.any()
+            else None,
             "coverage": round(float(applied.mean()), 4),
         },
     }

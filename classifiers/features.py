@@ -171,8 +171,12 @@ def normalise_text(text: str) -> str:
 
 
 def _strip_subject_prefixes(subject: str) -> str:
-    return re.sub(r"^(?:\s*(?:re|fw|fwd|aw|tr|balas|sv)\s*(?:\[\d+\])?\s*:\s*)+", "", subject,
-                  flags=re.IGNORECASE)
+    return re.sub(
+        r"^(?:\s*(?:re|fw|fwd|aw|tr|balas|sv)\s*(?:\[\d+\])?\s*:\s*)+",
+        "",
+        subject,
+        flags=re.IGNORECASE,
+    )
 
 
 def prepare_text(subject: str, body: str) -> str:

@@ -27,30 +27,30 @@ KNOWN_DATA: Mapping[str, Mapping[str, str]] = {
     "c83059dad8fd7eeeb1e34f3681bb803c38d411bf4946c22917cf764c575550a8": {
         "name": "support_tickets.csv.gz",
         "source": "Tobias Bueck, Multilingual Customer Support Tickets (synthetic), v5 English + v3, "
-                  "development part; doi:10.57967/hf/6184",
+        "development part; doi:10.57967/hf/6184",
         "licence": "CC BY-NC 4.0 (attribution required; non-commercial)",
     },
     "ea8e1e8e2e05ebb325b0a2c028775f8f4dd7b444ad3c3b4e0838ad1aaebf6fd2": {
         "name": "endava_topics.csv.gz",
         "source": "Adison Goh, IT Service Ticket Classification Dataset (Kaggle), Endava tickets, "
-                  "development part",
+        "development part",
         "licence": "listed CC0 on Kaggle; the underlying Endava data was withdrawn by its owner "
-                   "(redistribution rights unclear)",
+        "(redistribution rights unclear)",
     },
     "1333b6fa089e335e24725f51416c6e81a26a8ff5e6fc29d557dc6813121c70d5": {
         "name": "endava_titles.csv.gz",
         "source": "Endava help-desk tickets (karolzak/support-tickets-classification), titles only, "
-                  "development part",
+        "development part",
         "licence": "no licence stated; owner withdrew the data from public download "
-                   "(redistribution rights unclear)",
+        "(redistribution rights unclear)",
     },
     "0425400e467c705e337949118b330cf997b73b59e7b0e63ac71cc20ab5a71810": {
         "name": "ata_incidents.csv.gz",
         "source": "Automatic Ticket Assignment (GreatLearning-NLP-Capstone-Group-9/Automatic-Ticket-Classification, "
-                  "input_data.xlsx), real ServiceNow-style incidents, development part, request-looking rows "
-                  "left out, all labelled incident, weight 0.5",
+        "input_data.xlsx), real ServiceNow-style incidents, development part, request-looking rows "
+        "left out, all labelled incident, weight 0.5",
         "licence": "no licence stated for the data (the repository's MIT licence covers the capstone group's "
-                   "code, not this third-party ticket data): redistribution rights unclear",
+        "code, not this third-party ticket data): redistribution rights unclear",
     },
 }
 
@@ -63,7 +63,11 @@ def model_version(prefix: str, created_at: datetime, data_sha256s: list[str]) ->
 
 def _head_entry(result: TrainingResult, name: str) -> dict[str, Any]:
     head = result.heads[name]
-    return {"pipeline": head.pipeline, "classes": list(head.classes), "threshold": head.threshold.threshold}
+    return {
+        "pipeline": head.pipeline,
+        "classes": list(head.classes),
+        "threshold": head.threshold.threshold,
+    }
 
 
 def make_bundle(
@@ -83,7 +87,9 @@ def make_bundle(
         "version": version,
         "heads": {name: _head_entry(result, name) for name in result.heads},
         "priority_mode": result.priority_mode,
-        "priority_threshold": result.priority_threshold.threshold if result.priority_threshold else None,
+        "priority_threshold": result.priority_threshold.threshold
+        if result.priority_threshold
+        else None,
         "matrix": matrix,
     }
     heads_report = {name: head.report for name, head in result.heads.items()}
@@ -96,9 +102,12 @@ def make_bundle(
         "preparation_version": PREPARATION_VERSION,
         "library_versions": library_versions(),
         "training_seconds": round(result.seconds, 1),
-        "options": {"target_precision": options.target_precision,
-                    "min_class_examples": options.min_class_examples,
-                    "n_splits": options.n_splits, "candidate_selection": options.select},
+        "options": {
+            "target_precision": options.target_precision,
+            "min_class_examples": options.min_class_examples,
+            "n_splits": options.n_splits,
+            "candidate_selection": options.select,
+        },
         "data": [_data_entry(source.path, source.sha256, source.rows) for source in data.sources],
         "data_sha256": hashlib.sha256("|".join(shas).encode()).hexdigest(),
         "rows": len(data),
@@ -115,6 +124,10 @@ def make_bundle(
 
 def _data_entry(path: str, sha256: str, rows: int) -> dict[str, Any]:
     known = KNOWN_DATA.get(sha256, {})
-    return {"path": path, "sha256": sha256, "rows": rows,
-            "source": known.get("source", "user-supplied"),
-            "licence": known.get("licence", "unknown (user-supplied data)")}
+    return {
+        "path": path,
+        "sha256": sha256,
+        "rows": rows,
+        "source": known.get("source", "user-supplied"),
+        "licence": known.get("licence", "unknown (user-supplied data)"),
+    }

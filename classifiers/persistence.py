@@ -77,8 +77,9 @@ def write_model_dir(model_dir: Path, bundle: Mapping[str, Any], card: Mapping[st
     try:
         joblib.dump(dict(bundle), staging / BUNDLE_FILE, compress=3)
         full_card = {**card, "bundle_sha256": _sha256(staging / BUNDLE_FILE)}
-        (staging / CARD_FILE).write_text(json.dumps(full_card, indent=2, sort_keys=False) + "\n",
-                                         encoding="utf-8")
+        (staging / CARD_FILE).write_text(
+            json.dumps(full_card, indent=2, sort_keys=False) + "\n", encoding="utf-8"
+        )
         _swap_in(staging, model_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -113,11 +114,14 @@ def read_card(model_dir: Path) -> dict[str, Any]:
 def check_compatible(card: Mapping[str, Any], model_dir: Path) -> None:
     """Raise ModelUnavailable unless the card's format and library versions match this process."""
     if card.get("bundle_format") != BUNDLE_FORMAT:
-        raise ModelUnavailable(f"{model_dir}: bundle format {card.get('bundle_format')!r}, "
-                               f"expected {BUNDLE_FORMAT}")
+        raise ModelUnavailable(
+            f"{model_dir}: bundle format {card.get('bundle_format')!r}, expected {BUNDLE_FORMAT}"
+        )
     built, here = card.get("library_versions"), library_versions()
     if built != here:
-        raise ModelUnavailable(f"{model_dir}: built with {built}, running {here}; retrain the model")
+        raise ModelUnavailable(
+            f"{model_dir}: built with {built}, running {here}; retrain the model"
+        )
 
 
 def read_bundle(model_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -133,11 +137,22 @@ def read_bundle(model_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     except OSError as exc:
         raise ModelUnavailable(f"{path}: cannot read bundle: {exc}") from exc
     if digest != card.get("bundle_sha256"):
-        raise ModelUnavailable(f"{path}: sha256 does not match the model card (corrupt or replaced)")
+        raise ModelUnavailable(
+            f"{path}: sha256 does not match the model card (corrupt or replaced)"
+        )
     try:
         bundle = joblib.load(path)
-    except (OSError, EOFError, ValueError, KeyError, AttributeError, ImportError, IndexError, TypeError,
-            pickle.UnpicklingError) as exc:
+    except (
+        OSError,
+        EOFError,
+        ValueError,
+        KeyError,
+        AttributeError,
+        ImportError,
+        IndexError,
+        TypeError,
+        pickle.UnpicklingError,
+    ) as exc:
         raise ModelUnavailable(f"{path}: cannot load bundle: {exc}") from exc
     if not isinstance(bundle, dict) or bundle.get("bundle_format") != BUNDLE_FORMAT:
         raise ModelUnavailable(f"{path}: not a tiket triage bundle")

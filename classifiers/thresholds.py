@@ -48,7 +48,9 @@ def pick_threshold(
     if conf.shape != hits.shape:
         raise ValueError("confidences and correct differ in length")
     if conf.size == 0:
-        return ThresholdChoice(threshold=NEVER, precision=0.0, coverage=0.0, support=0, reached=False)
+        return ThresholdChoice(
+            threshold=NEVER, precision=0.0, coverage=0.0, support=0, reached=False
+        )
     order = np.argsort(-conf, kind="stable")
     sorted_conf, sorted_hits = conf[order], hits[order]
     cum_precision = np.cumsum(sorted_hits) / np.arange(1, conf.size + 1)
@@ -59,7 +61,9 @@ def pick_threshold(
     ok = eligible & (cum_precision >= target_precision)
     if not ok.any():
         best = float(cum_precision[eligible].max()) if eligible.any() else 0.0
-        return ThresholdChoice(threshold=NEVER, precision=best, coverage=0.0, support=0, reached=False)
+        return ThresholdChoice(
+            threshold=NEVER, precision=best, coverage=0.0, support=0, reached=False
+        )
     cut = int(np.flatnonzero(ok)[-1])
     return ThresholdChoice(
         threshold=float(sorted_conf[cut]),

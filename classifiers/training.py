@@ -44,13 +44,20 @@ class TrainingOptions:
 
     target_precision: float = 0.95
     min_class_examples: int = 30
-    matrix: PriorityMatrix = field(default_factory=lambda: validate_matrix(
-        {"high": {"high": "P1", "medium": "P2", "low": "P3"},
-         "medium": {"high": "P2", "medium": "P3", "low": "P4"},
-         "low": {"high": "P3", "medium": "P4", "low": "P4"}}))
+    matrix: PriorityMatrix = field(
+        default_factory=lambda: validate_matrix(
+            {
+                "high": {"high": "P1", "medium": "P2", "low": "P3"},
+                "medium": {"high": "P2", "medium": "P3", "low": "P4"},
+                "low": {"high": "P3", "medium": "P4", "low": "P4"},
+            }
+        )
+    )
     n_splits: int = 3
     select: bool = False  # try every candidate (slower) instead of the default one per head
-    candidates: Mapping[str, tuple[tuple[str, Builder], ...]] = field(default_factory=lambda: CANDIDATES)
+    candidates: Mapping[str, tuple[tuple[str, Builder], ...]] = field(
+        default_factory=lambda: CANDIDATES
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,7 +103,9 @@ def _select_rows(labels: Sequence[str | None], min_examples: int) -> _HeadRows:
     )
 
 
-def _folds(y: npt.NDArray[np.str_], groups: npt.NDArray[np.str_], n_splits: int) -> list[tuple[Any, Any]]:
+def _folds(
+    y: npt.NDArray[np.str_], groups: npt.NDArray[np.str_], n_splits: int
+) -> list[tuple[Any, Any]]:
     """GroupKFold when there are enough groups, else stratified folds (tiny data sets)."""
     if len(set(groups.tolist())) >= n_splits * 2:
         return list(GroupKFold(n_splits=n_splits).split(y, y, groups))
@@ -104,16 +113,26 @@ def _folds(y: npt.NDArray[np.str_], groups: npt.NDArray[np.str_], n_splits: int)
     return list(splitter.split(y, y))
 
 
-def _fit(pipeline: Pipeline, texts: npt.NDArray[Any], y: npt.NDArray[np.str_],
-         weights: npt.NDArray[np.float64]) -> Pipeline:
+def _fit(
+    pipeline: Pipeline,
+    texts: npt.NDArray[Any],
+    y: npt.NDArray[np.str_],
+    weights: npt.NDArray[np.float64],
+) -> Pipeline:
     if np.all(weights == 1.0):
         return pipeline.fit(texts, y)
     return pipeline.fit(texts, y, clf__sample_weight=weights)
 
 
-def _out_of_fold(builder: Builder, texts: npt.NDArray[Any], y: npt.NDArray[np.str_],
-                 weights: npt.NDArray[np.float64], folds: list[tuple[Any, Any]],
-                 classes: tuple[str, ...], step: Callable[[str], None]) -> npt.NDArray[np.float64]:
+def _out_of_fold(
+    builder: Builder,
+    texts: npt.NDArray[Any],
+    y: npt.NDArray[np.str_],
+    weights: npt.NDArray[np.float64],
+    folds: list[tuple[Any, Any]],
+    classes: tuple[str, ...],
+    step: Callable[[str], None],
+) -> npt.NDArray[np.float64]:
     probs = np.zeros((y.size, len(classes)), dtype=np.float64)
     for number, (train, test) in enumerate(folds, start=1):
         step(f"fold {number}/{len(folds)}")
@@ -129,9 +148,13 @@ def _min_support(rows: int) -> int:
     return max(50, rows // 100)
 
 
-def _summarise(y: npt.NDArray[np.str_], probs: npt.NDArray[np.float64], classes: tuple[str, ...],
-               target: float, sources: npt.NDArray[np.str_] | None = None,
-               ) -> tuple[ThresholdChoice, dict[str, Any]]:
+def _summarise(
+    y: npt.NDArray[np.str_],
+    probs: npt.NDArray[np.float64],
+    classes: tuple[str, ...],
+    target: float,
+    sources: npt.NDArray[np.str_] | None = None,
+) -> tuple[ThresholdChoice, dict[str, Any]]:
     """Threshold and metrics on out-of-fold predictions.
 
     With several data sources the threshold must reach the target on each of them (the highest of the
@@ -141,8 +164,12 @@ def _summarise(y: npt.NDArray[np.str_], probs: npt.NDArray[np.float64], classes:
     pred = np.asarray(classes, dtype=str)[probs.argmax(axis=1)]
     conf = probs.max(axis=1)
     correct = pred == y
-    choice = pick_threshold(conf.tolist(), correct.tolist(), target_precision=target,
-                            min_support=_min_support(conf.size))
+    choice = pick_threshold(
+        conf.tolist(),
+        correct.tolist(),
+        target_precision=target,
+        min_support=_min_support(conf.size),
+    )
     per_source: dict[str, dict[str, Any]] = {}
     if sources is not None and len(set(sources.tolist())) > 1:
         for name in sorted(set(sources.tolist())):
@@ -157,10 +184,17 @@ def _summarise(y: npt.NDArray[np.str_], probs: npt.NDArray[np.float64], classes:
                 mask = mask & np.isin(pred, present)
                 note = f"labels only {', '.join(present)}: precision of those suggestions only"
                 if not mask.any():
-                    per_source[name] = {"rows": int((sources == name).sum()), "note": note + " (none made)"}
+                    per_source[name] = {
+                        "rows": int((sources == name).sum()),
+                        "note": note + " (none made)",
+                    }
                     continue
-            part = pick_threshold(conf[mask].tolist(), correct[mask].tolist(), target_precision=target,
-                                  min_support=_min_support(int(mask.sum())))
+            part = pick_threshold(
+                conf[mask].tolist(),
+                correct[mask].tolist(),
+                target_precision=target,
+                min_support=_min_support(int(mask.sum())),
+            )
             per_source[name] = _threshold_dict(part) | {"rows": int((sources == name).sum())}
             if note:
                 per_source[name]["note"] = note
@@ -169,7 +203,10 @@ def _summarise(y: npt.NDArray[np.str_], probs: npt.NDArray[np.float64], classes:
                 choice = ThresholdChoice(
                     threshold=part.threshold,
                     precision=float(correct[applied].mean()) if applied.any() else 0.0,
-                    coverage=float(applied.mean()), support=int(applied.sum()), reached=part.reached)
+                    coverage=float(applied.mean()),
+                    support=int(applied.sum()),
+                    reached=part.reached,
+                )
     metrics = head_metrics(y.tolist(), pred.tolist(), conf.tolist(), choice.threshold)
     if per_source:
         metrics["threshold_per_source"] = per_source
@@ -197,13 +234,21 @@ def _heads_to_train(data: TicketData, options: TrainingOptions) -> list[str]:
 
 
 def _count_steps(heads: Sequence[str], options: TrainingOptions) -> int:
-    per_head = [(len(options.candidates[h]) if options.select else 1) * options.n_splits + 1 for h in heads]
+    per_head = [
+        (len(options.candidates[h]) if options.select else 1) * options.n_splits + 1 for h in heads
+    ]
     return sum(per_head) + 1
 
 
-def _train_head(head: str, rows: _HeadRows, texts: npt.NDArray[Any], groups: npt.NDArray[np.str_],
-                weights: npt.NDArray[np.float64], options: TrainingOptions,
-                tick: _Ticker) -> tuple[FittedHead, npt.NDArray[np.float64]]:
+def _train_head(
+    head: str,
+    rows: _HeadRows,
+    texts: npt.NDArray[Any],
+    groups: npt.NDArray[np.str_],
+    weights: npt.NDArray[np.float64],
+    options: TrainingOptions,
+    tick: _Ticker,
+) -> tuple[FittedHead, npt.NDArray[np.float64]]:
     x, y, g, w = texts[rows.index], rows.labels, groups[rows.index], weights[rows.index]
     sources = np.asarray([group.split(":", 1)[0] for group in g], dtype=str)
     classes = tuple(sorted(rows.counts))
@@ -233,11 +278,16 @@ def _train_head(head: str, rows: _HeadRows, texts: npt.NDArray[Any], groups: npt
         "rows": int(y.size),
         "class_counts": rows.counts,
         "dropped_classes": rows.dropped,
-        "cv": {"splitter": type(folds and GroupKFold(options.n_splits)).__name__,
-               "n_splits": options.n_splits, **metrics},
+        "cv": {
+            "splitter": type(folds and GroupKFold(options.n_splits)).__name__,
+            "n_splits": options.n_splits,
+            **metrics,
+        },
         "threshold": _threshold_dict(choice),
     }
-    fitted = FittedHead(name=head, pipeline=pipeline, classes=classes, threshold=choice, report=report)
+    fitted = FittedHead(
+        name=head, pipeline=pipeline, classes=classes, threshold=choice, report=report
+    )
     oof = np.full((texts.shape[0], len(classes)), np.nan)
     oof[rows.index] = probs
     return fitted, oof
@@ -254,22 +304,35 @@ def _threshold_dict(choice: ThresholdChoice) -> dict[str, Any]:
 
 
 def _matrix_priority(
-    data: TicketData, impact: FittedHead, urgency: FittedHead, oof: Mapping[str, npt.NDArray[np.float64]],
+    data: TicketData,
+    impact: FittedHead,
+    urgency: FittedHead,
+    oof: Mapping[str, npt.NDArray[np.float64]],
     options: TrainingOptions,
 ) -> tuple[ThresholdChoice, dict[str, Any]]:
     both = ~np.isnan(oof["impact"][:, 0]) & ~np.isnan(oof["urgency"][:, 0])
-    probs = combine_probabilities(oof["impact"][both], impact.classes, oof["urgency"][both],
-                                  urgency.classes, options.matrix)
+    probs = combine_probabilities(
+        oof["impact"][both], impact.classes, oof["urgency"][both], urgency.classes, options.matrix
+    )
     impacts = np.asarray(data.labels["impact"], dtype=object)[both]
     urgencies = np.asarray(data.labels["urgency"], dtype=object)[both]
-    y = np.array([options.matrix[str(i)][str(u)] for i, u in zip(impacts, urgencies, strict=True)], dtype=str)
+    y = np.array(
+        [options.matrix[str(i)][str(u)] for i, u in zip(impacts, urgencies, strict=True)], dtype=str
+    )
     choice, metrics = _summarise(y, probs, PRIORITIES, options.target_precision)
-    report = {"estimator": "impact x urgency matrix", "rows": int(y.size), "cv": metrics,
-              "threshold": _threshold_dict(choice), "matrix": {k: dict(v) for k, v in options.matrix.items()}}
+    report = {
+        "estimator": "impact x urgency matrix",
+        "rows": int(y.size),
+        "cv": metrics,
+        "threshold": _threshold_dict(choice),
+        "matrix": {k: dict(v) for k, v in options.matrix.items()},
+    }
     return choice, report
 
 
-def train_heads(data: TicketData, options: TrainingOptions, *, progress: Progress | None = None) -> TrainingResult:
+def train_heads(
+    data: TicketData, options: TrainingOptions, *, progress: Progress | None = None
+) -> TrainingResult:
     """Train every head the data has labels for. Raises ValueError if no head could be trained."""
     started = time.perf_counter()
     heads = _heads_to_train(data, options)
@@ -299,8 +362,14 @@ def train_heads(data: TicketData, options: TrainingOptions, *, progress: Progres
         choice, report = _matrix_priority(data, fitted["impact"], fitted["urgency"], oof, options)
     elif "priority" in fitted:
         mode = "direct"
-    return TrainingResult(heads=fitted, priority_mode=mode, priority_threshold=choice,
-                          priority_report=report, skipped=skipped, seconds=time.perf_counter() - started)
+    return TrainingResult(
+        heads=fitted,
+        priority_mode=mode,
+        priority_threshold=choice,
+        priority_report=report,
+        skipped=skipped,
+        seconds=time.perf_counter() - started,
+    )
 
 
 def _can_train(data: TicketData, head: str, options: TrainingOptions) -> bool:

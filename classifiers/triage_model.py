@@ -22,7 +22,14 @@ from classifiers.features import prepare_texts
 from classifiers.persistence import ModelUnavailable, read_bundle
 from classifiers.priority import PRIORITIES, combine_probabilities
 
-__all__ = ["SERVED_HEADS", "HeadSuggestion", "ModelUnavailable", "TriageModel", "TriageResult", "load_model"]
+__all__ = [
+    "SERVED_HEADS",
+    "HeadSuggestion",
+    "ModelUnavailable",
+    "TriageModel",
+    "TriageResult",
+    "load_model",
+]
 
 SERVED_HEADS: tuple[str, ...] = ("kind", "category", "priority")
 BREACH_PRIORITY = "P1"
@@ -32,20 +39,20 @@ BREACH_PRIORITY = "P1"
 class HeadSuggestion:
     """One head's suggestion. ``confidence`` is 1.0 when the breach rule forced the label."""
 
-    head: str            # "kind" | "category" | "priority"
-    label: str | None    # None when the head is not in the bundle
-    confidence: float    # calibrated probability of `label`, 0..1
-    applied: bool        # confidence >= the head's threshold (or forced by the breach rule)
+    head: str  # "kind" | "category" | "priority"
+    label: str | None  # None when the head is not in the bundle
+    confidence: float  # calibrated probability of `label`, 0..1
+    applied: bool  # confidence >= the head's threshold (or forced by the breach rule)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TriageResult:
     """Suggestions for one mail, the breach verdict and the version of the model that made them."""
 
-    heads: tuple[HeadSuggestion, ...]    # always in the order kind, category, priority
+    heads: tuple[HeadSuggestion, ...]  # always in the order kind, category, priority
     breach_suspected: bool
     breach_reasons: tuple[str, ...]
-    model_version: str                   # e.g. "default-<created_at>-<hash8>"
+    model_version: str  # e.g. "default-<created_at>-<hash8>"
 
     def head(self, name: str) -> HeadSuggestion:
         """The suggestion of head ``name``. Raises KeyError for an unknown head."""
@@ -77,8 +84,11 @@ class TriageModel:
         self.version = str(bundle["version"])
         self.card = dict(card)
         self._heads = {
-            name: _Head(pipeline=head["pipeline"], classes=tuple(head["classes"]),
-                        threshold=float(head["threshold"]))
+            name: _Head(
+                pipeline=head["pipeline"],
+                classes=tuple(head["classes"]),
+                threshold=float(head["threshold"]),
+            )
             for name, head in bundle["heads"].items()
         }
         self._priority_mode = str(bundle["priority_mode"])
@@ -93,13 +103,17 @@ class TriageModel:
             out["priority"] = self._priority_threshold
         return out
 
-    def predict_heads(self, items: Sequence[tuple[str, str]]) -> dict[str, tuple[list[str], list[float]]]:
+    def predict_heads(
+        self, items: Sequence[tuple[str, str]]
+    ) -> dict[str, tuple[list[str], list[float]]]:
         """Raw model output per served head present: (labels, confidences); no breach override."""
         texts = prepare_texts(items)
         out: dict[str, tuple[list[str], list[float]]] = {}
         for name in ("kind", "category"):
             if name in self._heads:
-                out[name] = self._decide(self._heads[name].probabilities(texts), self._heads[name].classes)
+                out[name] = self._decide(
+                    self._heads[name].probabilities(texts), self._heads[name].classes
+                )
         priority = self._priority_probabilities(texts)
         if priority is not None:
             out["priority"] = self._decide(*priority)
@@ -113,13 +127,20 @@ class TriageModel:
             return head.probabilities(texts), head.classes
         if self._priority_mode == "matrix":
             impact, urgency = self._heads["impact"], self._heads["urgency"]
-            probs = combine_probabilities(impact.probabilities(texts), impact.classes,
-                                          urgency.probabilities(texts), urgency.classes, self._matrix)
+            probs = combine_probabilities(
+                impact.probabilities(texts),
+                impact.classes,
+                urgency.probabilities(texts),
+                urgency.classes,
+                self._matrix,
+            )
             return probs, PRIORITIES
         return None
 
     @staticmethod
-    def _decide(probs: npt.NDArray[np.float64], classes: Sequence[str]) -> tuple[list[str], list[float]]:
+    def _decide(
+        probs: npt.NDArray[np.float64], classes: Sequence[str]
+    ) -> tuple[list[str], list[float]]:
         best = probs.argmax(axis=1)
         return [classes[i] for i in best], [float(p) for p in probs[np.arange(len(best)), best]]
 
@@ -136,22 +157,39 @@ class TriageModel:
         results = []
         for row, (subject, body) in enumerate(items):
             verdict = detect_breach(subject, body)
-            heads = tuple(self._suggestion(name, predicted, thresholds, row, verdict) for name in SERVED_HEADS)
-            results.append(TriageResult(heads=heads, breach_suspected=verdict.flagged,
-                                        breach_reasons=verdict.reasons, model_version=self.version))
+            heads = tuple(
+                self._suggestion(name, predicted, thresholds, row, verdict) for name in SERVED_HEADS
+            )
+            results.append(
+                TriageResult(
+                    heads=heads,
+                    breach_suspected=verdict.flagged,
+                    breach_reasons=verdict.reasons,
+                    model_version=self.version,
+                )
+            )
         return results
 
     @staticmethod
-    def _suggestion(name: str, predicted: Mapping[str, tuple[list[str], list[float]]],
-                    thresholds: Mapping[str, float], row: int, verdict: BreachVerdict) -> HeadSuggestion:
+    def _suggestion(
+        name: str,
+        predicted: Mapping[str, tuple[list[str], list[float]]],
+        thresholds: Mapping[str, float],
+        row: int,
+        verdict: BreachVerdict,
+    ) -> HeadSuggestion:
         if name == "priority" and verdict.flagged:
             return HeadSuggestion(head=name, label=BREACH_PRIORITY, confidence=1.0, applied=True)
         if name not in predicted:
             return HeadSuggestion(head=name, label=None, confidence=0.0, applied=False)
         labels, confidences = predicted[name]
         confidence = confidences[row]
-        return HeadSuggestion(head=name, label=labels[row], confidence=round(confidence, 4),
-                              applied=confidence >= thresholds[name])
+        return HeadSuggestion(
+            head=name,
+            label=labels[row],
+            confidence=round(confidence, 4),
+            applied=confidence >= thresholds[name],
+        )
 
 
 def load_model(model_dir: Path) -> TriageModel:

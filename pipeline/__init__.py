@@ -1,4 +1,5 @@
 """tiket's mail pipeline: intake, storage, lifecycle, mail out, daemon and CLI."""
+
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

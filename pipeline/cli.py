@@ -2,6 +2,7 @@
 
 Every subcommand's help ends with an example.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,11 +22,16 @@ log = logging.getLogger("tiket")
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 
-def _parser_with_example(sub: Any, name: str, help_text: str, example: str,
-                         handler: Handler | None = None) -> argparse.ArgumentParser:
+def _parser_with_example(
+    sub: Any, name: str, help_text: str, example: str, handler: Handler | None = None
+) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = sub.add_parser(
-        name, help=help_text, description=help_text, epilog=f"example:\n  {example}",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        name,
+        help=help_text,
+        description=help_text,
+        epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     if handler is not None:
         parser.set_defaults(handler=handler)
     return parser
@@ -34,50 +40,102 @@ def _parser_with_example(sub: Any, name: str, help_text: str, example: str,
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree."""
     parser = argparse.ArgumentParser(
-        prog="tiket", description="Email-driven ticket intake for IT service desks.",
-        epilog="example:\n  tiket run --once", formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", metavar="FILE", help="TOML file (default: $TIKET_CONFIG, "
-                        "else the embedded defaults)")
+        prog="tiket",
+        description="Email-driven ticket intake for IT service desks.",
+        epilog="example:\n  tiket run --once",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML file (default: $TIKET_CONFIG, else the embedded defaults)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    _parser_with_example(sub, "init", "create or migrate the database", "tiket --config desk.toml init",
-                         cmd_init)
-    run = _parser_with_example(sub, "run", "watch the mailboxes and send mail (until SIGTERM)",
-                               "tiket run --once", cmd_run)
-    run.add_argument("--once", action="store_true",
-                     help="process everything pending, deliver due mail, print a summary, exit")
-    run.add_argument("-v", "--verbose", action="store_true",
-                     help="with --once: log every mail (the daemon always does)")
-    _parser_with_example(sub, "check", "validate the config and reach every mailbox, the database "
-                         "and the SMTP server", "tiket --config desk.toml check", cmd_check)
+    _parser_with_example(
+        sub, "init", "create or migrate the database", "tiket --config desk.toml init", cmd_init
+    )
+    run = _parser_with_example(
+        sub, "run", "watch the mailboxes and send mail (until SIGTERM)", "tiket run --once", cmd_run
+    )
+    run.add_argument(
+        "--once",
+        action="store_true",
+        help="process everything pending, deliver due mail, print a summary, exit",
+    )
+    run.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="with --once: log every mail (the daemon always does)",
+    )
+    _parser_with_example(
+        sub,
+        "check",
+        "validate the config and reach every mailbox, the database and the SMTP server",
+        "tiket --config desk.toml check",
+        cmd_check,
+    )
 
     tickets = _parser_with_example(sub, "tickets", "list and show tickets", "tiket tickets list")
     tsub = tickets.add_subparsers(dest="tickets_command", metavar="ACTION", required=True)
-    tlist = _parser_with_example(tsub, "list", "list tickets, newest first",
-                                 "tiket tickets list --status new --json", cmd_tickets_list)
+    tlist = _parser_with_example(
+        tsub,
+        "list",
+        "list tickets, newest first",
+        "tiket tickets list --status new --json",
+        cmd_tickets_list,
+    )
     tlist.add_argument("--status", help="only this status (new, open, in_progress, pending, ...)")
     tlist.add_argument("--tier", help="only this tier (L1, L2, L3)")
-    tlist.add_argument("--breached", action="store_true",
-                       help="only tickets whose first-response or resolution target is missed")
+    tlist.add_argument(
+        "--breached",
+        action="store_true",
+        help="only tickets whose first-response or resolution target is missed",
+    )
     tlist.add_argument("--json", action="store_true", help="one JSON array")
-    tshow = _parser_with_example(tsub, "show", "one ticket with its conversation and audit trail",
-                                 "tiket tickets show TKT-000001 --json", cmd_tickets_show)
+    tshow = _parser_with_example(
+        tsub,
+        "show",
+        "one ticket with its conversation and audit trail",
+        "tiket tickets show TKT-000001 --json",
+        cmd_tickets_show,
+    )
     tshow.add_argument("ref")
     tshow.add_argument("--json", action="store_true")
     for name, help_text, example in (
-            ("assign", "give a ticket to a tier (mails the tier's group)",
-             "tiket tickets assign TKT-000012 --tier L2"),
-            ("escalate", "move a ticket one tier up (L1 -> L2 -> L3)",
-             "tiket tickets escalate TKT-000012 --reason 'needs a network engineer'"),
-            ("resolve", "resolve a ticket; the requester gets the note and can reopen by replying",
-             "tiket tickets resolve TKT-000012 --note 'Replaced the toner cartridge'"),
-            ("close", "close a ticket (a later reply opens a new, linked ticket)",
-             "tiket tickets close TKT-000012"),
-            ("reopen", "reopen a resolved ticket", "tiket tickets reopen TKT-000012"),
-            ("pending", "ask the requester a question; the SLA clocks pause until they answer",
-             "tiket tickets pending TKT-000012 --note 'Which floor is the printer on?'"),
-            ("breach", "flag a suspected data breach: P1, straight to L3, security alerted",
-             "tiket tickets breach TKT-000012 --reason 'customer list sent to a wrong address'")):
+        (
+            "assign",
+            "give a ticket to a tier (mails the tier's group)",
+            "tiket tickets assign TKT-000012 --tier L2",
+        ),
+        (
+            "escalate",
+            "move a ticket one tier up (L1 -> L2 -> L3)",
+            "tiket tickets escalate TKT-000012 --reason 'needs a network engineer'",
+        ),
+        (
+            "resolve",
+            "resolve a ticket; the requester gets the note and can reopen by replying",
+            "tiket tickets resolve TKT-000012 --note 'Replaced the toner cartridge'",
+        ),
+        (
+            "close",
+            "close a ticket (a later reply opens a new, linked ticket)",
+            "tiket tickets close TKT-000012",
+        ),
+        ("reopen", "reopen a resolved ticket", "tiket tickets reopen TKT-000012"),
+        (
+            "pending",
+            "ask the requester a question; the SLA clocks pause until they answer",
+            "tiket tickets pending TKT-000012 --note 'Which floor is the printer on?'",
+        ),
+        (
+            "breach",
+            "flag a suspected data breach: P1, straight to L3, security alerted",
+            "tiket tickets breach TKT-000012 --reason 'customer list sent to a wrong address'",
+        ),
+    ):
         action = _parser_with_example(tsub, name, help_text, example, cmd_ticket_action)
         action.add_argument("ref")
         action.add_argument("--agent", default="cli", help="who acts (for the audit trail)")
@@ -88,21 +146,39 @@ def build_parser() -> argparse.ArgumentParser:
         if name in ("resolve", "close", "reopen", "pending"):
             action.add_argument("--note", default="", required=name in ("resolve", "pending"))
 
-    review = _parser_with_example(sub, "review", "the L1 review queue: accept or correct "
-                                  "suggestions (interactive without an action)",
-                                  "tiket review --agent anna@example.org", cmd_review)
+    review = _parser_with_example(
+        sub,
+        "review",
+        "the L1 review queue: accept or correct suggestions (interactive without an action)",
+        "tiket review --agent anna@example.org",
+        cmd_review,
+    )
     review.add_argument("--agent", default="l1", help="who decides (for the audit trail)")
     rsub = review.add_subparsers(dest="review_command", metavar="ACTION")
-    rlist = _parser_with_example(rsub, "list", "tickets waiting for review, oldest first",
-                                 "tiket review list --json", cmd_review_list)
+    rlist = _parser_with_example(
+        rsub,
+        "list",
+        "tickets waiting for review, oldest first",
+        "tiket review list --json",
+        cmd_review_list,
+    )
     rlist.add_argument("--json", action="store_true")
-    raccept = _parser_with_example(rsub, "accept", "accept every suggestion of a ticket",
-                                   "tiket review accept TKT-000007", cmd_review_accept)
+    raccept = _parser_with_example(
+        rsub,
+        "accept",
+        "accept every suggestion of a ticket",
+        "tiket review accept TKT-000007",
+        cmd_review_accept,
+    )
     raccept.add_argument("ref")
     raccept.add_argument("--agent", default="l1", help="who decides (for the audit trail)")
-    rset = _parser_with_example(rsub, "set", "correct kind, category or priority of a ticket",
-                                "tiket review set TKT-000007 --kind incident --priority P2",
-                                cmd_review_set)
+    rset = _parser_with_example(
+        rsub,
+        "set",
+        "correct kind, category or priority of a ticket",
+        "tiket review set TKT-000007 --kind incident --priority P2",
+        cmd_review_set,
+    )
     rset.add_argument("ref")
     rset.add_argument("--agent", default="l1", help="who decides (for the audit trail)")
     rset.add_argument("--kind", choices=("incident", "request"))
@@ -111,37 +187,69 @@ def build_parser() -> argparse.ArgumentParser:
 
     sla = _parser_with_example(sub, "sla", "service-level clocks", "tiket sla check")
     ssub = sla.add_subparsers(dest="sla_command", metavar="ACTION", required=True)
-    scheck = _parser_with_example(ssub, "check", "run the SLA job once: route breaches, warn, "
-                                  "escalate, auto-close", "tiket sla check --now 2026-11-27T15:00:00+08:00",
-                                  cmd_sla_check)
+    scheck = _parser_with_example(
+        ssub,
+        "check",
+        "run the SLA job once: route breaches, warn, escalate, auto-close",
+        "tiket sla check --now 2026-11-27T15:00:00+08:00",
+        cmd_sla_check,
+    )
     scheck.add_argument("--now", help="ISO 8601 time to evaluate at (what-if and tests)")
 
-    inbound = _parser_with_example(sub, "inbound", "received mail and what became of it",
-                                   "tiket inbound list --json")
+    inbound = _parser_with_example(
+        sub, "inbound", "received mail and what became of it", "tiket inbound list --json"
+    )
     isub = inbound.add_subparsers(dest="inbound_command", metavar="ACTION", required=True)
-    ilist = _parser_with_example(isub, "list", "every received mail with its disposition",
-                                 "tiket inbound list --json", cmd_inbound_list)
+    ilist = _parser_with_example(
+        isub,
+        "list",
+        "every received mail with its disposition",
+        "tiket inbound list --json",
+        cmd_inbound_list,
+    )
     ilist.add_argument("--json", action="store_true")
 
-    quarantine = _parser_with_example(sub, "quarantine", "mails that could not be processed",
-                                      "tiket quarantine list")
+    quarantine = _parser_with_example(
+        sub, "quarantine", "mails that could not be processed", "tiket quarantine list"
+    )
     qsub = quarantine.add_subparsers(dest="quarantine_command", metavar="ACTION", required=True)
-    qlist = _parser_with_example(qsub, "list", "quarantined mails with stage and reason",
-                                 "tiket quarantine list --json", cmd_quarantine_list)
+    qlist = _parser_with_example(
+        qsub,
+        "list",
+        "quarantined mails with stage and reason",
+        "tiket quarantine list --json",
+        cmd_quarantine_list,
+    )
     qlist.add_argument("--json", action="store_true")
-    qshow = _parser_with_example(qsub, "show", "one quarantined mail with its traceback",
-                                 "tiket quarantine show 17", cmd_quarantine_show)
+    qshow = _parser_with_example(
+        qsub,
+        "show",
+        "one quarantined mail with its traceback",
+        "tiket quarantine show 17",
+        cmd_quarantine_show,
+    )
     qshow.add_argument("id", type=int)
     qshow.add_argument("--json", action="store_true")
-    qrel = _parser_with_example(qsub, "release", "replay a quarantined mail (after a fix)",
-                                "tiket quarantine release 17", cmd_quarantine_release)
+    qrel = _parser_with_example(
+        qsub,
+        "release",
+        "replay a quarantined mail (after a fix)",
+        "tiket quarantine release 17",
+        cmd_quarantine_release,
+    )
     qrel.add_argument("id", type=int)
 
-    outbox = _parser_with_example(sub, "outbox", "outgoing mail and its delivery state",
-                                  "tiket outbox list")
+    outbox = _parser_with_example(
+        sub, "outbox", "outgoing mail and its delivery state", "tiket outbox list"
+    )
     osub = outbox.add_subparsers(dest="outbox_command", metavar="ACTION", required=True)
-    olist = _parser_with_example(osub, "list", "every outgoing mail with status and attempts",
-                                 "tiket outbox list --json", cmd_outbox_list)
+    olist = _parser_with_example(
+        osub,
+        "list",
+        "every outgoing mail with status and attempts",
+        "tiket outbox list --json",
+        cmd_outbox_list,
+    )
     olist.add_argument("--json", action="store_true")
 
     from pipeline.digest_cli import register as register_digest
@@ -187,8 +295,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def setup_logging(level: str) -> None:
     """key=value lines on stderr (journald and docker pick them up); mail-parser's chatter muted."""
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     logging.getLogger("mailparser").setLevel(logging.CRITICAL)
     logging.getLogger("imapclient").setLevel(logging.WARNING)
     logging.getLogger("peewee").setLevel(logging.INFO)  # its DEBUG lines carry mail bodies
@@ -206,8 +317,13 @@ def _open_store(settings: Settings) -> Any:
     return open_store(settings)
 
 
-def _show_rows(args: argparse.Namespace, settings: Settings,
-               load: Callable[[], list[dict[str, Any]]], columns: Sequence[str], empty: str) -> int:
+def _show_rows(
+    args: argparse.Namespace,
+    settings: Settings,
+    load: Callable[[], list[dict[str, Any]]],
+    columns: Sequence[str],
+    empty: str,
+) -> int:
     """The shared shape of the list commands: JSON with --json, else a table."""
     _open_store(settings)
     rows = load()
@@ -229,8 +345,12 @@ def _print_table(rows: list[dict[str, Any]], columns: Sequence[str], empty: str)
     widths = {c: min(60, max(len(c), *(len(str(r.get(c) or "")) for r in rows))) for c in columns}
     print("  ".join(c.upper().ljust(widths[c]) for c in columns))
     for row in rows:
-        print("  ".join(str(row.get(c) if row.get(c) is not None else "-")[:60].ljust(widths[c])
-                        for c in columns))
+        print(
+            "  ".join(
+                str(row.get(c) if row.get(c) is not None else "-")[:60].ljust(widths[c])
+                for c in columns
+            )
+        )
 
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
@@ -260,20 +380,27 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _print_summary(settings: Settings, runtime: Any, summary: Any) -> None:
     d = summary.dispositions
-    screened = ", ".join(f"{rule} {n}" for rule, n in sorted(summary.rules.items())
-                         if rule in ("is_bounce", "is_auto_reply", "is_own_mail"))
+    screened = ", ".join(
+        f"{rule} {n}"
+        for rule, n in sorted(summary.rules.items())
+        if rule in ("is_bounce", "is_auto_reply", "is_own_mail")
+    )
     print(f"tiket: {summary.fetched} mail(s) fetched from {len(settings.mailboxes)} mailbox(es)")
     print(f"  tickets created  {d['ticket_created']}")
     print(f"  replies threaded {d['reply_added']}")
     print(f"  screened         {d['screened']}" + (f" ({screened})" if screened else ""))
     print(f"  duplicates       {d['duplicate']}")
     print(f"  quarantined      {d['quarantined']}  (see: tiket quarantine list)")
-    print(f"  acknowledgements {summary.acknowledged} queued; outbox delivered "
-          f"{summary.delivery.sent}, retrying {summary.delivery.retried}, "
-          f"failed {summary.delivery.failed}")
+    print(
+        f"  acknowledgements {summary.acknowledged} queued; outbox delivered "
+        f"{summary.delivery.sent}, retrying {summary.delivery.retried}, "
+        f"failed {summary.delivery.failed}"
+    )
     if summary.sla.breach_routes or summary.sla.escalations or summary.sla.warnings:
-        print(f"  sla job          {summary.sla.breach_routes} breach route(s) to L3 + security, "
-              f"{summary.sla.warnings} warning(s), {summary.sla.escalations} escalation(s)")
+        print(
+            f"  sla job          {summary.sla.breach_routes} breach route(s) to L3 + security, "
+            f"{summary.sla.warnings} warning(s), {summary.sla.escalations} escalation(s)"
+        )
     version = getattr(runtime.triager, "version", None)
     failure = getattr(runtime.triager, "_failure", None)
     print(f"  triage model     {version or failure or 'not loaded'}")
@@ -303,8 +430,10 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         source = make_source(mailbox)
         try:
             uidvalidity = source.open()
-            print(f"mailbox {mailbox.name}: ok ({len(source.pending_uids())} mail(s) waiting, "
-                  f"uidvalidity {uidvalidity}, idle {source.idle_supported})")
+            print(
+                f"mailbox {mailbox.name}: ok ({len(source.pending_uids())} mail(s) waiting, "
+                f"uidvalidity {uidvalidity}, idle {source.idle_supported})"
+            )
         except TiketError as exc:
             problems += 1
             print(f"mailbox {mailbox.name}: FAILED: {exc}")
@@ -329,8 +458,11 @@ def cmd_tickets_list(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         _print_json(rows)
     else:
-        _print_table(rows, ("ref", "status", "priority", "kind", "category", "requester", "subject"),
-                     "no tickets")
+        _print_table(
+            rows,
+            ("ref", "status", "priority", "kind", "category", "requester", "subject"),
+            "no tickets",
+        )
     return 0
 
 
@@ -359,12 +491,31 @@ def _clocks_and_similar(desk: Any, ref: str) -> dict[str, Any]:
     clocks = []
     for name in CLOCKS:
         view = clock_view(name, clock_facts(ticket), desk.policy.sla, now)
-        state = ("breached" if view.breached else "met" if view.stopped_at else
-                 "paused" if view.paused else "running")
-        clocks.append({"clock": name, "state": state,
-                       "due": view.due.isoformat(timespec="minutes") if view.due else None})
-    similar = [{"ref": s.ref, "subject": s.subject, "score": round(s.score, 3),
-                "resolution_note": s.resolution_note} for s in desk.dossier(ticket).similar]
+        state = (
+            "breached"
+            if view.breached
+            else "met"
+            if view.stopped_at
+            else "paused"
+            if view.paused
+            else "running"
+        )
+        clocks.append(
+            {
+                "clock": name,
+                "state": state,
+                "due": view.due.isoformat(timespec="minutes") if view.due else None,
+            }
+        )
+    similar = [
+        {
+            "ref": s.ref,
+            "subject": s.subject,
+            "score": round(s.score, 3),
+            "resolution_note": s.resolution_note,
+        }
+        for s in desk.dossier(ticket).similar
+    ]
     return {"sla": clocks, "similar": similar}
 
 
@@ -386,8 +537,9 @@ def cmd_ticket_action(args: argparse.Namespace, settings: Settings) -> int:
     elif action == "breach":
         desk.flag_breach(args.ref, args.agent, args.reason or f"flagged by {args.agent}", now)
     else:
-        target = {"resolve": "resolved", "close": "closed", "reopen": "open",
-                  "pending": "pending"}[action]
+        target = {"resolve": "resolved", "close": "closed", "reopen": "open", "pending": "pending"}[
+            action
+        ]
         desk.set_status(args.ref, target, args.agent, args.note, now)
     from pipeline.daemon import build_runtime, deliver_outbox
 
@@ -414,11 +566,20 @@ def cmd_review_list(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         _print_json(items)
     else:
-        rows = [dict(i, suggested=" ".join(f"{s['head']}={s['label']}({s['confidence']:.0%})"
-                                           for s in i["suggestions"]))  # type: ignore[attr-defined]
-                for i in items]
-        _print_table(rows, ("ref", "created_at", "requester", "suggested", "subject"),
-                     "the review queue is empty")
+        rows = [
+            dict(
+                i,
+                suggested=" ".join(
+                    f"{s['head']}={s['label']}({s['confidence']:.0%})" for s in i["suggestions"]
+                ),
+            )  # type: ignore[attr-defined]
+            for i in items
+        ]
+        _print_table(
+            rows,
+            ("ref", "created_at", "requester", "suggested", "subject"),
+            "the review queue is empty",
+        )
     return 0
 
 
@@ -434,8 +595,11 @@ def cmd_review_accept(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_review_set(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.review import state_line
 
-    changes = {k: v for k, v in (("kind", args.kind), ("category", args.category),
-                                 ("priority", args.priority)) if v}
+    changes = {
+        k: v
+        for k, v in (("kind", args.kind), ("category", args.category), ("priority", args.priority))
+        if v
+    }
     if not changes:
         print("tiket: give at least one of --kind, --category, --priority", file=sys.stderr)
         return 2
@@ -458,9 +622,11 @@ def cmd_sla_check(args: argparse.Namespace, settings: Settings) -> int:
     desk = _desk(settings)
     run = desk.run_sla(now)
     deliver_outbox(build_runtime(settings), now)
-    print(f"sla check at {now.isoformat(timespec='minutes')}: {run.breach_routes} breach route(s), "
-          f"{run.warnings} warning(s), {run.breaches} breach(es), {run.escalations} "
-          f"escalation(s), {run.closed} auto-closed")
+    print(
+        f"sla check at {now.isoformat(timespec='minutes')}: {run.breach_routes} breach route(s), "
+        f"{run.warnings} warning(s), {run.breaches} breach(es), {run.escalations} "
+        f"escalation(s), {run.closed} auto-closed"
+    )
     return 0
 
 
@@ -474,21 +640,29 @@ def cmd_tickets_show(args: argparse.Namespace, settings: Settings) -> int:
         _print_json(data)
         return 0
     print(f"{data['ref']}  {data['subject']}")
-    print(f"  status {data['status']}  priority {data['priority'] or '-'}  kind {data['kind'] or '-'}"
-          f"  category {data['category'] or '-'}  tier {data['tier']}"
-          f"{'  DATA BREACH SUSPECTED' if data['breach_suspected'] else ''}")
-    print(f"  requester {data['requester_name']} <{data['requester']}>  created {data['created_at']}")
+    print(
+        f"  status {data['status']}  priority {data['priority'] or '-'}  kind {data['kind'] or '-'}"
+        f"  category {data['category'] or '-'}  tier {data['tier']}"
+        f"{'  DATA BREACH SUSPECTED' if data['breach_suspected'] else ''}"
+    )
+    print(
+        f"  requester {data['requester_name']} <{data['requester']}>  created {data['created_at']}"
+    )
     for s in data["suggestions"]:
-        print(f"  suggestion {s['head']}: {s['label']} ({s['confidence']:.2f}) "
-              f"{'applied' if s['applied'] else 'waits for review'}")
+        print(
+            f"  suggestion {s['head']}: {s['label']} ({s['confidence']:.2f}) "
+            f"{'applied' if s['applied'] else 'waits for review'}"
+        )
     for msg in data["conversation"]:
         print(f"\n--- {msg['direction']} {msg['at']} from {msg['from']}: {msg['subject']}")
         print(msg["body"][:2000])
     for clock in data["sla"]:
         print(f"  {clock['clock']}: {clock['state']}, due {clock['due'] or '-'}")
     for similar in data["similar"]:
-        print(f"  similar {similar['ref']} ({similar['score']:.2f}) {similar['subject']}: "
-              f"{similar['resolution_note'][:120]}")
+        print(
+            f"  similar {similar['ref']} ({similar['score']:.2f}) {similar['subject']}: "
+            f"{similar['resolution_note'][:120]}"
+        )
     print("\naudit:")
     for e in data["events"]:
         print(f"  {e['at']} {e['action']} by {e['actor']}: {e['detail']}")
@@ -498,14 +672,25 @@ def cmd_tickets_show(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_inbound_list(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.views import list_inbound
 
-    return _show_rows(args, settings, list_inbound, ("id", "mailbox", "uid", "disposition", "rule", "ticket",
-                      "acknowledged", "message_id"), "no mail received yet")
+    return _show_rows(
+        args,
+        settings,
+        list_inbound,
+        ("id", "mailbox", "uid", "disposition", "rule", "ticket", "acknowledged", "message_id"),
+        "no mail received yet",
+    )
 
 
 def cmd_quarantine_list(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.views import list_quarantine
 
-    return _show_rows(args, settings, list_quarantine, ("id", "mailbox", "stage", "attempts", "reason"), "quarantine is empty")
+    return _show_rows(
+        args,
+        settings,
+        list_quarantine,
+        ("id", "mailbox", "stage", "attempts", "reason"),
+        "quarantine is empty",
+    )
 
 
 def cmd_quarantine_show(args: argparse.Namespace, settings: Settings) -> int:
@@ -516,8 +701,17 @@ def cmd_quarantine_show(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         _print_json(data)
     else:
-        for key in ("id", "mailbox", "uid", "message_id", "stage", "reason", "attempts", "size",
-                    "sha256"):
+        for key in (
+            "id",
+            "mailbox",
+            "uid",
+            "message_id",
+            "stage",
+            "reason",
+            "attempts",
+            "size",
+            "sha256",
+        ):
             print(f"{key}: {data[key]}")
         print(f"\nheaders:\n{data['headers']}\n\ntraceback:\n{data['traceback'] or '-'}")
     return 0
@@ -534,16 +728,24 @@ def cmd_quarantine_release(args: argparse.Namespace, settings: Settings) -> int:
         print(f"mail {args.id} released; the daemon working {mailbox} will process it")
         return 0
     for result in runtime.intake.process_pending(mailbox):
-        print(f"mail {result.inbound_id}: {result.disposition}"
-              f"{' ' + result.ticket_ref if result.ticket_ref else ''}"
-              f"{' (' + result.error + ')' if result.error else ''}")
+        print(
+            f"mail {result.inbound_id}: {result.disposition}"
+            f"{' ' + result.ticket_ref if result.ticket_ref else ''}"
+            f"{' (' + result.error + ')' if result.error else ''}"
+        )
     return 0
 
 
 def cmd_outbox_list(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.views import list_outbox
 
-    return _show_rows(args, settings, list_outbox, ("id", "status", "attempts", "template", "to", "subject"), "outbox is empty")
+    return _show_rows(
+        args,
+        settings,
+        list_outbox,
+        ("id", "status", "attempts", "template", "to", "subject"),
+        "outbox is empty",
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ One thread per IDLE-capable IMAP mailbox; polled mailboxes and the outbox job ru
 thread's `schedule` loop. A failing mailbox is retried with backoff and never stops the others;
 SIGTERM finishes the current mail, logs out and exits 0.
 """
+
 from __future__ import annotations
 
 import logging
@@ -73,8 +74,9 @@ def build_runtime(settings: Settings, triager: Triager | None = None) -> Runtime
     store = open_store(settings)
     if triager is None:
         triager = model_triager_for(settings)
-    return Runtime(settings=settings, store=store, intake=Intake(settings, store, triager),
-                   triager=triager)
+    return Runtime(
+        settings=settings, store=store, intake=Intake(settings, store, triager), triager=triager
+    )
 
 
 def make_source(mailbox: Mailbox) -> Source:
@@ -126,8 +128,9 @@ class LeaseHeld(MailboxError):
     """Another live daemon works this mailbox now; this one stands by."""
 
 
-def poll_mailbox(runtime: Runtime, mailbox: Mailbox, stop: Callable[[], bool] = lambda: False
-                 ) -> PassStats:
+def poll_mailbox(
+    runtime: Runtime, mailbox: Mailbox, stop: Callable[[], bool] = lambda: False
+) -> PassStats:
     """Connect, take in everything new, move what is finished, disconnect (under its lease)."""
     if not hold(runtime, f"mailbox:{mailbox.name}"):
         holder = runtime.store.lease_holder(f"mailbox:{mailbox.name}")
@@ -135,8 +138,9 @@ def poll_mailbox(runtime: Runtime, mailbox: Mailbox, stop: Callable[[], bool] = 
     source = make_source(mailbox)
     try:
         uidvalidity = source.open()
-        return runtime.intake.poll(source, uidvalidity,
-                                   while_held(runtime, f"mailbox:{mailbox.name}", stop))
+        return runtime.intake.poll(
+            source, uidvalidity, while_held(runtime, f"mailbox:{mailbox.name}", stop)
+        )
     finally:
         source.close()
 
@@ -146,10 +150,15 @@ def deliver_outbox(runtime: Runtime, now: datetime | None = None) -> DeliverySta
     settings = runtime.settings
     if not hold(runtime, "outbox"):
         return DeliveryStats()
-    return deliver_due(runtime.store, lambda: open_sender(settings.outbox, settings.sources[-1]),
-                       settings.outbox, settings.desk.address, now or utcnow(),
-                       str(settings.section("debug")["crash_at"]),
-                       still_mine=lambda: hold(runtime, "outbox"))
+    return deliver_due(
+        runtime.store,
+        lambda: open_sender(settings.outbox, settings.sources[-1]),
+        settings.outbox,
+        settings.desk.address,
+        now or utcnow(),
+        str(settings.section("debug")["crash_at"]),
+        still_mine=lambda: hold(runtime, "outbox"),
+    )
 
 
 def run_sla_job(runtime: Runtime) -> SlaRun:
@@ -209,8 +218,9 @@ class Daemon:
         polled = []
         for mailbox in settings.mailboxes:
             if mailbox.scheme != "maildir" and intake.idle:
-                thread = threading.Thread(target=self._watch, args=(mailbox,), name=mailbox.name,
-                                          daemon=True)
+                thread = threading.Thread(
+                    target=self._watch, args=(mailbox,), name=mailbox.name, daemon=True
+                )
                 thread.start()
                 self.threads.append(thread)
             else:
@@ -221,8 +231,12 @@ class Daemon:
         jobs.every(5).seconds.do(self._guard, deliver_outbox, self.runtime)
         jobs.every(60).seconds.do(self._guard, run_sla_job, self.runtime)
         jobs.every(60).seconds.do(self._guard, run_digest, self.runtime)
-        log.info("daemon started mailboxes=%d idle=%d polled=%d", len(settings.mailboxes),
-                 len(self.threads), len(polled))
+        log.info(
+            "daemon started mailboxes=%d idle=%d polled=%d",
+            len(settings.mailboxes),
+            len(self.threads),
+            len(polled),
+        )
         jobs.run_all()
         while not self.stopping.is_set():
             if self.new_mail.wait(1.0):
@@ -287,8 +301,11 @@ class Daemon:
         intake = self.runtime.settings.intake
         renew = min(intake.idle_renew_seconds, intake.lease_seconds / 3)
         while not self.stopping.is_set() and hold(self.runtime, f"mailbox:{source.name}"):
-            if self.runtime.intake.poll(source, uidvalidity, while_held(
-                    self.runtime, f"mailbox:{source.name}", self.stopping.is_set)).results:
+            if self.runtime.intake.poll(
+                source,
+                uidvalidity,
+                while_held(self.runtime, f"mailbox:{source.name}", self.stopping.is_set),
+            ).results:
                 self.new_mail.set()
             if not source.idle_supported:
                 self.stopping.wait(intake.poll_interval_seconds)

@@ -4,6 +4,7 @@ Every action has the same shape: load the ticket, gather its dossier (suggestion
 similar resolved tickets), call a pure planner from lifecycle.py, render its mails and apply it in
 one transaction. The CLI, agents' mail commands and the scheduled jobs all go through here.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,20 +41,27 @@ Planner = Callable[[TicketState, Dossier], TicketUpdate]
 def desk_policy(settings: Settings) -> DeskPolicy:
     """The lifecycle rules from the [sla], [tiers] and [security] settings."""
     sla = settings.sla
-    calendar = Calendar(timezone=settings.desk.timezone, always=not sla.business_hours,
-                        start=time.fromisoformat(sla.business_start),
-                        end=time.fromisoformat(sla.business_end),
-                        weekdays=frozenset(DAYS.index(d) for d in sla.business_days),
-                        holidays=frozenset(date.fromisoformat(h) for h in sla.holidays))
+    calendar = Calendar(
+        timezone=settings.desk.timezone,
+        always=not sla.business_hours,
+        start=time.fromisoformat(sla.business_start),
+        end=time.fromisoformat(sla.business_end),
+        weekdays=frozenset(DAYS.index(d) for d in sla.business_days),
+        holidays=frozenset(date.fromisoformat(h) for h in sla.holidays),
+    )
     return DeskPolicy(
-        sla=SlaPolicy(first_response_hours=sla.first_response_hours,
-                      resolution_hours=sla.resolution_hours,
-                      default_priority=sla.default_priority, calendar=calendar,
-                      always_on=frozenset(sla.always_on),
-                      warn_before=timedelta(minutes=sla.warn_before_minutes)),
+        sla=SlaPolicy(
+            first_response_hours=sla.first_response_hours,
+            resolution_hours=sla.resolution_hours,
+            default_priority=sla.default_priority,
+            calendar=calendar,
+            always_on=frozenset(sla.always_on),
+            warn_before=timedelta(minutes=sla.warn_before_minutes),
+        ),
         tiers={k: TierInfo(key=k, name=t.name, group=t.group) for k, t in settings.tiers.items()},
         security_contact=settings.security_contact,
-        auto_close_after=timedelta(hours=sla.auto_close_after_hours))
+        auto_close_after=timedelta(hours=sla.auto_close_after_hours),
+    )
 
 
 @dataclass(slots=True)
@@ -70,15 +78,20 @@ class SlaRun:
 class Desk:
     """Agent and scheduled actions on tickets."""
 
-    def __init__(self, settings: Settings, store: Store, similar: SimilarIndex | None = None) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, similar: SimilarIndex | None = None
+    ) -> None:
         self.settings = settings
         self.store = store
         self.policy = desk_policy(settings)
         self.similar = similar or SimilarIndex(store)
         desk = settings.desk
-        self.identity = DeskIdentity(name=desk.name, address=desk.address,
-                                     message_id_domain=desk.message_id_domain,
-                                     timezone=desk.timezone)
+        self.identity = DeskIdentity(
+            name=desk.name,
+            address=desk.address,
+            message_id_domain=desk.message_id_domain,
+            timezone=desk.timezone,
+        )
 
     # -- building blocks ------------------------------------------------------------------------
     def dossier(self, ticket: TicketState) -> Dossier:
@@ -87,17 +100,31 @@ class Desk:
         self.similar.refresh()
         first = conversation[0][3] if conversation else ""
         similar = self.similar.query(f"{ticket.subject}\n{first}", exclude=(ticket.id,))
-        return Dossier(suggestions=self.store.suggestions(ticket.id), conversation=conversation,
-                       similar=similar)
+        return Dossier(
+            suggestions=self.store.suggestions(ticket.id),
+            conversation=conversation,
+            similar=similar,
+        )
 
     def render(self, update: TicketUpdate, now: datetime) -> Callable[[str], list[OutgoingMail]]:
         """The render callback for store.apply_update: fixed Message-IDs that encode the ref."""
+
         def render(ref: str) -> list[OutgoingMail]:
-            return [render_mail(intent, ref=ref, desk=self.identity, now=now,
-                                message_id=message_id_for(
-                                    ref, f"{intent.purpose}-{uuid.uuid4().hex[:10]}",
-                                    self.identity.message_id_domain))
-                    for intent in update.mails]
+            return [
+                render_mail(
+                    intent,
+                    ref=ref,
+                    desk=self.identity,
+                    now=now,
+                    message_id=message_id_for(
+                        ref,
+                        f"{intent.purpose}-{uuid.uuid4().hex[:10]}",
+                        self.identity.message_id_domain,
+                    ),
+                )
+                for intent in update.mails
+            ]
+
         return render
 
     def act(self, ref: str | int, planner: Planner, now: datetime) -> TicketUpdate:
@@ -105,48 +132,76 @@ class Desk:
         ticket = self.store.ticket_state(ref)
         update = planner(ticket, self.dossier(ticket))
         self.store.apply_update(update, now, self.render(update, now))
-        log.info("ticket=%s action=%s actor=%s", ticket.ref,
-                 ",".join(e.action for e in update.events), update.actor)
+        log.info(
+            "ticket=%s action=%s actor=%s",
+            ticket.ref,
+            ",".join(e.action for e in update.events),
+            update.actor,
+        )
         return update
 
     # -- agent actions --------------------------------------------------------------------------
     def assign(self, ref: str, tier: str, actor: str, now: datetime) -> TicketUpdate:
         """Give a ticket to a tier."""
-        return self.act(ref, lambda t, d: plan_assign(t, tier.upper(), actor, "assigned by " + actor,
-                                                      self.policy, d, now), now)
+        return self.act(
+            ref,
+            lambda t, d: plan_assign(
+                t, tier.upper(), actor, "assigned by " + actor, self.policy, d, now
+            ),
+            now,
+        )
 
     def escalate(self, ref: str, actor: str, reason: str, now: datetime) -> TicketUpdate:
         """Move a ticket one tier up."""
-        return self.act(ref, lambda t, d: plan_escalation(t, actor, reason, self.policy, d, now), now)
+        return self.act(
+            ref, lambda t, d: plan_escalation(t, actor, reason, self.policy, d, now), now
+        )
 
-    def set_status(self, ref: str, target: str, actor: str, note: str,
-                   now: datetime) -> TicketUpdate:
+    def set_status(
+        self, ref: str, target: str, actor: str, note: str, now: datetime
+    ) -> TicketUpdate:
         """resolve / close / reopen / pending / in_progress."""
         hours = self.policy.auto_close_after.total_seconds() / 3600
-        return self.act(ref, lambda t, d: plan_status(t, target, actor, note or f"{target} by {actor}",
-                                                      now, note=note, reopen_hours=hours), now)
+        return self.act(
+            ref,
+            lambda t, d: plan_status(
+                t, target, actor, note or f"{target} by {actor}", now, note=note, reopen_hours=hours
+            ),
+            now,
+        )
 
-    def set_fields(self, ref: str, changes: Mapping[str, str], actor: str,
-                   now: datetime) -> TicketUpdate:
+    def set_fields(
+        self, ref: str, changes: Mapping[str, str], actor: str, now: datetime
+    ) -> TicketUpdate:
         """Change kind, category or priority (stored as labels for retraining)."""
         return self.act(ref, lambda t, d: plan_fields(t, changes, actor), now)
 
-    def review(self, ref: str, corrections: Mapping[str, str], actor: str,
-               now: datetime) -> TicketUpdate:
+    def review(
+        self, ref: str, corrections: Mapping[str, str], actor: str, now: datetime
+    ) -> TicketUpdate:
         """Accept the suggestions (corrections empty) or correct some heads."""
+
         def planner(ticket: TicketState, dossier: Dossier) -> TicketUpdate:
             if not ticket.needs_review:
                 raise InvalidAction(f"{ticket.ref} is not waiting for review")
             return plan_review(ticket, dossier.suggestions, corrections, actor)
+
         return self.act(ref, planner, now)
 
     def flag_breach(self, ref: str, actor: str, reason: str, now: datetime) -> SlaRun:
         """An agent suspects a data breach: flag it and route it at once."""
         ticket = self.store.ticket_state(ref)
-        self.store.apply_update(TicketUpdate(
-            ticket_id=ticket.id, ref=ticket.ref, actor=actor, fields=(("breach_suspected", True),),
-            events=(AuditEvent(action="breach_suspected", actor=actor, detail=reason),)),
-            now, lambda ref: [])
+        self.store.apply_update(
+            TicketUpdate(
+                ticket_id=ticket.id,
+                ref=ticket.ref,
+                actor=actor,
+                fields=(("breach_suspected", True),),
+                events=(AuditEvent(action="breach_suspected", actor=actor, detail=reason),),
+            ),
+            now,
+            lambda ref: [],
+        )
         self._route_breach(self.store.ticket_state(ref), now)
         return SlaRun(breach_routes=1)
 
@@ -159,8 +214,15 @@ class Desk:
                 self._route_breach(self.store.ticket_state(ticket.id), now)
                 run.breach_routes += 1
                 ticket = self.store.ticket_state(ticket.id)
-            actions = sla_actions(clock_facts(ticket), ticket.tier, ticket.status,
-                                  ticket.sla_done, self.policy.sla, now, ticket.tier_since)
+            actions = sla_actions(
+                clock_facts(ticket),
+                ticket.tier,
+                ticket.status,
+                ticket.sla_done,
+                self.policy.sla,
+                now,
+                ticket.tier_since,
+            )
             if actions:
                 ticket = self.store.ticket_state(ticket.id)  # with its last Message-ID, for mail
             for action in actions:
@@ -169,8 +231,13 @@ class Desk:
                     run.warnings += action.kind == "warning"
                     run.breaches += action.kind == "breach"
                     run.escalations += action.escalate_to is not None
-                    log.info("ticket=%s action=sla_%s clock=%s tier=%s", ticket.ref, action.kind,
-                             action.clock, action.tier)
+                    log.info(
+                        "ticket=%s action=sla_%s clock=%s tier=%s",
+                        ticket.ref,
+                        action.kind,
+                        action.clock,
+                        action.tier,
+                    )
         for ticket in self.store.ticket_states(("resolved",)):
             if plan_auto_close(ticket, self.policy, now) is not None:  # due: reload with the
                 full = self.store.ticket_state(ticket.id)  # last Message-ID to thread the mail
@@ -185,5 +252,6 @@ class Desk:
         update = plan_breach_route(ticket, reasons, "tiket", self.policy, self.dossier(ticket), now)
         marked = replace(update, sla_event=("breach", "routed", "L3"))  # once per ticket
         self.store.apply_update(marked, now, self.render(marked, now))
-        log.warning("ticket=%s action=breach_routed to=L3,%s", ticket.ref,
-                    self.policy.security_contact)
+        log.warning(
+            "ticket=%s action=breach_routed to=L3,%s", ticket.ref, self.policy.security_contact
+        )

@@ -18,6 +18,7 @@ Definitions (the figures' contract):
   the two middle values of an even count.
 - The backlog is every ticket whose status is not resolved/closed, aged at `now`.
 """
+
 from __future__ import annotations
 
 import math
@@ -42,7 +43,12 @@ LIST_LIMIT = 15
 """At most this many tickets are listed per section (the counts are always complete)."""
 
 BACKLOG_BUCKETS: tuple[tuple[str, float], ...] = (
-    ("<4 h", 0.0), ("4-24 h", 4.0), ("1-3 d", 24.0), ("3-7 d", 72.0), (">7 d", 168.0))
+    ("<4 h", 0.0),
+    ("4-24 h", 4.0),
+    ("1-3 d", 24.0),
+    ("3-7 d", 72.0),
+    (">7 d", 168.0),
+)
 """(label, lower bound in hours of age), youngest first; a ticket belongs to the last bucket whose
 lower bound its age reaches."""
 
@@ -352,8 +358,11 @@ class DigestFigures:
     @property
     def empty(self) -> bool:
         """True when nothing happened that day (no tickets in, none resolved, no mail)."""
-        return (self.intake.total == 0 and self.resolution.overall.measured == 0
-                and self.health.received == 0)
+        return (
+            self.intake.total == 0
+            and self.resolution.overall.measured == 0
+            and self.health.received == 0
+        )
 
 
 # -- the day ---------------------------------------------------------------------------------------
@@ -389,10 +398,12 @@ def digest_due(settings: Settings, now: datetime, last_sent_date: date | None) -
 
 def targets_from(settings: Settings) -> Targets:
     """The SLA promises of the settings as a plain record."""
-    return Targets(first_response_hours=tuple(sorted(settings.sla.first_response_hours.items())),
-                   resolution_hours=tuple(sorted(settings.sla.resolution_hours.items())),
-                   default_priority=settings.sla.default_priority,
-                   resolution_goal_hours=float(settings.section("digest")["resolution_goal_hours"]))
+    return Targets(
+        first_response_hours=tuple(sorted(settings.sla.first_response_hours.items())),
+        resolution_hours=tuple(sorted(settings.sla.resolution_hours.items())),
+        default_priority=settings.sla.default_priority,
+        resolution_goal_hours=float(settings.section("digest")["resolution_goal_hours"]),
+    )
 
 
 # -- statistics ------------------------------------------------------------------------------------
@@ -440,33 +451,51 @@ def _counts(pairs: Iterable[tuple[str, int]], order: Sequence[str] = ()) -> tupl
         totals[label] += n
     whole = sum(totals.values())
     known = [label for label in order if label in totals]
-    rest = sorted((label for label in totals if label not in order),
-                  key=lambda label: (-totals[label], label))
-    return tuple(Count(label=label, count=totals[label], share=ratio(totals[label], whole) or 0.0)
-                 for label in known + rest)
+    rest = sorted(
+        (label for label in totals if label not in order), key=lambda label: (-totals[label], label)
+    )
+    return tuple(
+        Count(label=label, count=totals[label], share=ratio(totals[label], whole) or 0.0)
+        for label in known + rest
+    )
 
 
 # -- figures ---------------------------------------------------------------------------------------
-def first_response_stats(hours: Sequence[float], ages: Sequence[float], target: float,
-                         priority: str) -> TimeStats:
+def first_response_stats(
+    hours: Sequence[float], ages: Sequence[float], target: float, priority: str
+) -> TimeStats:
     """First-response figures: answered `hours`, unanswered tickets' `ages`, against `target`."""
     missed = sum(age > target for age in ages)
     within = sum(h <= target for h in hours)
-    return TimeStats(priority=priority, target_hours=target, measured=len(hours), within=within,
-                     missed_unanswered=missed, awaiting=len(ages) - missed,
-                     median_hours=_hours(median(hours)), p90_hours=_hours(percentile(hours, 90)),
-                     mean_hours=_hours(sum(hours) / len(hours)) if hours else None,
-                     share_within=ratio(within, len(hours) + missed))
+    return TimeStats(
+        priority=priority,
+        target_hours=target,
+        measured=len(hours),
+        within=within,
+        missed_unanswered=missed,
+        awaiting=len(ages) - missed,
+        median_hours=_hours(median(hours)),
+        p90_hours=_hours(percentile(hours, 90)),
+        mean_hours=_hours(sum(hours) / len(hours)) if hours else None,
+        share_within=ratio(within, len(hours) + missed),
+    )
 
 
 def resolution_stats(hours: Sequence[float], target: float, priority: str) -> TimeStats:
     """Resolution figures of resolved tickets' `hours` against `target`."""
     within = sum(h <= target for h in hours)
-    return TimeStats(priority=priority, target_hours=target, measured=len(hours), within=within,
-                     missed_unanswered=0, awaiting=0, median_hours=_hours(median(hours)),
-                     p90_hours=_hours(percentile(hours, 90)),
-                     mean_hours=_hours(sum(hours) / len(hours)) if hours else None,
-                     share_within=ratio(within, len(hours)))
+    return TimeStats(
+        priority=priority,
+        target_hours=target,
+        measured=len(hours),
+        within=within,
+        missed_unanswered=0,
+        awaiting=0,
+        median_hours=_hours(median(hours)),
+        p90_hours=_hours(percentile(hours, 90)),
+        mean_hours=_hours(sum(hours) / len(hours)) if hours else None,
+        share_within=ratio(within, len(hours)),
+    )
 
 
 def _by_priority(pairs: Sample, default: str) -> dict[str, list[float]]:
@@ -476,8 +505,7 @@ def _by_priority(pairs: Sample, default: str) -> dict[str, list[float]]:
     return grouped
 
 
-def _first_response(sample: DaySample, targets: Targets
-                    ) -> tuple[tuple[TimeStats, ...], TimeStats]:
+def _first_response(sample: DaySample, targets: Targets) -> tuple[tuple[TimeStats, ...], TimeStats]:
     """Per priority (each against its own target) and all together."""
     answered = _by_priority(sample.first_response, targets.default_priority)
     waiting = _by_priority(sample.unanswered, targets.default_priority)
@@ -485,12 +513,18 @@ def _first_response(sample: DaySample, targets: Targets
     rows = tuple(first_response_stats(answered[p], waiting[p], goal[p], p) for p in PRIORITIES)
     hours = [h for _, h in sample.first_response]
     within, missed = sum(r.within for r in rows), sum(r.missed_unanswered for r in rows)
-    overall = TimeStats(priority="all", target_hours=0.0, measured=len(hours), within=within,
-                        missed_unanswered=missed, awaiting=sum(r.awaiting for r in rows),
-                        median_hours=_hours(median(hours)),
-                        p90_hours=_hours(percentile(hours, 90)),
-                        mean_hours=_hours(sum(hours) / len(hours)) if hours else None,
-                        share_within=ratio(within, len(hours) + missed))
+    overall = TimeStats(
+        priority="all",
+        target_hours=0.0,
+        measured=len(hours),
+        within=within,
+        missed_unanswered=missed,
+        awaiting=sum(r.awaiting for r in rows),
+        median_hours=_hours(median(hours)),
+        p90_hours=_hours(percentile(hours, 90)),
+        mean_hours=_hours(sum(hours) / len(hours)) if hours else None,
+        share_within=ratio(within, len(hours) + missed),
+    )
     return rows, overall
 
 
@@ -502,7 +536,8 @@ def _resolution(sample: DaySample, targets: Targets) -> Resolution:
     return Resolution(
         overall=overall,
         by_priority=tuple(resolution_stats(grouped[p], per_priority[p], p) for p in PRIORITIES),
-        mean_within_goal=None if overall.mean_hours is None else overall.mean_hours <= goal)
+        mean_within_goal=None if overall.mean_hours is None else overall.mean_hours <= goal,
+    )
 
 
 def _intake(mix: Sequence[TicketMix], targets: Targets) -> Intake:
@@ -514,9 +549,12 @@ def _intake(mix: Sequence[TicketMix], targets: Targets) -> Intake:
         needs_review=sum(r.needs_review for r in mix),
         by_kind=_counts((label(r.kind), r.count) for r in mix),
         by_category=_counts((label(r.category), r.count) for r in mix),
-        by_priority=_counts([(r.priority or f"(none: {targets.default_priority})", r.count)
-                             for r in mix], order=PRIORITIES),
-        by_mailbox=_counts((r.mailbox, r.count) for r in mix))
+        by_priority=_counts(
+            [(r.priority or f"(none: {targets.default_priority})", r.count) for r in mix],
+            order=PRIORITIES,
+        ),
+        by_mailbox=_counts((r.mailbox, r.count) for r in mix),
+    )
 
 
 def parse_escalation(detail: str) -> tuple[str, str, str]:
@@ -535,9 +573,13 @@ def _backlog(cells: Sequence[BacklogCell]) -> Backlog:
     tiers = [t for t in TIERS if t in grid] + sorted(t for t in grid if t not in TIERS)
     rows = tuple(BacklogRow(tier=t, counts=tuple(grid[t]), total=sum(grid[t])) for t in tiers)
     total = sum(r.total for r in rows)
-    buckets = tuple(Count(label=label, count=n, share=ratio(n, total) or 0.0) for label, n in
-                    zip((b[0] for b in BACKLOG_BUCKETS),
-                        (sum(r.counts[i] for r in rows) for i in range(len(BACKLOG_BUCKETS)))))
+    buckets = tuple(
+        Count(label=label, count=n, share=ratio(n, total) or 0.0)
+        for label, n in zip(
+            (b[0] for b in BACKLOG_BUCKETS),
+            (sum(r.counts[i] for r in rows) for i in range(len(BACKLOG_BUCKETS))),
+        )
+    )
     return Backlog(total=total, buckets=buckets, rows=rows)
 
 
@@ -554,33 +596,53 @@ def _review(suggestions: Sequence[SuggestionCount], decisions: Sequence[Decision
         else:
             wrong[(pair.head, pair.suggested, pair.chosen)] += pair.count
     totals = {s.head: s for s in suggestions}
-    heads = tuple(HeadReview(
-        head=head, suggested=totals[head].total if head in totals else 0,
-        applied=totals[head].applied if head in totals else 0,
-        apply_rate=ratio(totals[head].applied, totals[head].total) if head in totals else None,
-        decided=decided[head], agreed=agreed[head], agreement=ratio(agreed[head], decided[head]))
-        for head in sorted(set(totals) | set(decided)))
-    corrections = tuple(Correction(head=h, suggested=s, chosen=c, count=n) for (h, s, c), n in
-                        sorted(wrong.items(), key=lambda kv: (-kv[1], kv[0]))[:LIST_LIMIT])
+    heads = tuple(
+        HeadReview(
+            head=head,
+            suggested=totals[head].total if head in totals else 0,
+            applied=totals[head].applied if head in totals else 0,
+            apply_rate=ratio(totals[head].applied, totals[head].total) if head in totals else None,
+            decided=decided[head],
+            agreed=agreed[head],
+            agreement=ratio(agreed[head], decided[head]),
+        )
+        for head in sorted(set(totals) | set(decided))
+    )
+    corrections = tuple(
+        Correction(head=h, suggested=s, chosen=c, count=n)
+        for (h, s, c), n in sorted(wrong.items(), key=lambda kv: (-kv[1], kv[0]))[:LIST_LIMIT]
+    )
     categories = _counts((s, n) for (h, s, _), n in wrong.items() if h == "category")
-    return Review(heads=heads, decided=sum(decided.values()), agreed=sum(agreed.values()),
-                  agreement=ratio(sum(agreed.values()), sum(decided.values())),
-                  corrected_categories=categories[:5], corrections=corrections)
+    return Review(
+        heads=heads,
+        decided=sum(decided.values()),
+        agreed=sum(agreed.values()),
+        agreement=ratio(sum(agreed.values()), sum(decided.values())),
+        corrected_categories=categories[:5],
+        corrections=corrections,
+    )
 
 
 def _health(inbound: Sequence[InboundCount], outbox_failed: Sequence[tuple[str, int]]) -> Health:
     by_disposition: Counter[str] = Counter()
     for row in inbound:
         by_disposition[row.disposition] += row.count
-    screened = [(row.rule or "(no rule)", row.count) for row in inbound
-                if row.disposition == "screened"]
+    screened = [
+        (row.rule or "(no rule)", row.count) for row in inbound if row.disposition == "screened"
+    ]
     failed = _counts(outbox_failed)
-    return Health(received=sum(by_disposition.values()),
-                  tickets_created=by_disposition["ticket_created"],
-                  replies=by_disposition["reply_added"], screened=by_disposition["screened"],
-                  screened_by_rule=_counts(screened), duplicates=by_disposition["duplicate"],
-                  quarantined=by_disposition["quarantined"], pending=by_disposition["pending"],
-                  outbox_failed=sum(c.count for c in failed), outbox_failed_by_template=failed)
+    return Health(
+        received=sum(by_disposition.values()),
+        tickets_created=by_disposition["ticket_created"],
+        replies=by_disposition["reply_added"],
+        screened=by_disposition["screened"],
+        screened_by_rule=_counts(screened),
+        duplicates=by_disposition["duplicate"],
+        quarantined=by_disposition["quarantined"],
+        pending=by_disposition["pending"],
+        outbox_failed=sum(c.count for c in failed),
+        outbox_failed_by_template=failed,
+    )
 
 
 def _trend(inp: DigestInput) -> tuple[TrendDay, ...]:
@@ -590,13 +652,21 @@ def _trend(inp: DigestInput) -> tuple[TrendDay, ...]:
         day = inp.day - timedelta(days=n)
         sample = samples.get(day, DaySample(day=day))
         _, first = _first_response(sample, inp.targets)
-        resolved = resolution_stats([h for _, h in sample.resolution],
-                                    inp.targets.resolution_goal_hours, "all")
-        trend.append(TrendDay(day=day, tickets_in=len(sample.first_response)
-                              + len(sample.unanswered), first_response_share=first.share_within,
-                              first_response_median_hours=first.median_hours,
-                              resolved=resolved.measured, resolution_mean_hours=resolved.mean_hours,
-                              breaches=sample.breaches, escalations=sample.escalations))
+        resolved = resolution_stats(
+            [h for _, h in sample.resolution], inp.targets.resolution_goal_hours, "all"
+        )
+        trend.append(
+            TrendDay(
+                day=day,
+                tickets_in=len(sample.first_response) + len(sample.unanswered),
+                first_response_share=first.share_within,
+                first_response_median_hours=first.median_hours,
+                resolved=resolved.measured,
+                resolution_mean_hours=resolved.mean_hours,
+                breaches=sample.breaches,
+                escalations=sample.escalations,
+            )
+        )
     return tuple(trend)
 
 
@@ -611,22 +681,35 @@ def build_digest(inp: DigestInput) -> DigestFigures:
     fr_rows, fr_overall = _first_response(sample, inp.targets)
     parsed = [(e, parse_escalation(e.detail)) for e in inp.escalations]
     return DigestFigures(
-        day=inp.day, timezone=inp.timezone, generated_at=inp.now, window_start=start,
-        window_end=end, intake=_intake(inp.mix, inp.targets), first_response=fr_rows,
-        first_response_overall=fr_overall, resolution=_resolution(sample, inp.targets),
-        breaches=tuple(BreachItem(ref=b.ref, subject=b.subject, clock=b.clock, tier=b.tier)
-                       for b in inp.breaches[:LIST_LIMIT]),
+        day=inp.day,
+        timezone=inp.timezone,
+        generated_at=inp.now,
+        window_start=start,
+        window_end=end,
+        intake=_intake(inp.mix, inp.targets),
+        first_response=fr_rows,
+        first_response_overall=fr_overall,
+        resolution=_resolution(sample, inp.targets),
+        breaches=tuple(
+            BreachItem(ref=b.ref, subject=b.subject, clock=b.clock, tier=b.tier)
+            for b in inp.breaches[:LIST_LIMIT]
+        ),
         breach_count=len(inp.breaches),
         breaches_by_tier=_counts([(b.tier, 1) for b in inp.breaches], order=TIERS),
-        escalations=tuple(EscalationItem(ref=e.ref, subject=e.subject, from_tier=src,
-                                         to_tier=dst, reason=why)
-                          for e, (src, dst, why) in parsed[:LIST_LIMIT]),
+        escalations=tuple(
+            EscalationItem(ref=e.ref, subject=e.subject, from_tier=src, to_tier=dst, reason=why)
+            for e, (src, dst, why) in parsed[:LIST_LIMIT]
+        ),
         escalation_count=len(inp.escalations),
         escalations_by_tier=_counts([(dst, 1) for _, (_, dst, _) in parsed], order=TIERS),
-        backlog=_backlog(inp.backlog), flagged=inp.flagged[:LIST_LIMIT],
-        flagged_count=len(inp.flagged), open_flagged=sum(c.flagged for c in inp.backlog),
+        backlog=_backlog(inp.backlog),
+        flagged=inp.flagged[:LIST_LIMIT],
+        flagged_count=len(inp.flagged),
+        open_flagged=sum(c.flagged for c in inp.backlog),
         review=_review(inp.suggestions, inp.decisions),
-        health=_health(inp.inbound, inp.outbox_failed), trend=_trend(inp))
+        health=_health(inp.inbound, inp.outbox_failed),
+        trend=_trend(inp),
+    )
 
 
 # -- JSON ------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 """Error types: narrow exceptions whose docstrings say when they are raised."""
+
 from __future__ import annotations
 
 from pathlib import Path

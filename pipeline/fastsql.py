@@ -4,6 +4,7 @@ Peewee builds SQL anew for every query (~0.2 ms each); intake runs about ten sta
 so the hot path uses statements built once per shape and values converted by the fields' own
 db_value. Works on SQLite and PostgreSQL (RETURNING id on both).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -14,8 +15,15 @@ from peewee import Database, Model
 
 
 @lru_cache(maxsize=256)
-def _insert_sql(model: type[Model], columns: tuple[str, ...], rows: int, param: str, quote: str,
-                ignore: bool, returning: bool) -> str:
+def _insert_sql(
+    model: type[Model],
+    columns: tuple[str, ...],
+    rows: int,
+    param: str,
+    quote: str,
+    ignore: bool,
+    returning: bool,
+) -> str:
     table = model._meta.table_name
     names = ", ".join(f"{quote}{model._meta.fields[c].column_name}{quote}" for c in columns)
     one = "(" + ", ".join([param] * len(columns)) + ")"
@@ -27,8 +35,14 @@ def _insert_sql(model: type[Model], columns: tuple[str, ...], rows: int, param: 
     return sql
 
 
-def insert(db: Database, model: type[Model], rows: Sequence[Mapping[str, Any]], *,
-           ignore: bool = False, returning: bool = False) -> tuple[int, int | None]:
+def insert(
+    db: Database,
+    model: type[Model],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    ignore: bool = False,
+    returning: bool = False,
+) -> tuple[int, int | None]:
     """Insert rows (all with the same keys); returns (rows inserted, id of the last new row)."""
     if not rows:
         return 0, None
@@ -45,21 +59,37 @@ def insert(db: Database, model: type[Model], rows: Sequence[Mapping[str, Any]], 
 
 
 @lru_cache(maxsize=256)
-def _update_sql(model: type[Model], columns: tuple[str, ...], param: str, quote: str,
-                expected: tuple[str, ...] = ()) -> str:
+def _update_sql(
+    model: type[Model],
+    columns: tuple[str, ...],
+    param: str,
+    quote: str,
+    expected: tuple[str, ...] = (),
+) -> str:
     table = model._meta.table_name
-    sets = ", ".join(f"{quote}{model._meta.fields[c].column_name}{quote} = {param}" for c in columns)
-    where = "".join(f" AND {quote}{model._meta.fields[c].column_name}{quote} = {param}"
-                    for c in expected)
+    sets = ", ".join(
+        f"{quote}{model._meta.fields[c].column_name}{quote} = {param}" for c in columns
+    )
+    where = "".join(
+        f" AND {quote}{model._meta.fields[c].column_name}{quote} = {param}" for c in expected
+    )
     return f"UPDATE {quote}{table}{quote} SET {sets} WHERE {quote}id{quote} = {param}{where}"
 
 
-def update(db: Database, model: type[Model], row_id: int, values: Mapping[str, Any],
-           expect: Mapping[str, Any] | None = None) -> int:
+def update(
+    db: Database,
+    model: type[Model],
+    row_id: int,
+    values: Mapping[str, Any],
+    expect: Mapping[str, Any] | None = None,
+) -> int:
     """UPDATE one row by id (and only while its columns still hold `expect`); returns the rows changed."""
     columns = tuple(values)
     expected = tuple(expect or ())
-    params = ([model._meta.fields[c].db_value(values[c]) for c in columns] + [row_id]
-              + [model._meta.fields[c].db_value((expect or {})[c]) for c in expected])
+    params = (
+        [model._meta.fields[c].db_value(values[c]) for c in columns]
+        + [row_id]
+        + [model._meta.fields[c].db_value((expect or {})[c]) for c in expected]
+    )
     sql = _update_sql(model, columns, db.param, db.quote[0], expected)
     return int(db.execute_sql(sql, params).rowcount)

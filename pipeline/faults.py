@@ -1,4 +1,5 @@
 """Faults: named crash points for the crash tests ([debug] crash_at); a no-op unless configured."""
+
 from __future__ import annotations
 
 import logging

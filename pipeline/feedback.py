@@ -3,6 +3,7 @@
 One row per reviewed ticket in the training CSV format (subject, body, type, category, priority,
 weight): the latest decision per head wins; the body is the ticket's first inbound mail.
 """
+
 from __future__ import annotations
 
 import csv
@@ -23,17 +24,28 @@ def feedback_rows(weight: float) -> list[dict[str, Any]]:
     if not labels:
         return []
     bodies: dict[int, str] = {}
-    for message in (m.Message.select(m.Message.ticket, m.Message.body)
-                    .where(m.Message.ticket.in_(list(labels)) & (m.Message.direction == "in"))
-                    .order_by(m.Message.id)):
+    for message in (
+        m.Message.select(m.Message.ticket, m.Message.body)
+        .where(m.Message.ticket.in_(list(labels)) & (m.Message.direction == "in"))
+        .order_by(m.Message.id)
+    ):
         bodies.setdefault(message.ticket_id, message.body)
     rows = []
-    for ticket in m.Ticket.select(m.Ticket.id, m.Ticket.subject).where(m.Ticket.id.in_(list(labels))):
+    for ticket in m.Ticket.select(m.Ticket.id, m.Ticket.subject).where(
+        m.Ticket.id.in_(list(labels))
+    ):
         heads = labels[ticket.id]
-        rows.append({"subject": ticket.subject, "body": bodies.get(ticket.id, ""),
-                     "type": heads.get("kind", ""), "category": heads.get("category", ""),
-                     "priority": heads.get("priority", ""), "weight": weight,
-                     "group": f"feedback-{ticket.id}"})
+        rows.append(
+            {
+                "subject": ticket.subject,
+                "body": bodies.get(ticket.id, ""),
+                "type": heads.get("kind", ""),
+                "category": heads.get("category", ""),
+                "priority": heads.get("priority", ""),
+                "weight": weight,
+                "group": f"feedback-{ticket.id}",
+            }
+        )
     return rows
 
 

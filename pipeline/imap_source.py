@@ -4,6 +4,7 @@ Mail is fetched with BODY.PEEK[] so nothing is marked read by accident, by UID u
 UIDVALIDITY. Finished mail is moved with MOVE where the server has it, else copied, flagged
 \\Deleted and expunged by UID (UIDPLUS) or just flagged.
 """
+
 from __future__ import annotations
 
 import logging
@@ -49,8 +50,13 @@ class ImapSource:
         box = self.mailbox
         try:
             if box.scheme == "imaps":
-                client = IMAPClient(box.host, port=box.port, ssl=True,
-                                    ssl_context=_ssl_context(box), timeout=CONNECT_TIMEOUT)
+                client = IMAPClient(
+                    box.host,
+                    port=box.port,
+                    ssl=True,
+                    ssl_context=_ssl_context(box),
+                    timeout=CONNECT_TIMEOUT,
+                )
             else:
                 client = IMAPClient(box.host, port=box.port, ssl=False, timeout=CONNECT_TIMEOUT)
                 if box.tls == "starttls":
@@ -71,8 +77,9 @@ class ImapSource:
             raise MailboxError(f"{self.name}: login refused for {box.user}: {_text(exc)}") from exc
         except (TimeoutError, IMAPClientError, OSError, ssl.SSLError) as exc:
             self.close()
-            raise MailboxError(f"{self.name}: {box.host}:{box.port}: {type(exc).__name__}: "
-                               f"{_text(exc)}") from exc
+            raise MailboxError(
+                f"{self.name}: {box.host}:{box.port}: {type(exc).__name__}: {_text(exc)}"
+            ) from exc
         self.uidvalidity = int(selected[b"UIDVALIDITY"])
         return self.uidvalidity
 
@@ -83,7 +90,7 @@ class ImapSource:
     def fetch(self, uids: Sequence[int]) -> Iterator[RawMail]:
         """The raw bytes of these mails, fetched in chunks with BODY.PEEK[]."""
         for start in range(0, len(uids), FETCH_CHUNK):
-            chunk = list(uids[start:start + FETCH_CHUNK])
+            chunk = list(uids[start : start + FETCH_CHUNK])
             answer = self._call(self.client.fetch, chunk, ["BODY.PEEK[]", "INTERNALDATE"])
             for uid in chunk:
                 data = answer.get(uid)
@@ -92,8 +99,13 @@ class ImapSource:
                 stamp = data.get(b"INTERNALDATE")
                 if stamp is not None and stamp.tzinfo is None:
                     stamp = stamp.replace(tzinfo=UTC)
-                yield RawMail(mailbox=self.name, uidvalidity=self.uidvalidity, uid=uid,
-                              raw=bytes(data[b"BODY[]"]), internal_date=stamp)
+                yield RawMail(
+                    mailbox=self.name,
+                    uidvalidity=self.uidvalidity,
+                    uid=uid,
+                    raw=bytes(data[b"BODY[]"]),
+                    internal_date=stamp,
+                )
 
     def move(self, uids: Sequence[int], folder: str) -> None:
         """Move mails to a folder (MOVE), or copy + flag \\Deleted (+ UID EXPUNGE) without it."""

@@ -5,6 +5,7 @@ then the finished mails are moved on the server. Per-mail isolation: an exceptio
 recorded against that mail (quarantined at once when unparseable, after max_attempts otherwise)
 and the next mail goes on.
 """
+
 from __future__ import annotations
 
 import logging
@@ -88,30 +89,43 @@ class PassStats:
 class Intake:
     """Runs intake for every mailbox against one store."""
 
-    def __init__(self, settings: Settings, store: Store, triager: Triager,
-                 clock: Clock = utcnow) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, triager: Triager, clock: Clock = utcnow
+    ) -> None:
         self.settings = settings
         self.store = store
         self.triager = triager
         self.clock = clock
         desk = settings.desk
-        self.desk = DeskIdentity(name=desk.name, address=desk.address,
-                                 message_id_domain=desk.message_id_domain, timezone=desk.timezone)
-        self.screening = ScreeningPolicy(own_domain=desk.message_id_domain,
-                                         own_addresses=frozenset({desk.address.lower()}),
-                                         ack_cap_per_hour=settings.intake.ack_cap_per_hour)
-        self.promise = PromisePolicy(first_response_hours=settings.sla.first_response_hours,
-                                     default_priority=settings.sla.default_priority,
-                                     tier_groups={k: t.group for k, t in settings.tiers.items()})
+        self.desk = DeskIdentity(
+            name=desk.name,
+            address=desk.address,
+            message_id_domain=desk.message_id_domain,
+            timezone=desk.timezone,
+        )
+        self.screening = ScreeningPolicy(
+            own_domain=desk.message_id_domain,
+            own_addresses=frozenset({desk.address.lower()}),
+            ack_cap_per_hour=settings.intake.ack_cap_per_hour,
+        )
+        self.promise = PromisePolicy(
+            first_response_hours=settings.sla.first_response_hours,
+            default_priority=settings.sla.default_priority,
+            tier_groups={k: t.group for k, t in settings.tiers.items()},
+        )
         self.folders = {m.name: m for m in settings.mailboxes}
         self.crash_at = str(settings.section("debug")["crash_at"])
         self.desk_actions = Desk(settings, store)
-        self.parser = ParsePool(worker_count(settings.intake.parse_workers),
-                                settings.intake.max_mail_bytes, settings.intake.max_attachment_bytes)
+        self.parser = ParsePool(
+            worker_count(settings.intake.parse_workers),
+            settings.intake.max_mail_bytes,
+            settings.intake.max_attachment_bytes,
+        )
 
     # -- one mailbox --------------------------------------------------------------------------
-    def poll(self, source: Source, uidvalidity: int, stop: Callable[[], bool] = lambda: False
-             ) -> PassStats:
+    def poll(
+        self, source: Source, uidvalidity: int, stop: Callable[[], bool] = lambda: False
+    ) -> PassStats:
         """Receive everything new in an open source, process it, and move finished mail."""
         stats = PassStats()
         self.finish_moves(source, uidvalidity, stats)
@@ -121,12 +135,15 @@ class Intake:
         for start in range(0, len(new_uids), batch_size):
             if stop():
                 break
-            batch = list(source.fetch(new_uids[start:start + batch_size]))
+            batch = list(source.fetch(new_uids[start : start + batch_size]))
             stats.fetched += len(batch)
             received = self.store.receive_many(batch, self.clock())
             stats.received += sum(r.new for r in received)
-            stats.results.extend(IntakeResult(inbound_id=r.inbound_id, disposition="duplicate")
-                                 for r in received if r.duplicate_of is not None)
+            stats.results.extend(
+                IntakeResult(inbound_id=r.inbound_id, disposition="duplicate")
+                for r in received
+                if r.duplicate_of is not None
+            )
             crash_point("after_receive", self.crash_at)
             stats.results.extend(self.process_pending(source.name, stop))
             self.finish_moves(source, uidvalidity, stats)
@@ -138,19 +155,22 @@ class Intake:
         """Move finished mail out of the inbox on the server, then record that it was moved."""
         box = self.folders[source.name]
         moves = self.store.awaiting_move(source.name, uidvalidity)
-        for state, folder in (("processed", box.processed_folder),
-                              ("quarantined", box.quarantine_folder)):
+        for state, folder in (
+            ("processed", box.processed_folder),
+            ("quarantined", box.quarantine_folder),
+        ):
             uids = moves[state]
             for start in range(0, len(uids), 500):
-                chunk = uids[start:start + 500]
+                chunk = uids[start : start + 500]
                 source.move(chunk, folder)
                 crash_point("after_move", self.crash_at)
                 self.store.mark_moved(source.name, uidvalidity, chunk, state)
                 stats.moved += len(chunk)
 
     # -- the pending queue --------------------------------------------------------------------
-    def process_pending(self, mailbox: str | None = None,
-                        stop: Callable[[], bool] = lambda: False) -> list[IntakeResult]:
+    def process_pending(
+        self, mailbox: str | None = None, stop: Callable[[], bool] = lambda: False
+    ) -> list[IntakeResult]:
         """Process pending mails until none is left (or stop() says so)."""
         results: list[IntakeResult] = []
         max_attempts = self.settings.intake.max_attempts
@@ -181,8 +201,9 @@ class Intake:
         with self.store.db.atomic():  # one commit per batch; each mail is its own savepoint
             for stored in batch:
                 if stored.id in parsed:
-                    results.append(self._process_parsed(stored, parsed[stored.id],
-                                                        triage.get(stored.id)))
+                    results.append(
+                        self._process_parsed(stored, parsed[stored.id], triage.get(stored.id))
+                    )
         return results
 
     def _triage(self, mails: dict[int, ParsedMail]) -> dict[int, TriageOutcome]:
@@ -192,12 +213,14 @@ class Intake:
             outcomes = self.triager.suggest_many([(p.subject, p.text) for p in mails.values()])
         except Exception as exc:  # isolation point: a broken model degrades, never stops intake
             log.warning("triage failed, tickets go to L1 review: %s: %s", type(exc).__name__, exc)
-            outcomes = [TriageOutcome(degraded=f"triage failed: {type(exc).__name__}")
-                        for _ in mails]
+            outcomes = [
+                TriageOutcome(degraded=f"triage failed: {type(exc).__name__}") for _ in mails
+            ]
         return dict(zip(mails, outcomes))
 
-    def _process_parsed(self, stored: StoredMail, mail: ParsedMail,
-                        triage: TriageOutcome | None) -> IntakeResult:
+    def _process_parsed(
+        self, stored: StoredMail, mail: ParsedMail, triage: TriageOutcome | None
+    ) -> IntakeResult:
         stage = "screen"
         try:
             now = self.clock()
@@ -213,64 +236,125 @@ class Intake:
             stage = "apply"
             mails = plan.mails + (plan.update.mails if plan.update else ())
             ref, acknowledged = self.store.apply_plan(
-                stored, mail, plan, now, lambda ref: self._render(mails, ref, stored.id, now))
+                stored, mail, plan, now, lambda ref: self._render(mails, ref, stored.id, now)
+            )
         except ClaimLost as exc:  # another daemon owns the mail now: not a failure of the mail
             log.warning("mail=%s:%d action=skipped reason=%s", stored.mailbox, stored.id, exc)
             return IntakeResult(inbound_id=stored.id, disposition="claim_lost")
         except Exception as exc:  # isolation point: per mail
             return self._fail(stored, stage, exc)
         crash_point("after_apply", self.crash_at)
-        result = IntakeResult(inbound_id=stored.id, disposition=plan.disposition, ticket_ref=ref,
-                              rule=plan.rule, acknowledged=acknowledged)
-        log.info("mail=%s:%d ticket=%s action=%s rule=%s ack=%s", stored.mailbox, stored.id,
-                 ref or "-", plan.disposition, plan.rule or "-", "yes" if acknowledged else "no")
+        result = IntakeResult(
+            inbound_id=stored.id,
+            disposition=plan.disposition,
+            ticket_ref=ref,
+            rule=plan.rule,
+            acknowledged=acknowledged,
+        )
+        log.info(
+            "mail=%s:%d ticket=%s action=%s rule=%s ack=%s",
+            stored.mailbox,
+            stored.id,
+            ref or "-",
+            plan.disposition,
+            plan.rule or "-",
+            "yes" if acknowledged else "no",
+        )
         return result
 
     def _from_agent(self, mail: ParsedMail, match: ReplyMatch) -> bool:
-        return (match.ticket is not None and match.ticket.status != "closed"
-                and mail.sender in self.settings.agents)
+        return (
+            match.ticket is not None
+            and match.ticket.status != "closed"
+            and mail.sender in self.settings.agents
+        )
 
     def _plan_agent_reply(self, mail: ParsedMail, match: ReplyMatch, now: datetime) -> IntakePlan:
         """An agent answered a ticket mail: their #commands act, the rest goes to the requester."""
         assert match.ticket is not None
         ticket = self.store.ticket_state(match.ticket.id)
         try:
-            update = plan_agent_reply(ticket, mail.sender, mail.text, self.desk_actions.policy,
-                                      self.desk_actions.dossier(ticket), now)
+            update = plan_agent_reply(
+                ticket,
+                mail.sender,
+                mail.text,
+                self.desk_actions.policy,
+                self.desk_actions.dossier(ticket),
+                now,
+            )
         except InvalidAction as exc:
-            return IntakePlan(disposition="reply_added", rule="agent_reply", existing=match.ticket,
-                              events=(AuditEvent(action="agent_command_refused", actor=mail.sender,
-                                                 detail=str(exc)),))
-        return IntakePlan(disposition="reply_added", rule="agent_reply", existing=match.ticket,
-                          update=update)
+            return IntakePlan(
+                disposition="reply_added",
+                rule="agent_reply",
+                existing=match.ticket,
+                events=(
+                    AuditEvent(action="agent_command_refused", actor=mail.sender, detail=str(exc)),
+                ),
+            )
+        return IntakePlan(
+            disposition="reply_added", rule="agent_reply", existing=match.ticket, update=update
+        )
 
     def _match(self, mail: ParsedMail) -> ReplyMatch:
         desk = self.settings.desk
         ids = thread_ids(mail)
-        refs = [r for r in (own_id_ref(i, desk.message_id_domain, desk.ref_prefix) for i in ids) if r]
+        refs = [
+            r for r in (own_id_ref(i, desk.message_id_domain, desk.ref_prefix) for i in ids) if r
+        ]
         refs.extend(subject_refs(mail.subject, desk.ref_prefix))
         by_id = self.store.tickets_by_message_ids(ids) if ids else {}
         by_ref = self.store.tickets_by_refs(refs) if refs else {}
-        return match_reply(mail, by_id, by_ref, own_domain=desk.message_id_domain,
-                           prefix=desk.ref_prefix, trusted=self.settings.agents)
+        return match_reply(
+            mail,
+            by_id,
+            by_ref,
+            own_domain=desk.message_id_domain,
+            prefix=desk.ref_prefix,
+            trusted=self.settings.agents,
+        )
 
-    def _render(self, intents: Sequence[MailIntent], ref: str, inbound_id: int,
-                now: datetime) -> list[OutgoingMail]:
-        return [render_mail(intent, ref=ref, desk=self.desk, now=now,
-                            message_id=message_id_for(ref, f"{intent.purpose}-m{inbound_id}",
-                                                      self.desk.message_id_domain))
-                for intent in intents]
+    def _render(
+        self, intents: Sequence[MailIntent], ref: str, inbound_id: int, now: datetime
+    ) -> list[OutgoingMail]:
+        return [
+            render_mail(
+                intent,
+                ref=ref,
+                desk=self.desk,
+                now=now,
+                message_id=message_id_for(
+                    ref, f"{intent.purpose}-m{inbound_id}", self.desk.message_id_domain
+                ),
+            )
+            for intent in intents
+        ]
 
-    def _fail(self, stored: StoredMail, stage: str, exc: Exception,
-              trace: str | None = None) -> IntakeResult:
+    def _fail(
+        self, stored: StoredMail, stage: str, exc: Exception, trace: str | None = None
+    ) -> IntakeResult:
         unparseable = isinstance(exc, UnparseableMail)
         quarantine = unparseable or stored.attempts >= self.settings.intake.max_attempts
         reason = f"{type(exc).__name__}: {exc}"
-        self.store.record_failure(stored.id, stage, reason, trace or traceback.format_exc(),
-                                  self.clock(),
-                                  quarantine=quarantine)
+        self.store.record_failure(
+            stored.id,
+            stage,
+            reason,
+            trace or traceback.format_exc(),
+            self.clock(),
+            quarantine=quarantine,
+        )
         level = logging.WARNING if quarantine else logging.INFO
-        log.log(level, "mail=%s:%d action=%s stage=%s reason=%s", stored.mailbox, stored.id,
-                "quarantined" if quarantine else "retry", stage, reason[:200])
-        return IntakeResult(inbound_id=stored.id,
-                            disposition="quarantined" if quarantine else "pending", error=reason)
+        log.log(
+            level,
+            "mail=%s:%d action=%s stage=%s reason=%s",
+            stored.mailbox,
+            stored.id,
+            "quarantined" if quarantine else "retry",
+            stage,
+            reason[:200],
+        )
+        return IntakeResult(
+            inbound_id=stored.id,
+            disposition="quarantined" if quarantine else "pending",
+            error=reason,
+        )

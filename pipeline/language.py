@@ -1,16 +1,21 @@
 """Language: which locale to answer a requester in (Content-Language, then a word-count detector)."""
+
 from __future__ import annotations
 
 import re
 
 SUPPORTED = ("en", "ms")
 _WORD = re.compile(r"[a-zA-Z]+")
-_MALAY = frozenset("""saya kami anda tidak boleh dengan untuk yang dan ini itu sila terima kasih
+_MALAY = frozenset(
+    """saya kami anda tidak boleh dengan untuk yang dan ini itu sila terima kasih
 tolong mohon permohonan bantuan masalah komputer pencetak kata laluan akaun baharu sudah belum
 ada dalam pada kerana jika atau juga akan telah sedang hari ini encik puan tuan salam aras
-perlahan rosak""".split())
-_ENGLISH = frozenset("""the and is are was were you your i my we our please thanks thank have has
-can cannot not with for this that from will would could should it its on in of to be been""".split())
+perlahan rosak""".split()
+)
+_ENGLISH = frozenset(
+    """the and is are was were you your i my we our please thanks thank have has
+can cannot not with for this that from will would could should it its on in of to be been""".split()
+)
 
 
 def detect_language(text: str, content_language: str = "", fallback: str = "en") -> str:

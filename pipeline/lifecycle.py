@@ -3,6 +3,7 @@
 Pure: every input (the parsed mail, screening's verdict, the reply match, triage's outcome, the
 promise policy) is a parameter; the result is an IntakePlan that the store applies in one transaction.
 """
+
 from __future__ import annotations
 
 import re
@@ -66,8 +67,15 @@ class PromisePolicy:
         return float(self.first_response_hours[priority or self.default_priority])
 
 
-def plan_intake(mail: ParsedMail, verdict: Verdict, match: ReplyMatch, triage: TriageOutcome | None,
-                promise: PromisePolicy, *, language: str) -> IntakePlan:
+def plan_intake(
+    mail: ParsedMail,
+    verdict: Verdict,
+    match: ReplyMatch,
+    triage: TriageOutcome | None,
+    promise: PromisePolicy,
+    *,
+    language: str,
+) -> IntakePlan:
     """Decide what one accepted-or-screened mail does to the tickets and who gets mail."""
     if not verdict.accept:
         return _plan_screened(mail, verdict, match)
@@ -80,69 +88,138 @@ def _plan_screened(mail: ParsedMail, verdict: Verdict, match: ReplyMatch) -> Int
     events = [AuditEvent(action="screened", detail=f"rule={verdict.rule} reason={verdict.reason}")]
     attach = verdict.rule == "is_bounce" and match.ticket is not None
     if attach:
-        events.append(AuditEvent(action="bounce_received",
-                                 detail=f"a mail of this ticket bounced: {mail.subject[:120]}"))
-    return IntakePlan(disposition="screened", rule=verdict.rule,
-                      existing=match.ticket if attach else None, store_message=attach,
-                      events=tuple(events))
+        events.append(
+            AuditEvent(
+                action="bounce_received",
+                detail=f"a mail of this ticket bounced: {mail.subject[:120]}",
+            )
+        )
+    return IntakePlan(
+        disposition="screened",
+        rule=verdict.rule,
+        existing=match.ticket if attach else None,
+        store_message=attach,
+        events=tuple(events),
+    )
 
 
-def _plan_reply(mail: ParsedMail, verdict: Verdict, match: ReplyMatch,
-                tier_groups: Mapping[str, str]) -> IntakePlan:
+def _plan_reply(
+    mail: ParsedMail, verdict: Verdict, match: ReplyMatch, tier_groups: Mapping[str, str]
+) -> IntakePlan:
     ticket = match.ticket
     assert ticket is not None
-    events = [AuditEvent(action="reply_added", actor=mail.sender or "unknown",
-                         detail=f"matched via {match.via}")]
+    events = [
+        AuditEvent(
+            action="reply_added", actor=mail.sender or "unknown", detail=f"matched via {match.via}"
+        )
+    ]
     reopen = ticket.status in ("resolved", "pending")
     if reopen:
-        events.append(AuditEvent(action="status_changed", actor=mail.sender or "unknown",
-                                 detail=f"{ticket.status} -> open: the requester replied"))
+        events.append(
+            AuditEvent(
+                action="status_changed",
+                actor=mail.sender or "unknown",
+                detail=f"{ticket.status} -> open: the requester replied",
+            )
+        )
     if verdict.rule:
         events.append(AuditEvent(action="not_acknowledged", detail=f"rule={verdict.rule}"))
     commands, _ = parse_agent_commands(mail.text)
     if commands:
-        events.append(AuditEvent(action="commands_ignored", actor=mail.sender or "unknown",
-                                 detail="not an agent: " + " ".join(f"#{c}" for c, _ in commands)))
+        events.append(
+            AuditEvent(
+                action="commands_ignored",
+                actor=mail.sender or "unknown",
+                detail="not an agent: " + " ".join(f"#{c}" for c, _ in commands),
+            )
+        )
     newcomer = (mail.sender,) if mail.sender and mail.sender not in ticket.participants else ()
     mails: tuple[MailIntent, ...] = ()
     group = tier_groups.get(ticket.tier) if ticket.tier != "L1" else None
     if group:  # L2/L3 work from their mail: the requester's answer must reach them
-        mails = (MailIntent(template="requester_reply", to=(group,), purpose="fwd",
-                            context=(("subject", ticket.subject), ("tier", ticket.tier),
-                                     ("sender", mail.sender), ("text", mail.text[:20000]),
-                                     ("reopened", reopen)),
-                            in_reply_to=mail.message_id, locale="en"),)
-    return IntakePlan(disposition="reply_added", rule=verdict.rule, existing=ticket, reopen=reopen,
-                      events=tuple(events), add_participants=newcomer, mails=mails)
+        mails = (
+            MailIntent(
+                template="requester_reply",
+                to=(group,),
+                purpose="fwd",
+                context=(
+                    ("subject", ticket.subject),
+                    ("tier", ticket.tier),
+                    ("sender", mail.sender),
+                    ("text", mail.text[:20000]),
+                    ("reopened", reopen),
+                ),
+                in_reply_to=mail.message_id,
+                locale="en",
+            ),
+        )
+    return IntakePlan(
+        disposition="reply_added",
+        rule=verdict.rule,
+        existing=ticket,
+        reopen=reopen,
+        events=tuple(events),
+        add_participants=newcomer,
+        mails=mails,
+    )
 
 
-def _plan_new_ticket(mail: ParsedMail, verdict: Verdict, match: ReplyMatch,
-                     triage: TriageOutcome | None, promise: PromisePolicy, *,
-                     language: str) -> IntakePlan:
+def _plan_new_ticket(
+    mail: ParsedMail,
+    verdict: Verdict,
+    match: ReplyMatch,
+    triage: TriageOutcome | None,
+    promise: PromisePolicy,
+    *,
+    language: str,
+) -> IntakePlan:
     triage = triage or TriageOutcome(degraded="triage not run")
     priority = triage.applied("priority")
     linked = match.ticket.id if match.ticket is not None else None
     ticket = NewTicket(
-        subject=mail.subject or "(no subject)", requester=mail.sender,
-        requester_name=mail.sender_name, kind=triage.applied("kind"),
-        category=triage.applied("category"), priority=priority,
-        breach_suspected=triage.breach_suspected, needs_review=triage.needs_review,
-        language=language, linked_to=linked, participants=mail.cc[:20])
-    events = [AuditEvent(action="ticket_created", actor=mail.sender or "unknown",
-                         detail=f"mail {mail.message_id}")]
+        subject=mail.subject or "(no subject)",
+        requester=mail.sender,
+        requester_name=mail.sender_name,
+        kind=triage.applied("kind"),
+        category=triage.applied("category"),
+        priority=priority,
+        breach_suspected=triage.breach_suspected,
+        needs_review=triage.needs_review,
+        language=language,
+        linked_to=linked,
+        participants=mail.cc[:20],
+    )
+    events = [
+        AuditEvent(
+            action="ticket_created",
+            actor=mail.sender or "unknown",
+            detail=f"mail {mail.message_id}",
+        )
+    ]
     if linked is not None and match.ticket is not None:
         events.append(AuditEvent(action="linked", detail=f"follow-up of closed {match.ticket.ref}"))
     if match.ignored_tag:
-        events.append(AuditEvent(action="tag_ignored", actor=mail.sender or "unknown",
-                                 detail=f"{match.ignored_tag}: sender is not a participant"))
+        events.append(
+            AuditEvent(
+                action="tag_ignored",
+                actor=mail.sender or "unknown",
+                detail=f"{match.ignored_tag}: sender is not a participant",
+            )
+        )
     events.extend(_triage_events(triage))
     mails: tuple[MailIntent, ...] = ()
     if verdict.acknowledge:
         mails = (_acknowledgement(mail, ticket, priority, promise, language),)
     else:
         events.append(AuditEvent(action="not_acknowledged", detail=f"rule={verdict.rule}"))
-    return IntakePlan(disposition="ticket_created", rule=verdict.rule, new_ticket=ticket,
-                      triage=triage, events=tuple(events), mails=mails)
+    return IntakePlan(
+        disposition="ticket_created",
+        rule=verdict.rule,
+        new_ticket=ticket,
+        triage=triage,
+        events=tuple(events),
+        mails=mails,
+    )
 
 
 def _triage_events(triage: TriageOutcome) -> list[AuditEvent]:
@@ -155,12 +232,15 @@ def _triage_events(triage: TriageOutcome) -> list[AuditEvent]:
     if triage.needs_review:
         events.append(AuditEvent(action="review_queued", detail="waits for L1 review"))
     if triage.breach_suspected:
-        events.append(AuditEvent(action="breach_suspected", detail="; ".join(triage.breach_reasons)))
+        events.append(
+            AuditEvent(action="breach_suspected", detail="; ".join(triage.breach_reasons))
+        )
     return events
 
 
-def _acknowledgement(mail: ParsedMail, ticket: NewTicket, priority: str | None,
-                     promise: PromisePolicy, language: str) -> MailIntent:
+def _acknowledgement(
+    mail: ParsedMail, ticket: NewTicket, priority: str | None, promise: PromisePolicy, language: str
+) -> MailIntent:
     context: tuple[tuple[str, object], ...] = (
         ("subject", ticket.subject),
         ("requester_name", ticket.requester_name),
@@ -170,9 +250,15 @@ def _acknowledgement(mail: ParsedMail, ticket: NewTicket, priority: str | None,
         ("dropped_attachments", mail.dropped_attachments),
     )
     refs = (*mail.references[-10:], mail.message_id)
-    return MailIntent(template="acknowledgement", to=(mail.sender,), purpose="ack",
-                      context=context, in_reply_to=mail.message_id, references=refs,
-                      locale=language)
+    return MailIntent(
+        template="acknowledgement",
+        to=(mail.sender,),
+        purpose="ack",
+        context=context,
+        in_reply_to=mail.message_id,
+        references=refs,
+        locale=language,
+    )
 
 
 # -- agent actions, review, escalation and SLA steps ---------------------------------------------
@@ -215,22 +301,38 @@ def merge_updates(first: TicketUpdate, second: TicketUpdate) -> TicketUpdate:
     fields.update(second.fields)
     status = first.status
     if second.status is not None:
-        status = (first.status[0] if first.status else second.status[0], second.status[1],
-                  second.status[2])
-    return replace(first, fields=tuple(fields.items()), status=status,
-                   events=first.events + second.events, mails=first.mails + second.mails,
-                   decisions=first.decisions + second.decisions,
-                   sla_event=second.sla_event or first.sla_event, note=second.note or first.note)
+        status = (
+            first.status[0] if first.status else second.status[0],
+            second.status[1],
+            second.status[2],
+        )
+    return replace(
+        first,
+        fields=tuple(fields.items()),
+        status=status,
+        events=first.events + second.events,
+        mails=first.mails + second.mails,
+        decisions=first.decisions + second.decisions,
+        sla_event=second.sla_event or first.sla_event,
+        note=second.note or first.note,
+    )
 
 
-def _requester_mail(ticket: TicketState, template: str, purpose: str,
-                    **context: object) -> MailIntent:
+def _requester_mail(
+    ticket: TicketState, template: str, purpose: str, **context: object
+) -> MailIntent:
     base: dict[str, object] = {"subject": ticket.subject, "requester_name": ticket.requester_name}
     base.update(context)
     refs = (ticket.last_message_id,) if ticket.last_message_id else ()
-    return MailIntent(template=template, to=(ticket.requester,), purpose=purpose,
-                      context=tuple(base.items()), in_reply_to=ticket.last_message_id,
-                      references=refs, locale=ticket.language)
+    return MailIntent(
+        template=template,
+        to=(ticket.requester,),
+        purpose=purpose,
+        context=tuple(base.items()),
+        in_reply_to=ticket.last_message_id,
+        references=refs,
+        locale=ticket.language,
+    )
 
 
 def _responded(ticket: TicketState, now: datetime) -> tuple[tuple[str, object], ...]:
@@ -238,8 +340,16 @@ def _responded(ticket: TicketState, now: datetime) -> tuple[tuple[str, object], 
     return (("first_response_at", now),) if ticket.first_response_at is None else ()
 
 
-def plan_status(ticket: TicketState, target: str, actor: str, reason: str, now: datetime, *,
-                note: str = "", reopen_hours: float = 72.0) -> TicketUpdate:
+def plan_status(
+    ticket: TicketState,
+    target: str,
+    actor: str,
+    reason: str,
+    now: datetime,
+    *,
+    note: str = "",
+    reopen_hours: float = 72.0,
+) -> TicketUpdate:
     """Move a ticket to `target`, telling the requester when it is resolved, closed or pending."""
     if not can_transition(ticket.status, target):
         hint = " (a reply to a closed ticket opens a new one)" if ticket.status == "closed" else ""
@@ -254,18 +364,41 @@ def plan_status(ticket: TicketState, target: str, actor: str, reason: str, now: 
         fields["resolved_at"] = None
     template = REQUESTER_TEMPLATES.get(target)
     if template is not None:
-        mails = (_requester_mail(ticket, template, target, note=note or reason,
-                                 reopen_hours=reopen_hours),)
+        mails = (
+            _requester_mail(
+                ticket, template, target, note=note or reason, reopen_hours=reopen_hours
+            ),
+        )
         fields.update(_responded(ticket, now))
-    return TicketUpdate(ticket_id=ticket.id, ref=ticket.ref, actor=actor,
-                        fields=tuple(fields.items()), status=(ticket.status, target, reason),
-                        events=(AuditEvent(action="status_changed", actor=actor,
-                                           detail=f"{ticket.status} -> {target}: {reason}"),),
-                        mails=mails, note=("note", note) if note else None)
+    return TicketUpdate(
+        ticket_id=ticket.id,
+        ref=ticket.ref,
+        actor=actor,
+        fields=tuple(fields.items()),
+        status=(ticket.status, target, reason),
+        events=(
+            AuditEvent(
+                action="status_changed",
+                actor=actor,
+                detail=f"{ticket.status} -> {target}: {reason}",
+            ),
+        ),
+        mails=mails,
+        note=("note", note) if note else None,
+    )
 
 
-def plan_assign(ticket: TicketState, tier: str, actor: str, reason: str, policy: DeskPolicy,
-                dossier: Dossier, now: datetime, *, tell_requester: bool = True) -> TicketUpdate:
+def plan_assign(
+    ticket: TicketState,
+    tier: str,
+    actor: str,
+    reason: str,
+    policy: DeskPolicy,
+    dossier: Dossier,
+    now: datetime,
+    *,
+    tell_requester: bool = True,
+) -> TicketUpdate:
     """Give the ticket to a tier: the tier's group gets the escalation mail with the dossier."""
     if tier not in policy.tiers:
         raise InvalidAction(f"unknown tier {tier!r}; tiers are {', '.join(policy.tiers)}")
@@ -275,28 +408,50 @@ def plan_assign(ticket: TicketState, tier: str, actor: str, reason: str, policy:
     facts = clock_facts(ticket)
     views = {c: clock_view(c, facts, policy.sla, now) for c in CLOCKS}
     zone = policy.sla.calendar.timezone
-    staff = MailIntent(template="escalation", to=(info.group,), purpose=f"esc-{tier}",
-                       context=_dossier_context(ticket, dossier, views, zone, reason, info.name),
-                       in_reply_to=ticket.last_message_id, locale="en")
+    staff = MailIntent(
+        template="escalation",
+        to=(info.group,),
+        purpose=f"esc-{tier}",
+        context=_dossier_context(ticket, dossier, views, zone, reason, info.name),
+        in_reply_to=ticket.last_message_id,
+        locale="en",
+    )
     mails = [staff]
     fields: dict[str, object] = {"tier": tier}
     if ticket.status == "new":
         fields["status"] = "open"
     if tell_requester and _rank(tier) > _rank(ticket.tier):
         expected = views["resolution"].due
-        mails.append(_requester_mail(ticket, "escalated", f"escalated-{tier}",
-                                     tier_name=info.name, expected=local_time(expected, zone)))
+        mails.append(
+            _requester_mail(
+                ticket,
+                "escalated",
+                f"escalated-{tier}",
+                tier_name=info.name,
+                expected=local_time(expected, zone),
+            )
+        )
     up = "escalated" if _rank(tier) > _rank(ticket.tier) else "assigned"
     status = (ticket.status, "open", "assigned to a tier") if ticket.status == "new" else None
-    return TicketUpdate(ticket_id=ticket.id, ref=ticket.ref, actor=actor,
-                        fields=tuple(fields.items()), status=status,
-                        events=(AuditEvent(action=up, actor=actor,
-                                           detail=f"{ticket.tier} -> {tier}: {reason}"),),
-                        mails=tuple(mails))
+    return TicketUpdate(
+        ticket_id=ticket.id,
+        ref=ticket.ref,
+        actor=actor,
+        fields=tuple(fields.items()),
+        status=status,
+        events=(AuditEvent(action=up, actor=actor, detail=f"{ticket.tier} -> {tier}: {reason}"),),
+        mails=tuple(mails),
+    )
 
 
-def plan_escalation(ticket: TicketState, actor: str, reason: str, policy: DeskPolicy,
-                    dossier: Dossier, now: datetime) -> TicketUpdate:
+def plan_escalation(
+    ticket: TicketState,
+    actor: str,
+    reason: str,
+    policy: DeskPolicy,
+    dossier: Dossier,
+    now: datetime,
+) -> TicketUpdate:
     """Move the ticket one tier up (L1 -> L2 -> L3)."""
     up = next_tier(ticket.tier)
     if up is None:
@@ -304,23 +459,38 @@ def plan_escalation(ticket: TicketState, actor: str, reason: str, policy: DeskPo
     return plan_assign(ticket, up, actor, reason, policy, dossier, now)
 
 
-def plan_breach_route(ticket: TicketState, reasons: tuple[str, ...], actor: str,
-                      policy: DeskPolicy, dossier: Dossier, now: datetime) -> TicketUpdate:
+def plan_breach_route(
+    ticket: TicketState,
+    reasons: tuple[str, ...],
+    actor: str,
+    policy: DeskPolicy,
+    dossier: Dossier,
+    now: datetime,
+) -> TicketUpdate:
     """A suspected data breach: P1, straight to L3, and the security contact is alerted."""
     marked = replace(ticket, priority="P1")
-    update = (plan_assign(marked, "L3", actor, "suspected data breach", policy, dossier, now,
-                          tell_requester=False)
-              if ticket.tier != "L3" else TicketUpdate(ticket_id=ticket.id, ref=ticket.ref,
-                                                       actor=actor))
-    alert = MailIntent(template="breach_alert", to=(policy.security_contact,), purpose="breach",
-                       context=(("ticket", _summary(ticket, policy.sla.calendar.timezone)),
-                                ("reasons", reasons)),
-                       locale="en")
-    flag = TicketUpdate(ticket_id=ticket.id, ref=ticket.ref, actor=actor,
-                        fields=(("priority", "P1"), ("breach_suspected", True)),
-                        events=(AuditEvent(action="security_alerted", actor=actor,
-                                           detail="; ".join(reasons)),),
-                        mails=(alert,))
+    update = (
+        plan_assign(
+            marked, "L3", actor, "suspected data breach", policy, dossier, now, tell_requester=False
+        )
+        if ticket.tier != "L3"
+        else TicketUpdate(ticket_id=ticket.id, ref=ticket.ref, actor=actor)
+    )
+    alert = MailIntent(
+        template="breach_alert",
+        to=(policy.security_contact,),
+        purpose="breach",
+        context=(("ticket", _summary(ticket, policy.sla.calendar.timezone)), ("reasons", reasons)),
+        locale="en",
+    )
+    flag = TicketUpdate(
+        ticket_id=ticket.id,
+        ref=ticket.ref,
+        actor=actor,
+        fields=(("priority", "P1"), ("breach_suspected", True)),
+        events=(AuditEvent(action="security_alerted", actor=actor, detail="; ".join(reasons)),),
+        mails=(alert,),
+    )
     return merge_updates(update, flag)
 
 
@@ -330,13 +500,22 @@ def plan_fields(ticket: TicketState, changes: Mapping[str, str], actor: str) -> 
         _check_label(head, value)
     decisions = tuple((h, v, None) for h, v in changes.items())
     detail = " ".join(f"{h}={v}" for h, v in changes.items())
-    return TicketUpdate(ticket_id=ticket.id, ref=ticket.ref, actor=actor,
-                        fields=tuple(changes.items()), decisions=decisions,
-                        events=(AuditEvent(action="fields_changed", actor=actor, detail=detail),))
+    return TicketUpdate(
+        ticket_id=ticket.id,
+        ref=ticket.ref,
+        actor=actor,
+        fields=tuple(changes.items()),
+        decisions=decisions,
+        events=(AuditEvent(action="fields_changed", actor=actor, detail=detail),),
+    )
 
 
-def plan_review(ticket: TicketState, suggestions: tuple[Suggestion, ...],
-                corrections: Mapping[str, str], actor: str) -> TicketUpdate:
+def plan_review(
+    ticket: TicketState,
+    suggestions: tuple[Suggestion, ...],
+    corrections: Mapping[str, str],
+    actor: str,
+) -> TicketUpdate:
     """L1's verdict on a suggested ticket: every head gets a label (the suggestion unless corrected)."""
     labels: dict[str, str] = {}
     suggested = {s.head: s.label for s in suggestions}
@@ -352,12 +531,18 @@ def plan_review(ticket: TicketState, suggestions: tuple[Suggestion, ...],
         status = ("new", "open", "reviewed by L1")
     kept = [h for h in labels if labels[h] == suggested.get(h)]
     changed = [f"{h}: {suggested.get(h)} -> {labels[h]}" for h in labels if h not in kept]
-    detail = ("accepted " + ", ".join(kept) if kept else "") + ("; corrected " + ", ".join(changed)
-                                                               if changed else "")
-    return TicketUpdate(ticket_id=ticket.id, ref=ticket.ref, actor=actor,
-                        fields=tuple(fields.items()), status=status,
-                        decisions=tuple((h, labels[h], suggested.get(h)) for h in labels),
-                        events=(AuditEvent(action="reviewed", actor=actor, detail=detail.strip("; ")),))
+    detail = ("accepted " + ", ".join(kept) if kept else "") + (
+        "; corrected " + ", ".join(changed) if changed else ""
+    )
+    return TicketUpdate(
+        ticket_id=ticket.id,
+        ref=ticket.ref,
+        actor=actor,
+        fields=tuple(fields.items()),
+        status=status,
+        decisions=tuple((h, labels[h], suggested.get(h)) for h in labels),
+        events=(AuditEvent(action="reviewed", actor=actor, detail=detail.strip("; ")),),
+    )
 
 
 def _check_label(head: str, value: str) -> None:
@@ -369,8 +554,11 @@ def _check_label(head: str, value: str) -> None:
         raise InvalidAction(f"unknown field {head!r}")
 
 
-COMMAND_LINE = re.compile(r"^\s*#(resolve|pending|escalate|assign|priority|category|kind|close)"
-                          r"\b[ \t]*(.*?)\s*$", re.IGNORECASE)
+COMMAND_LINE = re.compile(
+    r"^\s*#(resolve|pending|escalate|assign|priority|category|kind|close)"
+    r"\b[ \t]*(.*?)\s*$",
+    re.IGNORECASE,
+)
 
 
 def parse_agent_commands(text: str) -> tuple[tuple[tuple[str, str], ...], str]:
@@ -392,14 +580,23 @@ def parse_agent_commands(text: str) -> tuple[tuple[tuple[str, str], ...], str]:
     return tuple(commands), "\n".join(kept).strip()
 
 
-def plan_agent_reply(ticket: TicketState, agent: str, text: str, policy: DeskPolicy,
-                     dossier: Dossier, now: datetime) -> TicketUpdate:
+def plan_agent_reply(
+    ticket: TicketState, agent: str, text: str, policy: DeskPolicy, dossier: Dossier, now: datetime
+) -> TicketUpdate:
     """An agent answered a ticket mail: run its #commands, send the rest to the requester."""
     commands, reply = parse_agent_commands(text)
-    update = TicketUpdate(ticket_id=ticket.id, ref=ticket.ref, actor=agent,
-                          events=(AuditEvent(action="agent_reply", actor=agent,
-                                             detail=" ".join(f"#{c}" for c, _ in commands)
-                                             or "answer only"),))
+    update = TicketUpdate(
+        ticket_id=ticket.id,
+        ref=ticket.ref,
+        actor=agent,
+        events=(
+            AuditEvent(
+                action="agent_reply",
+                actor=agent,
+                detail=" ".join(f"#{c}" for c, _ in commands) or "answer only",
+            ),
+        ),
+    )
     current = ticket
     if reply:
         answer = _requester_mail(ticket, "agent_reply", "reply", reply=reply)
@@ -408,11 +605,22 @@ def plan_agent_reply(ticket: TicketState, agent: str, text: str, policy: DeskPol
         if ticket.status in ("new", "open"):
             fields["status"] = "in_progress"
             status = (ticket.status, "in_progress", "an agent answered")
-        update = merge_updates(update, TicketUpdate(
-            ticket_id=ticket.id, ref=ticket.ref, actor=agent, fields=tuple(fields.items()),
-            status=status, mails=(answer,)))
-        current = replace(ticket, status=str(fields.get("status", ticket.status)),
-                          first_response_at=ticket.first_response_at or now)
+        update = merge_updates(
+            update,
+            TicketUpdate(
+                ticket_id=ticket.id,
+                ref=ticket.ref,
+                actor=agent,
+                fields=tuple(fields.items()),
+                status=status,
+                mails=(answer,),
+            ),
+        )
+        current = replace(
+            ticket,
+            status=str(fields.get("status", ticket.status)),
+            first_response_at=ticket.first_response_at or now,
+        )
     for name, argument in commands:
         step = _command(current, name, argument, agent, policy, dossier, now)
         update = merge_updates(update, step)
@@ -420,48 +628,94 @@ def plan_agent_reply(ticket: TicketState, agent: str, text: str, policy: DeskPol
     return update
 
 
-def _command(ticket: TicketState, name: str, argument: str, agent: str, policy: DeskPolicy,
-             dossier: Dossier, now: datetime) -> TicketUpdate:
+def _command(
+    ticket: TicketState,
+    name: str,
+    argument: str,
+    agent: str,
+    policy: DeskPolicy,
+    dossier: Dossier,
+    now: datetime,
+) -> TicketUpdate:
     if name in ("resolve", "pending", "close"):
         target = {"resolve": "resolved", "pending": "pending", "close": "closed"}[name]
-        return plan_status(ticket, target, agent, f"#{name} by mail", now, note=argument,
-                           reopen_hours=policy.auto_close_after.total_seconds() / 3600)
+        return plan_status(
+            ticket,
+            target,
+            agent,
+            f"#{name} by mail",
+            now,
+            note=argument,
+            reopen_hours=policy.auto_close_after.total_seconds() / 3600,
+        )
     if name == "escalate":
         return plan_escalation(ticket, agent, argument or "#escalate by mail", policy, dossier, now)
     if name == "assign":
         return plan_assign(ticket, argument.upper(), agent, "#assign by mail", policy, dossier, now)
-    return plan_fields(ticket, {name: argument.upper() if name == "priority" else
-                                argument.lower() if name == "kind" else argument}, agent)
+    return plan_fields(
+        ticket,
+        {
+            name: argument.upper()
+            if name == "priority"
+            else argument.lower()
+            if name == "kind"
+            else argument
+        },
+        agent,
+    )
 
 
 def _after(ticket: TicketState, update: TicketUpdate) -> TicketState:
     """The ticket as the next command sees it."""
-    values = {k: v for k, v in update.fields if k in ("status", "tier", "priority", "kind",
-                                                       "category", "first_response_at")}
+    values = {
+        k: v
+        for k, v in update.fields
+        if k in ("status", "tier", "priority", "kind", "category", "first_response_at")
+    }
     return replace(ticket, **values)  # type: ignore[arg-type]
 
 
-def plan_sla_step(ticket: TicketState, action: SlaAction, policy: DeskPolicy, dossier: Dossier,
-                  now: datetime) -> TicketUpdate:
+def plan_sla_step(
+    ticket: TicketState, action: SlaAction, policy: DeskPolicy, dossier: Dossier, now: datetime
+) -> TicketUpdate:
     """Act on a warning (mail the tier) or a breach (record it, escalate one tier)."""
     what = "first response" if action.clock == "first_response" else "resolution"
     zone = policy.sla.calendar.timezone
-    marker = TicketUpdate(ticket_id=ticket.id, ref=ticket.ref, actor="sla",
-                          sla_event=(action.clock, action.kind, action.tier),
-                          events=(AuditEvent(action=f"sla_{action.kind}", actor="sla",
-                                             detail=f"{what} due {local_time(action.due, zone)} "
-                                                    f"({action.tier})"),))
+    marker = TicketUpdate(
+        ticket_id=ticket.id,
+        ref=ticket.ref,
+        actor="sla",
+        sla_event=(action.clock, action.kind, action.tier),
+        events=(
+            AuditEvent(
+                action=f"sla_{action.kind}",
+                actor="sla",
+                detail=f"{what} due {local_time(action.due, zone)} ({action.tier})",
+            ),
+        ),
+    )
     if action.kind == "warning":
         info = policy.tiers[action.tier]
-        mail = MailIntent(template="sla_warning", to=(info.group,),
-                          purpose=f"warn-{action.clock}-{action.tier}",
-                          context=(("ticket", _summary(ticket, zone)), ("what", what),
-                                   ("due", local_time(action.due, zone))), locale="en")
+        mail = MailIntent(
+            template="sla_warning",
+            to=(info.group,),
+            purpose=f"warn-{action.clock}-{action.tier}",
+            context=(
+                ("ticket", _summary(ticket, zone)),
+                ("what", what),
+                ("due", local_time(action.due, zone)),
+            ),
+            locale="en",
+        )
         return replace(marker, mails=(mail,))
     if action.escalate_to is None:
         return marker
-    return merge_updates(marker, plan_assign(ticket, action.escalate_to, "sla",
-                                             f"{what} target missed", policy, dossier, now))
+    return merge_updates(
+        marker,
+        plan_assign(
+            ticket, action.escalate_to, "sla", f"{what} target missed", policy, dossier, now
+        ),
+    )
 
 
 def plan_auto_close(ticket: TicketState, policy: DeskPolicy, now: datetime) -> TicketUpdate | None:
@@ -470,16 +724,26 @@ def plan_auto_close(ticket: TicketState, policy: DeskPolicy, now: datetime) -> T
         return None
     if now - ticket.resolved_at < policy.auto_close_after:
         return None
-    return plan_status(ticket, "closed", "tiket", "no reply after resolution", now,
-                       note="closed automatically: no reply after resolution")
+    return plan_status(
+        ticket,
+        "closed",
+        "tiket",
+        "no reply after resolution",
+        now,
+        note="closed automatically: no reply after resolution",
+    )
 
 
 def clock_facts(ticket: TicketState) -> ClockFacts:
     """The SLA clocks' view of a ticket (breach suspects run on P1 clocks)."""
     priority = "P1" if ticket.breach_suspected else ticket.priority
-    return ClockFacts(created_at=ticket.created_at, priority=priority,
-                      first_response_at=ticket.first_response_at, resolved_at=ticket.resolved_at,
-                      changes=ticket.changes)
+    return ClockFacts(
+        created_at=ticket.created_at,
+        priority=priority,
+        first_response_at=ticket.first_response_at,
+        resolved_at=ticket.resolved_at,
+        changes=ticket.changes,
+    )
 
 
 def _rank(tier: str) -> int:
@@ -487,29 +751,83 @@ def _rank(tier: str) -> int:
 
 
 def _summary(ticket: TicketState, zone: str) -> dict[str, object]:
-    return {"ref": ticket.ref, "subject": ticket.subject, "requester": ticket.requester,
-            "requester_name": ticket.requester_name, "status": ticket.status,
-            "tier": ticket.tier, "priority": ticket.priority or "-", "kind": ticket.kind or "-",
-            "category": ticket.category or "-", "created": local_time(ticket.created_at, zone),
-            "breach_suspected": ticket.breach_suspected}
+    return {
+        "ref": ticket.ref,
+        "subject": ticket.subject,
+        "requester": ticket.requester,
+        "requester_name": ticket.requester_name,
+        "status": ticket.status,
+        "tier": ticket.tier,
+        "priority": ticket.priority or "-",
+        "kind": ticket.kind or "-",
+        "category": ticket.category or "-",
+        "created": local_time(ticket.created_at, zone),
+        "breach_suspected": ticket.breach_suspected,
+    }
 
 
-def _dossier_context(ticket: TicketState, dossier: Dossier, views: Mapping[str, ClockView],
-                     zone: str, reason: str, tier_name: str) -> tuple[tuple[str, object], ...]:
-    clocks = tuple({"name": "first response" if c == "first_response" else "resolution",
-                    "due": local_time(v.due, zone),
-                    "state": ("met" if v.stopped_at and not v.breached else
-                              "BREACHED" if v.breached else "paused" if v.paused else "running"),
-                    "left": _hours(v.remaining)} for c, v in views.items())
-    return (("ticket", _summary(ticket, zone)), ("reason", reason), ("tier_name", tier_name),
-            ("suggestions", tuple({"head": s.head, "label": s.label or "-",
-                                   "confidence": f"{s.confidence:.0%}",
-                                   "applied": s.applied} for s in dossier.suggestions)),
-            ("clocks", clocks),
-            ("conversation", tuple({"at": at, "direction": d, "sender": who, "body": body[:3000]}
-                                   for at, d, who, body in dossier.conversation[-10:])),
-            ("similar", tuple({"ref": s.ref, "subject": s.subject, "score": f"{s.score:.2f}",
-                               "note": s.resolution_note} for s in dossier.similar)))
+def _dossier_context(
+    ticket: TicketState,
+    dossier: Dossier,
+    views: Mapping[str, ClockView],
+    zone: str,
+    reason: str,
+    tier_name: str,
+) -> tuple[tuple[str, object], ...]:
+    clocks = tuple(
+        {
+            "name": "first response" if c == "first_response" else "resolution",
+            "due": local_time(v.due, zone),
+            "state": (
+                "met"
+                if v.stopped_at and not v.breached
+                else "BREACHED"
+                if v.breached
+                else "paused"
+                if v.paused
+                else "running"
+            ),
+            "left": _hours(v.remaining),
+        }
+        for c, v in views.items()
+    )
+    return (
+        ("ticket", _summary(ticket, zone)),
+        ("reason", reason),
+        ("tier_name", tier_name),
+        (
+            "suggestions",
+            tuple(
+                {
+                    "head": s.head,
+                    "label": s.label or "-",
+                    "confidence": f"{s.confidence:.0%}",
+                    "applied": s.applied,
+                }
+                for s in dossier.suggestions
+            ),
+        ),
+        ("clocks", clocks),
+        (
+            "conversation",
+            tuple(
+                {"at": at, "direction": d, "sender": who, "body": body[:3000]}
+                for at, d, who, body in dossier.conversation[-10:]
+            ),
+        ),
+        (
+            "similar",
+            tuple(
+                {
+                    "ref": s.ref,
+                    "subject": s.subject,
+                    "score": f"{s.score:.2f}",
+                    "note": s.resolution_note,
+                }
+                for s in dossier.similar
+            ),
+        ),
+    )
 
 
 def _hours(value: timedelta) -> str:

@@ -4,6 +4,7 @@ A Maildir has no UIDs, so a mail's uid is a stable 60-bit number derived from it
 and uidvalidity is always 1. Processed and quarantined mail moves to Maildir++ sub-folders
 (.Processed, .Quarantine) next to cur/ and new/.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -79,8 +80,9 @@ class MaildirSource:
                 stamp = datetime.fromtimestamp(path.stat().st_mtime, UTC)
             except FileNotFoundError:
                 continue
-            yield RawMail(mailbox=self.name, uidvalidity=UIDVALIDITY, uid=uid, raw=raw,
-                          internal_date=stamp)
+            yield RawMail(
+                mailbox=self.name, uidvalidity=UIDVALIDITY, uid=uid, raw=raw, internal_date=stamp
+            )
 
     def move(self, uids: Sequence[int], folder: str) -> None:
         """Move mails into the Maildir++ sub-folder .<folder>/cur (created when missing)."""

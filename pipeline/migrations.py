@@ -3,6 +3,7 @@
 Each migration is (version, name, function(db)); `migrate` applies the missing ones in order, each in
 its own transaction, and records it in schema_version. Never edit a released migration: add one.
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,8 +20,17 @@ from pipeline import models
 log = logging.getLogger(__name__)
 
 
-V1_MODELS = ("ticket", "participant", "inbound", "message", "attachment", "suggestion",
-             "decision", "auditevent", "outbox")
+V1_MODELS = (
+    "ticket",
+    "participant",
+    "inbound",
+    "message",
+    "attachment",
+    "suggestion",
+    "decision",
+    "auditevent",
+    "outbox",
+)
 
 
 def _initial_schema(db: Database) -> None:
@@ -47,17 +57,23 @@ class _without_columns:
 
 def _lifecycle(db: Database) -> None:
     migrator = SchemaMigrator.from_database(db)
-    run_migrations(migrator.add_column("ticket", "assignee", models.Ticket.assignee),
-                   migrator.add_column("ticket", "resolution_note", models.Ticket.resolution_note))
+    run_migrations(
+        migrator.add_column("ticket", "assignee", models.Ticket.assignee),
+        migrator.add_column("ticket", "resolution_note", models.Ticket.resolution_note),
+    )
     db.create_tables([models.StatusChange, models.SlaEvent, models.Lease], safe=True)
     db.execute_sql("CREATE INDEX IF NOT EXISTS ticket_tier_status ON ticket (tier, status)")
 
 
 def _outbox_due_index(db: Database) -> None:
-    db.execute_sql("CREATE INDEX IF NOT EXISTS outbox_status_due ON outbox (status, next_attempt_at)")
+    db.execute_sql(
+        "CREATE INDEX IF NOT EXISTS outbox_status_due ON outbox (status, next_attempt_at)"
+    )
     db.execute_sql("CREATE INDEX IF NOT EXISTS inbound_state_attempts ON inbound (state, attempts)")
-    db.execute_sql("CREATE INDEX IF NOT EXISTS outbox_ack_sender ON outbox "
-                   "(first_recipient, template, created_at)")
+    db.execute_sql(
+        "CREATE INDEX IF NOT EXISTS outbox_ack_sender ON outbox "
+        "(first_recipient, template, created_at)"
+    )
 
 
 def _wide_uids(db: Database) -> None:
@@ -66,18 +82,22 @@ def _wide_uids(db: Database) -> None:
     SQLite's INTEGER is already 64-bit; PostgreSQL's integer is signed 32-bit.
     """
     if isinstance(db, PostgresqlDatabase):
-        db.execute_sql("ALTER TABLE inbound ALTER COLUMN uid TYPE BIGINT, "
-                       "ALTER COLUMN uidvalidity TYPE BIGINT")
+        db.execute_sql(
+            "ALTER TABLE inbound ALTER COLUMN uid TYPE BIGINT, ALTER COLUMN uidvalidity TYPE BIGINT"
+        )
 
 
 def _digest_indexes(db: Database) -> None:
     """Indexes for the managers' digest: resolutions by day, the open backlog (index-only: tier,
     age and the breach flag), escalations by day."""
     db.execute_sql("CREATE INDEX IF NOT EXISTS ticket_resolved_at ON ticket (resolved_at)")
-    db.execute_sql("CREATE INDEX IF NOT EXISTS ticket_open_backlog ON ticket "
-                   "(status, tier, created_at, breach_suspected)")
-    db.execute_sql("CREATE INDEX IF NOT EXISTS auditevent_action_created ON auditevent "
-                   "(action, created_at)")
+    db.execute_sql(
+        "CREATE INDEX IF NOT EXISTS ticket_open_backlog ON ticket "
+        "(status, tier, created_at, breach_suspected)"
+    )
+    db.execute_sql(
+        "CREATE INDEX IF NOT EXISTS auditevent_action_created ON auditevent (action, created_at)"
+    )
 
 
 MIGRATIONS: tuple[tuple[int, str, Callable[[Database], None]], ...] = (
@@ -136,8 +156,9 @@ def _migrate_locked(db: Database) -> list[int]:
             if models.SchemaVersion.get_or_none(models.SchemaVersion.version == version):
                 continue
             function(db)
-            models.SchemaVersion.create(version=version, name=name,
-                                        applied_at=datetime.now(UTC).replace(tzinfo=None))
+            models.SchemaVersion.create(
+                version=version, name=name, applied_at=datetime.now(UTC).replace(tzinfo=None)
+            )
         log.info("migration applied version=%d name=%r", version, name)
         applied.append(version)
     return applied

@@ -4,6 +4,7 @@ A missing or broken model degrades: every ticket is recorded and queued for L1 r
 is logged once, and each ticket's audit trail says why. The data-breach rules need no model and
 run even then.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,11 +22,14 @@ log = logging.getLogger(__name__)
 def model_triager_for(settings: Settings) -> ModelTriager:
     """The triager the [triage] settings describe."""
     triage = settings.section("triage")
-    options = {"target_precision": float(triage["target_precision"]),
-               "min_class_examples": int(triage["min_class_examples"]),
-               "matrix": {k: dict(v) for k, v in triage["priority_matrix"].items()}}
-    return ModelTriager(model_dir_for(settings), build_default=bool(triage["build_default"]),
-                        options=options)
+    options = {
+        "target_precision": float(triage["target_precision"]),
+        "min_class_examples": int(triage["min_class_examples"]),
+        "matrix": {k: dict(v) for k, v in triage["priority_matrix"].items()},
+    }
+    return ModelTriager(
+        model_dir_for(settings), build_default=bool(triage["build_default"]), options=options
+    )
 
 
 def model_dir_for(settings: Settings) -> Path:
@@ -37,8 +41,14 @@ def model_dir_for(settings: Settings) -> Path:
 class ModelTriager:
     """Lazily loads the model on first use; builds the default bundle when configured to."""
 
-    def __init__(self, model_dir: Path, *, build_default: bool, progress: bool = True,
-                 options: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        build_default: bool,
+        progress: bool = True,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
         self.model_dir = model_dir
         self.build_default = build_default
         self.progress = progress
@@ -86,4 +96,7 @@ def _breach_only(subject: str, body: str, reason: str) -> TriageOutcome:
         return degraded_outcome(reason)
     return TriageOutcome(
         suggestions=(Suggestion(head="priority", label="P1", confidence=1.0, applied=True),),
-        breach_suspected=True, breach_reasons=verdict.reasons, degraded=reason)
+        breach_suspected=True,
+        breach_reasons=verdict.reasons,
+        degraded=reason,
+    )

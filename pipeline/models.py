@@ -2,6 +2,7 @@
 
 Times are stored as naive UTC; store.py converts to and from aware datetimes at its boundary.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -96,7 +97,9 @@ class Inbound(BaseModel):
     events: Any
 
     mailbox = CharField(max_length=64)
-    uidvalidity = BigIntegerField()  # IMAP: unsigned 32-bit; over PostgreSQL's integer (migration 4)
+    uidvalidity = (
+        BigIntegerField()
+    )  # IMAP: unsigned 32-bit; over PostgreSQL's integer (migration 4)
     uid = BigIntegerField()  # IMAP: unsigned 32-bit; Maildir: a 60-bit hash (migration 4)
     message_id = CharField(max_length=512, index=True)
     sha256 = CharField(max_length=64, index=True)
@@ -239,5 +242,18 @@ class Lease(BaseModel):
     expires_at = DateTimeField()
 
 
-ALL_MODELS = (SchemaVersion, Ticket, Participant, Inbound, Message, Attachment, Suggestion,
-              Decision, AuditEvent, Outbox, StatusChange, SlaEvent, Lease)
+ALL_MODELS = (
+    SchemaVersion,
+    Ticket,
+    Participant,
+    Inbound,
+    Message,
+    Attachment,
+    Suggestion,
+    Decision,
+    AuditEvent,
+    Outbox,
+    StatusChange,
+    SlaEvent,
+    Lease,
+)

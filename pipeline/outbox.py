@@ -4,6 +4,7 @@
 time; 5xx fails the row at once. Both are audited. A row's Message-ID never changes, so a resend
 after a crash carries the same id.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,9 +36,15 @@ def retry_delay(attempts: int, initial: int, maximum: int) -> timedelta:
     return timedelta(seconds=min(maximum, initial * 2 ** max(0, attempts - 1)))
 
 
-def deliver_due(store: Store, make_sender: Callable[[], FileSender | SmtpSender],
-                config: OutboxSettings, sender_address: str, now: datetime,
-                crash_at: str = "", still_mine: Callable[[], bool] = lambda: True) -> DeliveryStats:
+def deliver_due(
+    store: Store,
+    make_sender: Callable[[], FileSender | SmtpSender],
+    config: OutboxSettings,
+    sender_address: str,
+    now: datetime,
+    crash_at: str = "",
+    still_mine: Callable[[], bool] = lambda: True,
+) -> DeliveryStats:
     """Deliver every due row, a batch per connection, until none is due.
 
     `still_mine()` renews the outbox lease before each further batch; once it says no, another
@@ -65,13 +72,19 @@ def deliver_due(store: Store, make_sender: Callable[[], FileSender | SmtpSender]
             return stats
 
 
-def _deliver_row(store: Store, sender: FileSender | SmtpSender, row: Outbox,
-                 config: OutboxSettings, sender_address: str, now: datetime,
-                 stats: DeliveryStats, crash_at: str) -> None:
+def _deliver_row(
+    store: Store,
+    sender: FileSender | SmtpSender,
+    row: Outbox,
+    config: OutboxSettings,
+    sender_address: str,
+    now: datetime,
+    stats: DeliveryStats,
+    crash_at: str,
+) -> None:
     recipients = [r for r in row.recipients.split(",") if r]
     try:
-        sender.send(sender_address, recipients, bytes(row.raw),
-                    row.message_id)
+        sender.send(sender_address, recipients, bytes(row.raw), row.message_id)
     except PermanentSendError as exc:
         store.outbox_failed(row.id, str(exc), now, retry_at=None)
         stats.failed += 1
@@ -83,12 +96,17 @@ def _deliver_row(store: Store, sender: FileSender | SmtpSender, row: Outbox,
     crash_point("after_send", crash_at)
     store.outbox_sent(row.id, now)
     stats.sent += 1
-    log.info("outbox=%s action=sent template=%s", row.message_id,
-             row.template)
+    log.info("outbox=%s action=sent template=%s", row.message_id, row.template)
 
 
-def _retry_or_fail(store: Store, row: Outbox, error: str, config: OutboxSettings, now: datetime,
-                   stats: DeliveryStats) -> None:
+def _retry_or_fail(
+    store: Store,
+    row: Outbox,
+    error: str,
+    config: OutboxSettings,
+    now: datetime,
+    stats: DeliveryStats,
+) -> None:
     attempts = row.attempts + 1
     retry_at = now + retry_delay(attempts, config.retry_initial_seconds, config.retry_max_seconds)
     give_up_at = utc(row.give_up_at)
@@ -99,5 +117,9 @@ def _retry_or_fail(store: Store, row: Outbox, error: str, config: OutboxSettings
         return
     store.outbox_failed(row.id, error, now, retry_at=retry_at)
     stats.retried += 1
-    log.info("outbox=%s action=retry at=%s reason=%s", row.message_id,
-             retry_at.isoformat(timespec="seconds"), error)
+    log.info(
+        "outbox=%s action=retry at=%s reason=%s",
+        row.message_id,
+        retry_at.isoformat(timespec="seconds"),
+        error,
+    )

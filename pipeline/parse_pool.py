@@ -5,6 +5,7 @@ that touches the database stays in the main process. Workers start lazily (forks
 daemon's threads and open connections are never forked) and only for batches large enough to
 repay the pickling.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,12 +35,17 @@ class ParseFailure:
     trace: str
 
 
-def parse_one(raw: bytes, received_at: datetime, max_mail_bytes: int,
-              max_attachment_bytes: int) -> ParsedMail | ParseFailure:
+def parse_one(
+    raw: bytes, received_at: datetime, max_mail_bytes: int, max_attachment_bytes: int
+) -> ParsedMail | ParseFailure:
     """Parse one mail, turning any exception into a ParseFailure (runs in a worker)."""
     try:
-        return parse_mail(raw, received_at=received_at, max_mail_bytes=max_mail_bytes,
-                          max_attachment_bytes=max_attachment_bytes)
+        return parse_mail(
+            raw,
+            received_at=received_at,
+            max_mail_bytes=max_mail_bytes,
+            max_attachment_bytes=max_attachment_bytes,
+        )
     except Exception as exc:  # isolation point: per mail, reported back to the main process
         return ParseFailure(exc, traceback.format_exc())
 
@@ -50,6 +56,7 @@ def _exit_with(owner: int) -> None:
     A SIGKILLed daemon cannot shut its pool down, and forkserver workers hold each other's pipes
     open, so without this they (and the forkserver) would live on as orphans after every kill.
     """
+
     def watch() -> None:
         while True:
             time.sleep(1.0)
@@ -79,20 +86,29 @@ class ParsePool:
         self.limits = (max_mail_bytes, max_attachment_bytes)
         self._executor: ProcessPoolExecutor | None = None
 
-    def parse_many(self, items: Sequence[tuple[bytes, datetime]]) -> list[ParsedMail | ParseFailure]:
+    def parse_many(
+        self, items: Sequence[tuple[bytes, datetime]]
+    ) -> list[ParsedMail | ParseFailure]:
         """One result per (raw, received_at), in order."""
         if self.workers < 2 or len(items) < MIN_BATCH:
             return [parse_one(raw, at, *self.limits) for raw, at in items]
         if self._executor is None:
             context = multiprocessing.get_context("forkserver")
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=context,
-                                                 initializer=_exit_with, initargs=(os.getpid(),))
+            self._executor = ProcessPoolExecutor(
+                self.workers, mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
+            )
         n = len(items)
         try:
-            return list(self._executor.map(parse_one, [r for r, _ in items],
-                                           [a for _, a in items], [self.limits[0]] * n,
-                                           [self.limits[1]] * n,
-                                           chunksize=max(1, n // (self.workers * 4))))
+            return list(
+                self._executor.map(
+                    parse_one,
+                    [r for r, _ in items],
+                    [a for _, a in items],
+                    [self.limits[0]] * n,
+                    [self.limits[1]] * n,
+                    chunksize=max(1, n // (self.workers * 4)),
+                )
+            )
         except (BrokenProcessPool, OSError, RuntimeError) as exc:
             # workers could not start or died (e.g. killed by the OOM killer): parse here
             # from now on; intake must not stop because the pool did

@@ -2,6 +2,7 @@
 
 Pure: no I/O, no clock; `received_at` stands in for a missing or unreadable Date header.
 """
+
 from __future__ import annotations
 
 import base64
@@ -26,20 +27,42 @@ MAX_MULTIPARTS = 200
 _MULTIPART = re.compile(rb"content-type:\s*(?:multipart/|message/rfc822)", re.IGNORECASE)
 _MSGID = re.compile(r"<[^<>\s]{1,500}>")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_BLOCK_TAGS = frozenset({"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6",
-                         "table", "blockquote", "pre", "hr", "ul", "ol"})
+_BLOCK_TAGS = frozenset(
+    {
+        "p",
+        "div",
+        "br",
+        "tr",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "table",
+        "blockquote",
+        "pre",
+        "hr",
+        "ul",
+        "ol",
+    }
+)
 _SKIP_TAGS = frozenset({"script", "style", "head", "title"})
 
 
-def parse_mail(raw: bytes, *, received_at: datetime, max_mail_bytes: int,
-               max_attachment_bytes: int) -> ParsedMail:
+def parse_mail(
+    raw: bytes, *, received_at: datetime, max_mail_bytes: int, max_attachment_bytes: int
+) -> ParsedMail:
     """Understand one mail. Raises UnparseableMail when it is too large or has no readable headers."""
     if len(raw) > max_mail_bytes:
         raise UnparseableMail(f"mail is {len(raw)} bytes, over the limit of {max_mail_bytes}")
     multiparts = len(_MULTIPART.findall(raw))
     if multiparts > MAX_MULTIPARTS:  # a nesting bomb: the email package needs ~20 s to refuse one
-        raise UnparseableMail(f"MIME structure has {multiparts} multipart or message parts, "
-                              f"over the limit of {MAX_MULTIPARTS}")
+        raise UnparseableMail(
+            f"MIME structure has {multiparts} multipart or message parts, "
+            f"over the limit of {MAX_MULTIPARTS}"
+        )
     try:
         parsed = mailparser.parse_from_bytes(raw)
     except RecursionError:
@@ -222,7 +245,9 @@ def _body_text(parsed: Any) -> tuple[str, bool]:
     return (html_to_text(markup), True) if markup.strip() else ("", False)
 
 
-def _attachments(items: list[dict[str, Any]], limit: int) -> tuple[tuple[Attachment, ...], tuple[str, ...]]:
+def _attachments(
+    items: list[dict[str, Any]], limit: int
+) -> tuple[tuple[Attachment, ...], tuple[str, ...]]:
     kept: list[Attachment] = []
     dropped: list[str] = []
     for index, item in enumerate(items, start=1):
@@ -233,7 +258,9 @@ def _attachments(items: list[dict[str, Any]], limit: int) -> tuple[tuple[Attachm
             dropped.append(f"{name} ({len(payload)} bytes, over the limit of {limit})")
             continue
         inline = "inline" in str(item.get("content-disposition") or "").lower()
-        kept.append(Attachment(filename=name, content_type=content_type, payload=payload, inline=inline))
+        kept.append(
+            Attachment(filename=name, content_type=content_type, payload=payload, inline=inline)
+        )
     return tuple(kept), tuple(dropped)
 
 
@@ -256,7 +283,9 @@ def _defects(defects: list[Any]) -> tuple[str, ...]:
     for entry in defects[:50]:
         if isinstance(entry, dict):
             for values in entry.values():
-                found.extend(str(v)[:200] for v in (values if isinstance(values, list) else [values]))
+                found.extend(
+                    str(v)[:200] for v in (values if isinstance(values, list) else [values])
+                )
         else:
             found.append(str(entry)[:200])
     return tuple(found[:50])

@@ -1,4 +1,5 @@
 """Records: the frozen dataclasses that cross stage boundaries (no Peewee row or email.Message does)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -143,8 +144,11 @@ class TriageOutcome:
     @property
     def needs_review(self) -> bool:
         """True when some head was not applied (or no model answered): L1 must look."""
-        return self.degraded is not None or not self.suggestions or any(
-            not s.applied for s in self.suggestions)
+        return (
+            self.degraded is not None
+            or not self.suggestions
+            or any(not s.applied for s in self.suggestions)
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

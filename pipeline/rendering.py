@@ -4,6 +4,7 @@ Templates live in templates/<locale>/<name>.txt.j2 and .html.j2; the text templa
 `subject` and `body`; the HTML template is a whole document. StrictUndefined everywhere, autoescape for HTML. Every mail carries
 Auto-Submitted: auto-replied (RFC 3834) and our loop marker, so our own screening recognises it.
 """
+
 from __future__ import annotations
 
 import binascii
@@ -49,10 +50,14 @@ class DeskIdentity:
 @lru_cache(maxsize=4)
 def template_environment(directory: Path = TEMPLATE_DIR) -> Environment:
     """The shared Jinja2 environment (cached: building it and compiling templates is costly)."""
-    env = Environment(loader=FileSystemLoader(str(directory)), undefined=StrictUndefined,
-                      autoescape=select_autoescape(enabled_extensions=("html.j2",),
-                                                   default_for_string=False),
-                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env = Environment(
+        loader=FileSystemLoader(str(directory)),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
     env.filters["hours"] = format_hours
     env.filters["hours_ms"] = format_hours_ms
     return env
@@ -74,8 +79,15 @@ def message_id_for(ref: str, purpose: str, domain: str) -> str:
     return f"<{ref}.{purpose}@{domain}>"
 
 
-def render_mail(intent: MailIntent, *, ref: str | None, desk: DeskIdentity, now: datetime,
-                message_id: str, env: Environment | None = None) -> OutgoingMail:
+def render_mail(
+    intent: MailIntent,
+    *,
+    ref: str | None,
+    desk: DeskIdentity,
+    now: datetime,
+    message_id: str,
+    env: Environment | None = None,
+) -> OutgoingMail:
     """Render one mail intent into a complete MIME message with a fixed Message-ID."""
     env = env or template_environment()
     context: dict[str, Any] = dict(intent.context)
@@ -85,10 +97,12 @@ def render_mail(intent: MailIntent, *, ref: str | None, desk: DeskIdentity, now:
     subject = clean_header_text(_block(text_template, "subject", context))
     text = _block(text_template, "body", context) + "\n"
     html = html_template.render(context)
-    raw = _build_message(intent, subject=subject, text=text, html=html, desk=desk, now=now,
-                         message_id=message_id)
-    return OutgoingMail(message_id=message_id, template=intent.template, to=intent.to,
-                        subject=subject, raw=raw)
+    raw = _build_message(
+        intent, subject=subject, text=text, html=html, desk=desk, now=now, message_id=message_id
+    )
+    return OutgoingMail(
+        message_id=message_id, template=intent.template, to=intent.to, subject=subject, raw=raw
+    )
 
 
 def _template(env: Environment, locale: str, name: str, kind: str) -> Template:
@@ -104,8 +118,16 @@ def _block(template: Template, name: str, context: Mapping[str, Any]) -> str:
     return "".join(block(template.new_context(dict(context)))).strip()
 
 
-def _build_message(intent: MailIntent, *, subject: str, text: str, html: str, desk: DeskIdentity,
-                   now: datetime, message_id: str) -> bytes:
+def _build_message(
+    intent: MailIntent,
+    *,
+    subject: str,
+    text: str,
+    html: str,
+    desk: DeskIdentity,
+    now: datetime,
+    message_id: str,
+) -> bytes:
     """Assemble the MIME bytes directly (the email package's header objects cost ~2 ms a mail).
 
     Every header value is either ours or passed through clean_header_text/_address, so no CR or
@@ -123,16 +145,23 @@ def _build_message(intent: MailIntent, *, subject: str, text: str, html: str, de
         headers.append(("In-Reply-To", _address(intent.in_reply_to)))
     if intent.references:
         headers.append(("References", _fold(" ".join(_address(r) for r in intent.references))))
-    headers += [("Auto-Submitted", "auto-replied"), ("X-Auto-Response-Suppress", "All"),
-                (LOOP_HEADER_NAME, desk.message_id_domain), ("Content-Language", intent.locale),
-                ("MIME-Version", "1.0"),
-                ("Content-Type", f'multipart/alternative; boundary="{boundary}"')]
+    headers += [
+        ("Auto-Submitted", "auto-replied"),
+        ("X-Auto-Response-Suppress", "All"),
+        (LOOP_HEADER_NAME, desk.message_id_domain),
+        ("Content-Language", intent.locale),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+    ]
     head = "".join(f"{name}: {value}\r\n" for name, value in headers)
     parts = [head.encode("ascii", "replace"), b"\r\n"]
     for subtype, body in (("plain", text), ("html", html)):
-        parts += [f"--{boundary}\r\nContent-Type: text/{subtype}; charset=utf-8\r\n"
-                  "Content-Transfer-Encoding: quoted-printable\r\n\r\n".encode(),
-                  _quoted_printable(body), b"\r\n"]
+        parts += [
+            f"--{boundary}\r\nContent-Type: text/{subtype}; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n".encode(),
+            _quoted_printable(body),
+            b"\r\n",
+        ]
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts)
 

@@ -5,6 +5,7 @@ Message-ID, including our own ids, which encode the ticket reference; then a sub
 [TKT-000123], which counts only when the sender already takes part in that ticket, so that a
 stranger quoting a tag cannot join someone else's ticket. Pure: lookups are done by the caller.
 """
+
 from __future__ import annotations
 
 import re
@@ -40,9 +41,15 @@ def thread_ids(mail: ParsedMail) -> tuple[str, ...]:
     return tuple(ids)
 
 
-def match_reply(mail: ParsedMail, by_message_id: Mapping[str, TicketInfo],
-                by_ref: Mapping[str, TicketInfo], *, own_domain: str, prefix: str,
-                trusted: frozenset[str] = frozenset()) -> ReplyMatch:
+def match_reply(
+    mail: ParsedMail,
+    by_message_id: Mapping[str, TicketInfo],
+    by_ref: Mapping[str, TicketInfo],
+    *,
+    own_domain: str,
+    prefix: str,
+    trusted: frozenset[str] = frozenset(),
+) -> ReplyMatch:
     """Find the ticket this mail answers. by_message_id: stored ids -> ticket; by_ref: ref -> ticket.
 
     `trusted` senders (the desk's agents) may use a subject tag on any ticket.
@@ -53,8 +60,9 @@ def match_reply(mail: ParsedMail, by_message_id: Mapping[str, TicketInfo],
             ref = own_id_ref(message_id, own_domain, prefix)
             ticket = by_ref.get(ref) if ref else None
         if ticket is not None:
-            return ReplyMatch(ticket=ticket, via="in-reply-to" if message_id in mail.in_reply_to
-                              else "references")
+            return ReplyMatch(
+                ticket=ticket, via="in-reply-to" if message_id in mail.in_reply_to else "references"
+            )
     ignored = None
     for ref in subject_refs(mail.subject, prefix):
         ticket = by_ref.get(ref)

@@ -4,6 +4,7 @@ One key per decision: [a]ccept the suggestions, correct [k]ind, [c]ategory or [p
 [e]scalate, [s]kip, [q]uit. Every decision is stored next to the original suggestion (a label the
 next model learns from).
 """
+
 from __future__ import annotations
 
 import textwrap
@@ -24,26 +25,51 @@ def review_item(desk: Desk, ticket_id: int) -> dict[str, object]:
     ticket = desk.store.ticket_state(ticket_id)
     dossier = desk.dossier(ticket)
     body = dossier.conversation[0][3] if dossier.conversation else ""
-    return {"ref": ticket.ref, "subject": ticket.subject, "requester": ticket.requester,
-            "created_at": ticket.created_at.isoformat(timespec="seconds"),
-            "status": ticket.status, "breach_suspected": ticket.breach_suspected,
-            "current": {"kind": ticket.kind, "category": ticket.category,
-                        "priority": ticket.priority},
-            "suggestions": [{"head": s.head, "label": s.label, "confidence": round(s.confidence, 4),
-                             "applied": s.applied} for s in dossier.suggestions],
-            "similar": [{"ref": s.ref, "subject": s.subject, "score": round(s.score, 3),
-                         "resolution_note": s.resolution_note} for s in dossier.similar],
-            "body": body}
+    return {
+        "ref": ticket.ref,
+        "subject": ticket.subject,
+        "requester": ticket.requester,
+        "created_at": ticket.created_at.isoformat(timespec="seconds"),
+        "status": ticket.status,
+        "breach_suspected": ticket.breach_suspected,
+        "current": {"kind": ticket.kind, "category": ticket.category, "priority": ticket.priority},
+        "suggestions": [
+            {
+                "head": s.head,
+                "label": s.label,
+                "confidence": round(s.confidence, 4),
+                "applied": s.applied,
+            }
+            for s in dossier.suggestions
+        ],
+        "similar": [
+            {
+                "ref": s.ref,
+                "subject": s.subject,
+                "score": round(s.score, 3),
+                "resolution_note": s.resolution_note,
+            }
+            for s in dossier.similar
+        ],
+        "body": body,
+    }
 
 
 def show(item: dict[str, object], out: TextIO, position: str) -> None:
     """Print one ticket of the queue."""
     print(f"\n{'=' * 72}\n{position}  {item['ref']}  {item['subject']}", file=out)
-    print(f"from {item['requester']}  received {item['created_at']}"
-          f"{'   ** SUSPECTED DATA BREACH **' if item['breach_suspected'] else ''}", file=out)
+    print(
+        f"from {item['requester']}  received {item['created_at']}"
+        f"{'   ** SUSPECTED DATA BREACH **' if item['breach_suspected'] else ''}",
+        file=out,
+    )
     print("-" * 72, file=out)
-    print(textwrap.shorten(str(item["body"]), 1200, placeholder=" [...]") if len(
-        str(item["body"])) > 1200 else item["body"], file=out)
+    print(
+        textwrap.shorten(str(item["body"]), 1200, placeholder=" [...]")
+        if len(str(item["body"])) > 1200
+        else item["body"],
+        file=out,
+    )
     print("-" * 72, file=out)
     for s in item["suggestions"]:  # type: ignore[attr-defined]
         state = "applied" if s["applied"] else "unsure "
@@ -51,12 +77,20 @@ def show(item: dict[str, object], out: TextIO, position: str) -> None:
     if not item["suggestions"]:
         print("  no suggestions (no model answered)", file=out)
     for s in item["similar"]:  # type: ignore[attr-defined]
-        print(f"  similar {s['ref']} ({s['score']:.2f}) {s['subject']}\n"
-              f"          resolved: {s['resolution_note'][:150]}", file=out)
+        print(
+            f"  similar {s['ref']} ({s['score']:.2f}) {s['subject']}\n"
+            f"          resolved: {s['resolution_note'][:150]}",
+            file=out,
+        )
 
 
-def run_review(desk: Desk, agent: str, ask: Ask, out: TextIO,
-               clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> int:
+def run_review(
+    desk: Desk,
+    agent: str,
+    ask: Ask,
+    out: TextIO,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> int:
     """The interactive loop; returns how many tickets were decided."""
     queue = desk.store.review_queue()
     decided = 0
@@ -107,5 +141,7 @@ def _decide(desk: Desk, ref: str, key: str, agent: str, ask: Ask, now: datetime)
 
 def state_line(ticket: TicketState) -> str:
     """A one-line summary used in CLI confirmations."""
-    return (f"{ticket.ref} {ticket.status} {ticket.tier} {ticket.priority or '-'} "
-            f"{ticket.kind or '-'} {ticket.category or '-'}")
+    return (
+        f"{ticket.ref} {ticket.status} {ticket.tier} {ticket.priority or '-'} "
+        f"{ticket.kind or '-'} {ticket.category or '-'}"
+    )

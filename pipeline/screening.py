@@ -3,6 +3,7 @@
 Each rule is `rule(mail, policy, history) -> Verdict | None`; the first verdict wins. A rule's function
 name is the name written into the audit trail. Pure: no I/O; the sender's history is looked up first.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,10 +22,19 @@ _AUTO_SUBJECT = re.compile(
     r"^\s*(auto(matic|matische)?[ -]?(reply|response|antwort)|autoreply|out of (the )?office"
     r"( reply| autoreply)?|abwesenheitsnotiz|r[ée]ponse automatique|respuesta autom[áa]tica"
     r"|risposta automatica|automatisch antwoord|balasan automatik|jawapan automatik"
-    r"|odpowied[zź] automatyczna)\s*:", re.IGNORECASE)
+    r"|odpowied[zź] automatyczna)\s*:",
+    re.IGNORECASE,
+)
 _DAEMON_LOCALPARTS = frozenset({"mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon"})
-_DSN_SUBJECTS = ("undeliverable:", "undelivered mail returned", "delivery status notification (failure",
-                 "returned mail:", "mail delivery failed", "failure notice", "delivery failure")
+_DSN_SUBJECTS = (
+    "undeliverable:",
+    "undelivered mail returned",
+    "delivery status notification (failure",
+    "returned mail:",
+    "mail delivery failed",
+    "failure notice",
+    "delivery failure",
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,7 +46,9 @@ class ScreeningPolicy:
     ack_cap_per_hour: int
 
 
-def is_own_mail(mail: ParsedMail, policy: ScreeningPolicy, history: SenderHistory) -> Verdict | None:
+def is_own_mail(
+    mail: ParsedMail, policy: ScreeningPolicy, history: SenderHistory
+) -> Verdict | None:
     """Our own mail coming back (loop marker, our Message-ID domain, or from our own address)."""
     marker = mail.header(LOOP_HEADER)
     if marker is not None:
@@ -63,7 +75,9 @@ def is_bounce(mail: ParsedMail, policy: ScreeningPolicy, history: SenderHistory)
     return None
 
 
-def is_auto_reply(mail: ParsedMail, policy: ScreeningPolicy, history: SenderHistory) -> Verdict | None:
+def is_auto_reply(
+    mail: ParsedMail, policy: ScreeningPolicy, history: SenderHistory
+) -> Verdict | None:
     """An automatic reply by RFC 3834 or by the de-facto headers that autoresponders set."""
     auto_submitted = (mail.header("auto-submitted") or "").strip().lower()
     if auto_submitted and not auto_submitted.startswith("no"):
@@ -74,7 +88,9 @@ def is_auto_reply(mail: ParsedMail, policy: ScreeningPolicy, history: SenderHist
     precedence = (mail.header("precedence") or mail.header("x-precedence") or "").strip().lower()
     if precedence in _AUTO_PRECEDENCE:
         return _drop("is_auto_reply", f"Precedence: {precedence}")
-    suppress = {v.strip().lower() for v in (mail.header("x-auto-response-suppress") or "").split(",")}
+    suppress = {
+        v.strip().lower() for v in (mail.header("x-auto-response-suppress") or "").split(",")
+    }
     if suppress & _SUPPRESS_VALUES:
         return _drop("is_auto_reply", "X-Auto-Response-Suppress")
     if (mail.header("x-apple-action") or "").strip().upper() == "VACATION":
@@ -84,25 +100,37 @@ def is_auto_reply(mail: ParsedMail, policy: ScreeningPolicy, history: SenderHist
     return None
 
 
-def is_list_mail(mail: ParsedMail, policy: ScreeningPolicy, history: SenderHistory) -> Verdict | None:
+def is_list_mail(
+    mail: ParsedMail, policy: ScreeningPolicy, history: SenderHistory
+) -> Verdict | None:
     """Mailing-list or newsletter mail: a ticket is made, but never answered (lists loop)."""
     if mail.header("list-id") is not None or mail.header("list-unsubscribe") is not None:
         return Verdict(accept=True, acknowledge=False, rule="is_list_mail", reason="List-Id header")
     return None
 
 
-def has_no_sender(mail: ParsedMail, policy: ScreeningPolicy, history: SenderHistory) -> Verdict | None:
+def has_no_sender(
+    mail: ParsedMail, policy: ScreeningPolicy, history: SenderHistory
+) -> Verdict | None:
     """No usable From address: a ticket is made, but there is nobody to answer."""
     if "@" not in mail.sender:
-        return Verdict(accept=True, acknowledge=False, rule="has_no_sender", reason="no From address")
+        return Verdict(
+            accept=True, acknowledge=False, rule="has_no_sender", reason="no From address"
+        )
     return None
 
 
-def exceeds_ack_cap(mail: ParsedMail, policy: ScreeningPolicy, history: SenderHistory) -> Verdict | None:
+def exceeds_ack_cap(
+    mail: ParsedMail, policy: ScreeningPolicy, history: SenderHistory
+) -> Verdict | None:
     """The sender got the hour's quota of acknowledgements: a ticket is made, no more answers."""
     if history.acks_last_hour >= policy.ack_cap_per_hour:
-        return Verdict(accept=True, acknowledge=False, rule="exceeds_ack_cap",
-                       reason=f"{history.acks_last_hour} acknowledgements in the last hour")
+        return Verdict(
+            accept=True,
+            acknowledge=False,
+            rule="exceeds_ack_cap",
+            reason=f"{history.acks_last_hour} acknowledgements in the last hour",
+        )
     return None
 
 
@@ -120,8 +148,12 @@ SCREENING_RULES: tuple[Rule, ...] = (
 ACCEPT = Verdict(accept=True, acknowledge=True)
 
 
-def screen_mail(mail: ParsedMail, policy: ScreeningPolicy, history: SenderHistory,
-                rules: tuple[Rule, ...] = SCREENING_RULES) -> Verdict:
+def screen_mail(
+    mail: ParsedMail,
+    policy: ScreeningPolicy,
+    history: SenderHistory,
+    rules: tuple[Rule, ...] = SCREENING_RULES,
+) -> Verdict:
     """Run the rules in order; the first verdict wins, else the mail is accepted and acknowledged."""
     for rule in rules:
         verdict = rule(mail, policy, history)

@@ -4,6 +4,7 @@ This is the only module that reads os.environ (for overrides and for *_env secre
 user may set is in config/defaults.toml; a key that is not there, or a value whose type differs
 from the default's, raises ConfigError naming the file and the key.
 """
+
 from __future__ import annotations
 
 import os
@@ -227,8 +228,13 @@ def _deep_copy(value: Any) -> Any:
     return value
 
 
-def _merge_checked(target: dict[str, Any], user: Mapping[str, Any], schema: Mapping[str, Any],
-                   origin: str, prefix: str) -> None:
+def _merge_checked(
+    target: dict[str, Any],
+    user: Mapping[str, Any],
+    schema: Mapping[str, Any],
+    origin: str,
+    prefix: str,
+) -> None:
     """Merge user values into target, refusing keys and types that the schema does not have."""
     for key, value in user.items():
         dotted = f"{prefix}{key}"
@@ -236,7 +242,9 @@ def _merge_checked(target: dict[str, Any], user: Mapping[str, Any], schema: Mapp
             target[key] = _check_mailboxes(value, schema, origin)
             continue
         if key not in schema:
-            raise ConfigError(origin, dotted, "unknown key (see config/defaults.toml for every key)")
+            raise ConfigError(
+                origin, dotted, "unknown key (see config/defaults.toml for every key)"
+            )
         expected = schema[key]
         if isinstance(expected, dict):
             if not isinstance(value, dict):
@@ -282,7 +290,7 @@ def _apply_env(merged: dict[str, Any], defaults: Mapping[str, Any], env: Mapping
     for name, text in env.items():
         if not name.startswith(ENV_PREFIX) or name == "TIKET_CONFIG" or "__" not in name:
             continue
-        parts = [p.lower() for p in name[len(ENV_PREFIX):].split("__")]
+        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
         origin = f"environment variable {name}"
         if parts[0] == "mailboxes" and len(parts) == 3:
             _apply_mailbox_env(merged, defaults, parts[1], parts[2], text, origin)
@@ -290,7 +298,11 @@ def _apply_env(merged: dict[str, Any], defaults: Mapping[str, Any], env: Mapping
         section: Any = merged
         schema: Any = defaults
         for part in parts[:-1]:
-            if not isinstance(schema, dict) or part not in schema or not isinstance(schema[part], dict):
+            if (
+                not isinstance(schema, dict)
+                or part not in schema
+                or not isinstance(schema[part], dict)
+            ):
                 raise ConfigError(origin, ".".join(parts), "unknown section")
             section, schema = section[part], schema[part]
         key = parts[-1]
@@ -299,8 +311,14 @@ def _apply_env(merged: dict[str, Any], defaults: Mapping[str, Any], env: Mapping
         section[key] = _parse_env_value(text, schema[key], origin, ".".join(parts))
 
 
-def _apply_mailbox_env(merged: dict[str, Any], defaults: Mapping[str, Any], mailbox: str, key: str,
-                       text: str, origin: str) -> None:
+def _apply_mailbox_env(
+    merged: dict[str, Any],
+    defaults: Mapping[str, Any],
+    mailbox: str,
+    key: str,
+    text: str,
+    origin: str,
+) -> None:
     allowed = dict(defaults["mailbox_defaults"], url="")
     if key not in allowed:
         raise ConfigError(origin, f"mailboxes.{mailbox}.{key}", "unknown key")
@@ -353,8 +371,10 @@ def _build(merged: dict[str, Any], sources: tuple[str, ...], mailbox_origin: str
     for key, choices in (("tls", ("starttls", "none")),):
         if merged["outbox"][key] not in choices:
             raise ConfigError(last, f"outbox.{key}", f"must be one of {choices}")
-    mailboxes = tuple(_build_mailbox(dict(merged["mailbox_defaults"], **entry), mailbox_origin)
-                      for entry in merged["mailboxes"])
+    mailboxes = tuple(
+        _build_mailbox(dict(merged["mailbox_defaults"], **entry), mailbox_origin)
+        for entry in merged["mailboxes"]
+    )
     names = [m.name for m in mailboxes]
     if len(set(names)) != len(names):
         raise ConfigError(mailbox_origin, "mailboxes.name", f"names must be unique: {names}")
@@ -367,9 +387,17 @@ def _build(merged: dict[str, Any], sources: tuple[str, ...], mailbox_origin: str
         outbox=_section(Outbox, merged["outbox"]),
         intake=_section(Intake, merged["intake"]),
         sla=_build_sla(sla, last),
-        tiers=MappingProxyType({key: Tier(key=key, name=t["name"], group=t["group"].lower(),
-                                          members=tuple(a.lower() for a in t["members"]))
-                                for key, t in merged["tiers"].items()}),
+        tiers=MappingProxyType(
+            {
+                key: Tier(
+                    key=key,
+                    name=t["name"],
+                    group=t["group"].lower(),
+                    members=tuple(a.lower() for a in t["members"]),
+                )
+                for key, t in merged["tiers"].items()
+            }
+        ),
         security_contact=merged["security"]["contact"],
         mailboxes=mailboxes,
         raw=_freeze(merged),
@@ -413,28 +441,64 @@ def _build_mailbox(entry: dict[str, Any], origin: str) -> Mailbox:
     for field, choices in (("tls", ("starttls", "none")), ("auth", ("password", "xoauth2"))):
         if entry[field] not in choices:
             raise ConfigError(origin, f"{key}.{field}", f"must be one of {choices}")
-    common = {k: entry[k] for k in ("name", "url", "processed_folder", "quarantine_folder", "tls",
-                                    "ca_file", "auth", "password_env", "password_file",
-                                    "token_file", "token_command", "seed_sample")}
+    common = {
+        k: entry[k]
+        for k in (
+            "name",
+            "url",
+            "processed_folder",
+            "quarantine_folder",
+            "tls",
+            "ca_file",
+            "auth",
+            "password_env",
+            "password_file",
+            "token_file",
+            "token_command",
+            "seed_sample",
+        )
+    }
     if scheme == "maildir":
         raw_path = unquote(parts.netloc + parts.path) if parts.netloc else unquote(parts.path)
         if not raw_path:
             raise ConfigError(origin, f"{key}.url", "maildir URL needs a path")
-        return Mailbox(scheme=scheme, host="", port=0, user="", folder="", path=Path(raw_path),
-                       origin=origin, **common)
+        return Mailbox(
+            scheme=scheme,
+            host="",
+            port=0,
+            user="",
+            folder="",
+            path=Path(raw_path),
+            origin=origin,
+            **common,
+        )
     if scheme not in ("imap", "imaps"):
-        raise ConfigError(origin, f"{key}.url", f"unsupported scheme {scheme!r} (imap, imaps, maildir)")
+        raise ConfigError(
+            origin, f"{key}.url", f"unsupported scheme {scheme!r} (imap, imaps, maildir)"
+        )
     if not parts.hostname or not parts.username:
-        raise ConfigError(origin, f"{key}.url", "needs user@host, e.g. imaps://desk@mail.example.org/INBOX")
+        raise ConfigError(
+            origin, f"{key}.url", "needs user@host, e.g. imaps://desk@mail.example.org/INBOX"
+        )
     if parts.password:
-        raise ConfigError(origin, f"{key}.url", "no password in URLs: use password_env or password_file")
+        raise ConfigError(
+            origin, f"{key}.url", "no password in URLs: use password_env or password_file"
+        )
     try:
         port = parts.port or (993 if scheme == "imaps" else 143)
     except ValueError:
         raise ConfigError(origin, f"{key}.url", "invalid port")
     folder = unquote(parts.path.lstrip("/")) or "INBOX"
-    return Mailbox(scheme=scheme, host=parts.hostname, port=port, user=unquote(parts.username),
-                   folder=folder, path=None, origin=origin, **common)
+    return Mailbox(
+        scheme=scheme,
+        host=parts.hostname,
+        port=port,
+        user=unquote(parts.username),
+        folder=folder,
+        path=None,
+        origin=origin,
+        **common,
+    )
 
 
 def parse_outbox_url(url: str, origin: str) -> tuple[str, str, int, Path | None]:
@@ -449,4 +513,6 @@ def parse_outbox_url(url: str, origin: str) -> tuple[str, str, int, Path | None]
         except ValueError:
             raise ConfigError(origin, "outbox.url", "invalid port")
         return parts.scheme, parts.hostname, port, None
-    raise ConfigError(origin, "outbox.url", f"expected smtp://, smtps:// or file:// URL, got {url!r}")
+    raise ConfigError(
+        origin, "outbox.url", f"expected smtp://, smtps:// or file:// URL, got {url!r}"
+    )

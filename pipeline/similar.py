@@ -8,6 +8,7 @@ non-zeros (~320 MB as float32 + int32) and a query takes well under a second on 
 (benchmarks/similar.py measures it). The index is rebuilt from the database on start and
 extended incrementally, so it is never a second source of truth.
 """
+
 from __future__ import annotations
 
 import threading
@@ -26,9 +27,16 @@ MIN_SCORE = 0.15
 
 def make_vectorizer() -> HashingVectorizer:
     """The one text representation for the index and for queries."""
-    return HashingVectorizer(n_features=N_FEATURES, ngram_range=(1, 2), alternate_sign=False,
-                             norm="l2", lowercase=True, stop_words="english",
-                             token_pattern=r"(?u)\b[^\W\d_]{2,}\b", dtype=np.float32)
+    return HashingVectorizer(
+        n_features=N_FEATURES,
+        ngram_range=(1, 2),
+        alternate_sign=False,
+        norm="l2",
+        lowercase=True,
+        stop_words="english",
+        token_pattern=r"(?u)\b[^\W\d_]{2,}\b",
+        dtype=np.float32,
+    )
 
 
 class SimilarIndex:
@@ -63,7 +71,9 @@ class SimilarIndex:
                 self.last_id = rows[-1][0]
                 added += len(rows)
 
-    def query(self, text: str, k: int = 3, exclude: Sequence[int] = ()) -> tuple[SimilarTicket, ...]:
+    def query(
+        self, text: str, k: int = 3, exclude: Sequence[int] = ()
+    ) -> tuple[SimilarTicket, ...]:
         """The k most similar resolved tickets (cosine similarity above MIN_SCORE)."""
         with self.lock:
             if self.matrix.shape[0] == 0:
@@ -72,7 +82,14 @@ class SimilarIndex:
             take = min(len(scores), k + len(exclude))
             best = np.argpartition(-scores, take - 1)[:take]
             best = best[np.argsort(-scores[best])]
-            found = [SimilarTicket(ref=self.refs[i], subject=self.subjects[i],
-                                   score=float(scores[i]), resolution_note=self.notes[i])
-                     for i in best if scores[i] >= MIN_SCORE and self.ids[i] not in exclude]
+            found = [
+                SimilarTicket(
+                    ref=self.refs[i],
+                    subject=self.subjects[i],
+                    score=float(scores[i]),
+                    resolution_note=self.notes[i],
+                )
+                for i in best
+                if scores[i] >= MIN_SCORE and self.ids[i] not in exclude
+            ]
         return tuple(found[:k])

@@ -5,6 +5,7 @@ Pure functions of a ticket's facts, its status changes and `now`. A clock counts
 the requester; the first-response clock stops at the first agent response, the resolution clock
 at resolution.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
@@ -115,8 +116,10 @@ def _working_spans(start: datetime, calendar: Calendar) -> Iterator[tuple[dateti
     while idle_days < 800:  # a calendar with no working day at all would loop forever
         if day.weekday() in calendar.weekdays and day not in calendar.holidays:
             idle_days = 0
-            yield (datetime.combine(day, calendar.start, zone),
-                   datetime.combine(day, calendar.end, zone))
+            yield (
+                datetime.combine(day, calendar.start, zone),
+                datetime.combine(day, calendar.end, zone),
+            )
         else:
             idle_days += 1
         day += timedelta(days=1)
@@ -160,8 +163,9 @@ def _running(facts: ClockFacts) -> bool:
     return not facts.changes or facts.changes[-1][2] != "pending"
 
 
-def _breach_instant(spans: list[tuple[datetime, datetime]], target: timedelta,
-                    calendar: Calendar) -> datetime | None:
+def _breach_instant(
+    spans: list[tuple[datetime, datetime]], target: timedelta, calendar: Calendar
+) -> datetime | None:
     """When the used time crossed the target, walking the active spans."""
     left = target
     for a, b in spans:
@@ -189,9 +193,15 @@ def next_tier(tier: str) -> str | None:
     return TIERS[index + 1] if index + 1 < len(TIERS) else None
 
 
-def sla_actions(facts: ClockFacts, tier: str, status: str, done: frozenset[tuple[str, str, str]],
-                policy: SlaPolicy, now: datetime, tier_since: datetime | None = None
-                ) -> list[SlaAction]:
+def sla_actions(
+    facts: ClockFacts,
+    tier: str,
+    status: str,
+    done: frozenset[tuple[str, str, str]],
+    policy: SlaPolicy,
+    now: datetime,
+    tier_since: datetime | None = None,
+) -> list[SlaAction]:
     """Warnings and breaches not yet acted on (done holds (clock, kind, tier) already recorded).
 
     Each tier gets the priority's targets from the moment it received the ticket (`tier_since`;
@@ -201,20 +211,31 @@ def sla_actions(facts: ClockFacts, tier: str, status: str, done: frozenset[tuple
     if status in ("resolved", "closed"):
         return []
     if tier_since is not None and tier_since > facts.created_at:
-        facts = ClockFacts(created_at=tier_since, priority=facts.priority,
-                           first_response_at=facts.first_response_at, resolved_at=facts.resolved_at,
-                           changes=tuple(c for c in facts.changes if c[0] >= tier_since))
+        facts = ClockFacts(
+            created_at=tier_since,
+            priority=facts.priority,
+            first_response_at=facts.first_response_at,
+            resolved_at=facts.resolved_at,
+            changes=tuple(c for c in facts.changes if c[0] >= tier_since),
+        )
     actions = []
     for clock in CLOCKS:
         view = clock_view(clock, facts, policy, now)
         if view.stopped_at is not None or view.paused:
             continue
         if view.breached and (clock, "breach", tier) not in done:
-            actions.append(SlaAction(clock=clock, kind="breach", tier=tier,
-                                     escalate_to=next_tier(tier), due=view.due))
+            actions.append(
+                SlaAction(
+                    clock=clock, kind="breach", tier=tier, escalate_to=next_tier(tier), due=view.due
+                )
+            )
             break  # one escalation step per run
-        if (not view.breached and view.remaining <= policy.warn_before
-                and (clock, "warning", tier) not in done):
-            actions.append(SlaAction(clock=clock, kind="warning", tier=tier, escalate_to=None,
-                                     due=view.due))
+        if (
+            not view.breached
+            and view.remaining <= policy.warn_before
+            and (clock, "warning", tier) not in done
+        ):
+            actions.append(
+                SlaAction(clock=clock, kind="warning", tier=tier, escalate_to=None, due=view.due)
+            )
     return actions

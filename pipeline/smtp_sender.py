@@ -3,6 +3,7 @@
 A sender delivers raw messages over one connection per batch. 4xx replies and socket errors raise
 TransientSendError (retry later); 5xx replies raise PermanentSendError (fail now).
 """
+
 from __future__ import annotations
 
 import os
@@ -56,26 +57,38 @@ class SmtpSender:
         context = ssl.create_default_context(cafile=self.config.ca_file or None)
         try:
             if self.scheme == "smtps":
-                conn: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, context=context,
-                                                      timeout=self.config.timeout)
+                conn: smtplib.SMTP = smtplib.SMTP_SSL(
+                    self.host, self.port, context=context, timeout=self.config.timeout
+                )
             else:
                 conn = smtplib.SMTP(self.host, self.port, timeout=self.config.timeout)
                 if self.config.tls == "starttls":
                     conn.starttls(context=context)
             if self.config.username:
-                password = read_secret(self.config.password_env, self.config.password_file,
-                                       self.origin, "outbox.password_*")
+                password = read_secret(
+                    self.config.password_env,
+                    self.config.password_file,
+                    self.origin,
+                    "outbox.password_*",
+                )
                 conn.login(self.config.username, password)
         except smtplib.SMTPResponseException as exc:  # e.g. 535 bad login: a config problem, retry
-            raise TransientSendError(f"{self.host}:{self.port}: {exc.smtp_code} "
-                                     f"{_decode(exc.smtp_error)}") from exc
+            raise TransientSendError(
+                f"{self.host}:{self.port}: {exc.smtp_code} {_decode(exc.smtp_error)}"
+            ) from exc
         except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
-            raise TransientSendError(f"{self.host}:{self.port}: {type(exc).__name__}: {exc}") from exc
+            raise TransientSendError(
+                f"{self.host}:{self.port}: {type(exc).__name__}: {exc}"
+            ) from exc
         self.connection = conn
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         conn, self.connection = self.connection, None
         if conn is not None:
             try:

@@ -2,6 +2,7 @@
 
 The only writer of models. Converts between aware UTC datetimes (records) and naive UTC (rows).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -82,19 +83,32 @@ def open_database(settings: Settings) -> Database:
         path = parts.path[1:] if parts.path.startswith("/") else parts.path
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db: Database = SqliteDatabase(path or ":memory:", pragmas={
-            "journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1,
-            "busy_timeout": 30000, "cache_size": -16000})
+        db: Database = SqliteDatabase(
+            path or ":memory:",
+            pragmas={
+                "journal_mode": "wal",
+                "synchronous": "normal",
+                "foreign_keys": 1,
+                "busy_timeout": 30000,
+                "cache_size": -16000,
+            },
+        )
     elif parts.scheme in ("postgresql", "postgres"):
         kwargs: dict[str, Any] = {}
         if settings.database.password_env or settings.database.password_file:
-            kwargs["password"] = read_secret(settings.database.password_env,
-                                             settings.database.password_file,
-                                             settings.sources[-1], "database.password_*")
+            kwargs["password"] = read_secret(
+                settings.database.password_env,
+                settings.database.password_file,
+                settings.sources[-1],
+                "database.password_*",
+            )
         db = connect_url(url, **kwargs)
     else:
-        raise ConfigError(settings.sources[-1], "database.url",
-                          f"expected sqlite:/// or postgresql:// URL, got scheme {parts.scheme!r}")
+        raise ConfigError(
+            settings.sources[-1],
+            "database.url",
+            f"expected sqlite:/// or postgresql:// URL, got scheme {parts.scheme!r}",
+        )
     m.database_proxy.initialize(db)
     db.connect(reuse_if_open=True)
     return db
@@ -103,8 +117,13 @@ def open_database(settings: Settings) -> Database:
 class Store:
     """Every read and write of tiket's tables, one method per transaction or query."""
 
-    def __init__(self, db: Database, attachments_dir: Path, ref_prefix: str,
-                 give_up_after: timedelta = timedelta(days=2)) -> None:
+    def __init__(
+        self,
+        db: Database,
+        attachments_dir: Path,
+        ref_prefix: str,
+        give_up_after: timedelta = timedelta(days=2),
+    ) -> None:
         self.db = db
         self.attachments_dir = attachments_dir
         self.ref_prefix = ref_prefix
@@ -122,8 +141,9 @@ class Store:
     # -- receive --------------------------------------------------------------------------------
     def known_uids(self, mailbox: str, uidvalidity: int) -> set[int]:
         """UIDs of this mailbox generation that are already stored."""
-        query = (m.Inbound.select(m.Inbound.uid)
-                 .where((m.Inbound.mailbox == mailbox) & (m.Inbound.uidvalidity == uidvalidity)))
+        query = m.Inbound.select(m.Inbound.uid).where(
+            (m.Inbound.mailbox == mailbox) & (m.Inbound.uidvalidity == uidvalidity)
+        )
         return {row.uid for row in query}
 
     def receive_many(self, mails: Sequence[RawMail], now: datetime) -> list[Received]:
@@ -135,42 +155,74 @@ class Store:
         results: list[Received] = []
         with self.db.atomic():
             for start in range(0, len(mails), 200):
-                results.extend(self._receive_chunk(mails[start:start + 200], now))
+                results.extend(self._receive_chunk(mails[start : start + 200], now))
         return results
 
     def _receive_chunk(self, mails: Sequence[RawMail], now: datetime) -> list[Received]:
-        keys = {(r.mailbox, r.uidvalidity, r.uid): r.id for r in m.Inbound.select(
-            m.Inbound.id, m.Inbound.mailbox, m.Inbound.uidvalidity, m.Inbound.uid).where(
-            m.Inbound.uid.in_([x.uid for x in mails]))}
+        keys = {
+            (r.mailbox, r.uidvalidity, r.uid): r.id
+            for r in m.Inbound.select(
+                m.Inbound.id, m.Inbound.mailbox, m.Inbound.uidvalidity, m.Inbound.uid
+            ).where(m.Inbound.uid.in_([x.uid for x in mails]))
+        }
         facts = [(hashlib.sha256(x.raw).hexdigest(), quick_message_id(x.raw)) for x in mails]
         seen: dict[str, int] = {}
-        for row in m.Inbound.select(m.Inbound.id, m.Inbound.sha256, m.Inbound.message_id).where(
+        for row in (
+            m.Inbound.select(m.Inbound.id, m.Inbound.sha256, m.Inbound.message_id)
+            .where(
                 m.Inbound.sha256.in_([f[0] for f in facts])
-                | m.Inbound.message_id.in_([f[1] for f in facts])).order_by(m.Inbound.id.desc()):
+                | m.Inbound.message_id.in_([f[1] for f in facts])
+            )
+            .order_by(m.Inbound.id.desc())
+        ):
             seen[row.sha256] = seen[row.message_id] = row.id
         results = []
         for mail, (digest, message_id) in zip(mails, facts):
             key = (mail.mailbox, mail.uidvalidity, mail.uid)
             if key in keys:
-                results.append(Received(inbound_id=keys[key], uid=mail.uid, new=False,
-                                        duplicate_of=None))
+                results.append(
+                    Received(inbound_id=keys[key], uid=mail.uid, new=False, duplicate_of=None)
+                )
                 continue
             original = seen.get(digest) or seen.get(message_id)
-            _, row_id = fastsql.insert(self.db, m.Inbound, [{
-                "mailbox": mail.mailbox, "uidvalidity": mail.uidvalidity, "uid": mail.uid,
-                "message_id": message_id, "sha256": digest, "raw": mail.raw, "size": len(mail.raw),
-                "received_at": naive(now), "state": "done" if original else "pending",
-                "disposition": "duplicate" if original else "pending", "duplicate_of": original,
-                "processed_at": naive(now) if original else None, "acknowledged": False,
-                "attempts": 0, "on_server": "inbox"}], returning=True)
+            _, row_id = fastsql.insert(
+                self.db,
+                m.Inbound,
+                [
+                    {
+                        "mailbox": mail.mailbox,
+                        "uidvalidity": mail.uidvalidity,
+                        "uid": mail.uid,
+                        "message_id": message_id,
+                        "sha256": digest,
+                        "raw": mail.raw,
+                        "size": len(mail.raw),
+                        "received_at": naive(now),
+                        "state": "done" if original else "pending",
+                        "disposition": "duplicate" if original else "pending",
+                        "duplicate_of": original,
+                        "processed_at": naive(now) if original else None,
+                        "acknowledged": False,
+                        "attempts": 0,
+                        "on_server": "inbox",
+                    }
+                ],
+                returning=True,
+            )
             assert row_id is not None
             keys[key] = row_id
             seen.setdefault(digest, row_id)
             seen.setdefault(message_id, row_id)
             if original:
-                self._audit_many([AuditEvent(action="duplicate", detail=f"same as inbound {original}")],
-                                 now, None, row_id)
-            results.append(Received(inbound_id=row_id, uid=mail.uid, new=True, duplicate_of=original))
+                self._audit_many(
+                    [AuditEvent(action="duplicate", detail=f"same as inbound {original}")],
+                    now,
+                    None,
+                    row_id,
+                )
+            results.append(
+                Received(inbound_id=row_id, uid=mail.uid, new=True, duplicate_of=original)
+            )
         return results
 
     # -- claim ----------------------------------------------------------------------------------
@@ -185,15 +237,27 @@ class Store:
             if mailbox is not None:
                 base = base.where(m.Inbound.mailbox == mailbox)
             retried = base.where(m.Inbound.attempts > 0).order_by(m.Inbound.id).limit(1)
-            rows = list(retried) or list(base.where(m.Inbound.attempts == 0)
-                                         .order_by(m.Inbound.id).limit(limit))
+            rows = list(retried) or list(
+                base.where(m.Inbound.attempts == 0).order_by(m.Inbound.id).limit(limit)
+            )
             if rows:
-                (m.Inbound.update(attempts=m.Inbound.attempts + 1)
-                 .where(m.Inbound.id.in_([r.id for r in rows])).execute())
-        return [StoredMail(id=r.id, mailbox=r.mailbox, uidvalidity=r.uidvalidity, uid=r.uid,
-                           raw=bytes(r.raw), attempts=r.attempts + 1,
-                           received_at=utc(r.received_at) or datetime.now(UTC))
-                for r in rows]
+                (
+                    m.Inbound.update(attempts=m.Inbound.attempts + 1)
+                    .where(m.Inbound.id.in_([r.id for r in rows]))
+                    .execute()
+                )
+        return [
+            StoredMail(
+                id=r.id,
+                mailbox=r.mailbox,
+                uidvalidity=r.uidvalidity,
+                uid=r.uid,
+                raw=bytes(r.raw),
+                attempts=r.attempts + 1,
+                received_at=utc(r.received_at) or datetime.now(UTC),
+            )
+            for r in rows
+        ]
 
     # -- lookups for the pure stages ------------------------------------------------------------
     def sender_history(self, address: str, now: datetime) -> SenderHistory:
@@ -205,7 +269,12 @@ class Store:
         cursor = self.db.execute_sql(
             f"SELECT COUNT(*) FROM {q}outbox{q} WHERE {q}first_recipient{q} = {p} AND "
             f"{q}template{q} = {p} AND {q}created_at{q} >= {p}",
-            [address, "acknowledgement", m.Outbox.created_at.db_value(naive(now - timedelta(hours=1)))])
+            [
+                address,
+                "acknowledgement",
+                m.Outbox.created_at.db_value(naive(now - timedelta(hours=1))),
+            ],
+        )
         return SenderHistory(acks_last_hour=int(cursor.fetchone()[0]))
 
     def tickets_by_message_ids(self, message_ids: Iterable[str]) -> dict[str, TicketInfo]:
@@ -215,10 +284,12 @@ class Store:
             return {}
         found: dict[str, int] = {}
         for row in m.Message.select(m.Message.message_id, m.Message.ticket).where(
-                m.Message.message_id.in_(ids)):
+            m.Message.message_id.in_(ids)
+        ):
             found.setdefault(row.message_id, row.ticket_id)
         for sent in m.Outbox.select(m.Outbox.message_id, m.Outbox.ticket).where(
-                m.Outbox.message_id.in_(ids) & m.Outbox.ticket.is_null(False)):
+            m.Outbox.message_id.in_(ids) & m.Outbox.ticket.is_null(False)
+        ):
             found.setdefault(sent.message_id, sent.ticket_id or 0)
         infos = self._ticket_infos(m.Ticket.id.in_(set(found.values()))) if found else {}
         by_id = {info.id: info for info in infos.values()}
@@ -236,13 +307,29 @@ class Store:
         people: dict[int, set[str]] = {t.id: set() for t in tickets}
         for p in m.Participant.select().where(m.Participant.ticket.in_(list(people))):
             people[p.ticket_id].add(p.address)
-        return {t.ref: TicketInfo(id=t.id, ref=t.ref, status=t.status, requester=t.requester,
-                                  participants=frozenset(people[t.id]), subject=t.subject,
-                                  priority=t.priority, tier=t.tier) for t in tickets}
+        return {
+            t.ref: TicketInfo(
+                id=t.id,
+                ref=t.ref,
+                status=t.status,
+                requester=t.requester,
+                participants=frozenset(people[t.id]),
+                subject=t.subject,
+                priority=t.priority,
+                tier=t.tier,
+            )
+            for t in tickets
+        }
 
     # -- apply ----------------------------------------------------------------------------------
-    def apply_plan(self, stored: StoredMail, mail: ParsedMail, plan: IntakePlan, now: datetime,
-                   render: Callable[[str], list[OutgoingMail]]) -> tuple[str | None, bool]:
+    def apply_plan(
+        self,
+        stored: StoredMail,
+        mail: ParsedMail,
+        plan: IntakePlan,
+        now: datetime,
+        render: Callable[[str], list[OutgoingMail]],
+    ) -> tuple[str | None, bool]:
         """Write everything a plan says in one transaction; returns (ticket ref, acknowledged).
 
         `render(ref)` turns the plan's mail intents into rendered mails once the reference is known.
@@ -253,11 +340,23 @@ class Store:
             if plan.update is not None:
                 self._apply_update_rows(plan.update, now)
             if ticket_id is not None and plan.store_message:
-                _, message_id = fastsql.insert(self.db, m.Message, [{
-                    "ticket": ticket_id, "inbound": stored.id,
-                    "direction": "agent" if plan.update is not None else "in",
-                    "message_id": mail.message_id, "sender": mail.sender, "subject": mail.subject,
-                    "body": mail.text, "created_at": at}], returning=True)
+                _, message_id = fastsql.insert(
+                    self.db,
+                    m.Message,
+                    [
+                        {
+                            "ticket": ticket_id,
+                            "inbound": stored.id,
+                            "direction": "agent" if plan.update is not None else "in",
+                            "message_id": mail.message_id,
+                            "sender": mail.sender,
+                            "subject": mail.subject,
+                            "body": mail.text,
+                            "created_at": at,
+                        }
+                    ],
+                    returning=True,
+                )
                 assert message_id is not None
                 self._store_attachments(message_id, mail)
             if ticket_id is not None and plan.triage is not None and plan.new_ticket is not None:
@@ -268,26 +367,59 @@ class Store:
             for out in outgoing:
                 queued = self._queue_mail(out, now, ticket_id=ticket_id, inbound_id=stored.id)
                 acknowledged |= queued and out.template == "acknowledgement"
-            finished = fastsql.update(self.db, m.Inbound, stored.id, {
-                "state": "done", "disposition": plan.disposition, "rule": plan.rule,
-                "ticket": ticket_id, "acknowledged": acknowledged, "processed_at": at,
-                "stage": None, "reason": None}, expect={"state": "pending", "attempts": stored.attempts})
+            finished = fastsql.update(
+                self.db,
+                m.Inbound,
+                stored.id,
+                {
+                    "state": "done",
+                    "disposition": plan.disposition,
+                    "rule": plan.rule,
+                    "ticket": ticket_id,
+                    "acknowledged": acknowledged,
+                    "processed_at": at,
+                    "stage": None,
+                    "reason": None,
+                },
+                expect={"state": "pending", "attempts": stored.attempts},
+            )
             if not finished:  # the claim is the fence: another daemon re-claimed or finished it
-                raise ClaimLost(f"inbound {stored.id} was claimed again or finished by another "
-                                "daemon; this daemon's work on it is rolled back")
+                raise ClaimLost(
+                    f"inbound {stored.id} was claimed again or finished by another "
+                    "daemon; this daemon's work on it is rolled back"
+                )
         return ref, acknowledged
 
-    def _ticket_for(self, plan: IntakePlan, stored: StoredMail,
-                    at: datetime) -> tuple[int | None, str | None]:
+    def _ticket_for(
+        self, plan: IntakePlan, stored: StoredMail, at: datetime
+    ) -> tuple[int | None, str | None]:
         if plan.new_ticket is not None:
             new = plan.new_ticket
-            _, ticket_id = fastsql.insert(self.db, m.Ticket, [{
-                "ref": f"pending-{stored.id}", "subject": new.subject, "requester": new.requester,
-                "requester_name": new.requester_name, "status": "new", "kind": new.kind,
-                "category": new.category, "priority": new.priority, "tier": "L1",
-                "breach_suspected": new.breach_suspected, "needs_review": new.needs_review,
-                "mailbox": stored.mailbox, "language": new.language, "linked_to": new.linked_to,
-                "created_at": at, "updated_at": at}], returning=True)
+            _, ticket_id = fastsql.insert(
+                self.db,
+                m.Ticket,
+                [
+                    {
+                        "ref": f"pending-{stored.id}",
+                        "subject": new.subject,
+                        "requester": new.requester,
+                        "requester_name": new.requester_name,
+                        "status": "new",
+                        "kind": new.kind,
+                        "category": new.category,
+                        "priority": new.priority,
+                        "tier": "L1",
+                        "breach_suspected": new.breach_suspected,
+                        "needs_review": new.needs_review,
+                        "mailbox": stored.mailbox,
+                        "language": new.language,
+                        "linked_to": new.linked_to,
+                        "created_at": at,
+                        "updated_at": at,
+                    }
+                ],
+                returning=True,
+            )
             assert ticket_id is not None
             ref = f"{self.ref_prefix}-{ticket_id:06d}"
             fastsql.update(self.db, m.Ticket, ticket_id, {"ref": ref})
@@ -302,10 +434,17 @@ class Store:
             return plan.existing.id, plan.existing.ref
         return None, None
 
-    def _add_participants(self, ticket_id: int, requester: str | None, others: Sequence[str]) -> None:
-        rows = [{"ticket": ticket_id, "address": requester, "role": "requester"}] if requester else []
-        rows += [{"ticket": ticket_id, "address": a, "role": "cc"}
-                 for a in dict.fromkeys(others) if a != requester]
+    def _add_participants(
+        self, ticket_id: int, requester: str | None, others: Sequence[str]
+    ) -> None:
+        rows = (
+            [{"ticket": ticket_id, "address": requester, "role": "requester"}] if requester else []
+        )
+        rows += [
+            {"ticket": ticket_id, "address": a, "role": "cc"}
+            for a in dict.fromkeys(others)
+            if a != requester
+        ]
         fastsql.insert(self.db, m.Participant, rows, ignore=True)
 
     def _store_attachments(self, message_id: int, mail: ParsedMail) -> None:
@@ -313,9 +452,15 @@ class Store:
         for att in mail.attachments:
             digest = hashlib.sha256(att.payload).hexdigest()
             self._write_blob(digest, att.payload)
-            rows.append({"message": message_id, "filename": att.filename,
-                         "content_type": att.content_type, "size": len(att.payload),
-                         "sha256": digest})
+            rows.append(
+                {
+                    "message": message_id,
+                    "filename": att.filename,
+                    "content_type": att.content_type,
+                    "size": len(att.payload),
+                    "sha256": digest,
+                }
+            )
         fastsql.insert(self.db, m.Attachment, rows)
 
     def _write_blob(self, digest: str, payload: bytes) -> None:
@@ -334,85 +479,175 @@ class Store:
 
     def _store_suggestions(self, ticket_id: int, plan: IntakePlan, at: datetime) -> None:
         assert plan.triage is not None
-        fastsql.insert(self.db, m.Suggestion, [
-            {"ticket": ticket_id, "head": s.head, "label": s.label, "confidence": s.confidence,
-             "applied": s.applied, "model_version": plan.triage.model_version, "created_at": at}
-            for s in plan.triage.suggestions])
+        fastsql.insert(
+            self.db,
+            m.Suggestion,
+            [
+                {
+                    "ticket": ticket_id,
+                    "head": s.head,
+                    "label": s.label,
+                    "confidence": s.confidence,
+                    "applied": s.applied,
+                    "model_version": plan.triage.model_version,
+                    "created_at": at,
+                }
+                for s in plan.triage.suggestions
+            ],
+        )
 
-    def _queue_mail(self, out: OutgoingMail, now: datetime, *, ticket_id: int | None,
-                    inbound_id: int | None) -> bool:
+    def _queue_mail(
+        self, out: OutgoingMail, now: datetime, *, ticket_id: int | None, inbound_id: int | None
+    ) -> bool:
         """Insert an outbox row; False when a row with this Message-ID already exists."""
-        added, _ = fastsql.insert(self.db, m.Outbox, [{
-            "message_id": out.message_id, "ticket": ticket_id, "inbound": inbound_id,
-            "template": out.template, "recipients": ",".join(out.to),
-            "first_recipient": out.to[0] if out.to else "", "subject": out.subject, "raw": out.raw,
-            "status": "pending", "attempts": 0, "next_attempt_at": naive(now),
-            "give_up_at": naive(now + self.give_up_after), "created_at": naive(now)}], ignore=True)
+        added, _ = fastsql.insert(
+            self.db,
+            m.Outbox,
+            [
+                {
+                    "message_id": out.message_id,
+                    "ticket": ticket_id,
+                    "inbound": inbound_id,
+                    "template": out.template,
+                    "recipients": ",".join(out.to),
+                    "first_recipient": out.to[0] if out.to else "",
+                    "subject": out.subject,
+                    "raw": out.raw,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": naive(now),
+                    "give_up_at": naive(now + self.give_up_after),
+                    "created_at": naive(now),
+                }
+            ],
+            ignore=True,
+        )
         return added > 0
 
-    def queue_mails(self, mails: Sequence[OutgoingMail], now: datetime,
-                    ticket_id: int | None = None) -> int:
+    def queue_mails(
+        self, mails: Sequence[OutgoingMail], now: datetime, ticket_id: int | None = None
+    ) -> int:
         """Queue rendered mails outside intake (escalations, digest); returns how many were new."""
         with self.db.atomic():
-            return sum(self._queue_mail(out, now, ticket_id=ticket_id, inbound_id=None)
-                       for out in mails)
+            return sum(
+                self._queue_mail(out, now, ticket_id=ticket_id, inbound_id=None) for out in mails
+            )
 
-    def _audit(self, event: AuditEvent, now: datetime, *, ticket_id: int | None = None,
-               inbound_id: int | None = None) -> None:
+    def _audit(
+        self,
+        event: AuditEvent,
+        now: datetime,
+        *,
+        ticket_id: int | None = None,
+        inbound_id: int | None = None,
+    ) -> None:
         self._audit_many([event], now, ticket_id, inbound_id)
 
-    def _audit_many(self, events: Sequence[AuditEvent], now: datetime, ticket_id: int | None,
-                    inbound_id: int | None) -> None:
-        fastsql.insert(self.db, m.AuditEvent, [
-            {"ticket": ticket_id, "inbound": inbound_id, "action": e.action, "actor": e.actor,
-             "detail": e.detail, "created_at": naive(now)} for e in events])
+    def _audit_many(
+        self,
+        events: Sequence[AuditEvent],
+        now: datetime,
+        ticket_id: int | None,
+        inbound_id: int | None,
+    ) -> None:
+        fastsql.insert(
+            self.db,
+            m.AuditEvent,
+            [
+                {
+                    "ticket": ticket_id,
+                    "inbound": inbound_id,
+                    "action": e.action,
+                    "actor": e.actor,
+                    "detail": e.detail,
+                    "created_at": naive(now),
+                }
+                for e in events
+            ],
+        )
 
     # -- failures -------------------------------------------------------------------------------
-    def record_failure(self, inbound_id: int, stage: str, reason: str, trace: str, now: datetime,
-                       *, quarantine: bool) -> None:
+    def record_failure(
+        self,
+        inbound_id: int,
+        stage: str,
+        reason: str,
+        trace: str,
+        now: datetime,
+        *,
+        quarantine: bool,
+    ) -> None:
         """Note a failed attempt; with quarantine=True the mail stops being retried."""
         with self.db.atomic():
-            changes: dict[Any, Any] = {m.Inbound.stage: stage, m.Inbound.reason: reason[:2000],
-                                       m.Inbound.traceback: trace[-20000:]}
+            changes: dict[Any, Any] = {
+                m.Inbound.stage: stage,
+                m.Inbound.reason: reason[:2000],
+                m.Inbound.traceback: trace[-20000:],
+            }
             if quarantine:
-                changes.update({m.Inbound.state: "quarantined", m.Inbound.disposition: "quarantined",
-                                m.Inbound.processed_at: naive(now)})
+                changes.update(
+                    {
+                        m.Inbound.state: "quarantined",
+                        m.Inbound.disposition: "quarantined",
+                        m.Inbound.processed_at: naive(now),
+                    }
+                )
             m.Inbound.update(changes).where(m.Inbound.id == inbound_id).execute()
-            self._audit(AuditEvent(action="quarantined" if quarantine else "attempt_failed",
-                                   detail=f"stage={stage} reason={reason[:300]}"),
-                        now, inbound_id=inbound_id)
+            self._audit(
+                AuditEvent(
+                    action="quarantined" if quarantine else "attempt_failed",
+                    detail=f"stage={stage} reason={reason[:300]}",
+                ),
+                now,
+                inbound_id=inbound_id,
+            )
 
-    def quarantine_exhausted(self, max_attempts: int, now: datetime,
-                             mailbox: str | None = None) -> list[int]:
+    def quarantine_exhausted(
+        self, max_attempts: int, now: datetime, mailbox: str | None = None
+    ) -> list[int]:
         """Quarantine pending mails whose attempts are used up (their process died mid-work)."""
         query = m.Inbound.select(m.Inbound.id).where(
-            (m.Inbound.state == "pending") & (m.Inbound.attempts >= max_attempts))
+            (m.Inbound.state == "pending") & (m.Inbound.attempts >= max_attempts)
+        )
         if mailbox is not None:
             query = query.where(m.Inbound.mailbox == mailbox)
         rows = list(query)
         for row in rows:
-            self.record_failure(row.id, "process", f"gave up after {max_attempts} attempts "
-                                "(the process stopped while working on this mail)", "", now,
-                                quarantine=True)
+            self.record_failure(
+                row.id,
+                "process",
+                f"gave up after {max_attempts} attempts "
+                "(the process stopped while working on this mail)",
+                "",
+                now,
+                quarantine=True,
+            )
         return [row.id for row in rows]
 
     def release(self, inbound_id: int, now: datetime, actor: str) -> None:
         """Put a quarantined mail back in the queue with fresh attempts."""
         with self.db.atomic():
-            row = m.Inbound.get_or_none((m.Inbound.id == inbound_id)
-                                        & (m.Inbound.state == "quarantined"))
+            row = m.Inbound.get_or_none(
+                (m.Inbound.id == inbound_id) & (m.Inbound.state == "quarantined")
+            )
             if row is None:
                 raise NotFound(f"no quarantined mail with id {inbound_id}")
-            (m.Inbound.update(state="pending", disposition="pending", attempts=0)
-             .where(m.Inbound.id == inbound_id).execute())
+            (
+                m.Inbound.update(state="pending", disposition="pending", attempts=0)
+                .where(m.Inbound.id == inbound_id)
+                .execute()
+            )
             self._audit(AuditEvent(action="released", actor=actor), now, inbound_id=inbound_id)
 
     # -- server bookkeeping ---------------------------------------------------------------------
     def awaiting_move(self, mailbox: str, uidvalidity: int) -> dict[str, list[int]]:
         """UIDs still in the inbox that are finished: {"processed": [...], "quarantined": [...]}."""
         rows = m.Inbound.select(m.Inbound.uid, m.Inbound.state).where(
-            (m.Inbound.mailbox == mailbox) & (m.Inbound.uidvalidity == uidvalidity)
-            & (m.Inbound.on_server == "inbox") & (m.Inbound.state != "pending"))
+            (m.Inbound.mailbox == mailbox)
+            & (m.Inbound.uidvalidity == uidvalidity)
+            & (m.Inbound.on_server == "inbox")
+            & (m.Inbound.state != "pending")
+        )
         moves: dict[str, list[int]] = {"processed": [], "quarantined": []}
         for row in rows:
             moves["quarantined" if row.state == "quarantined" else "processed"].append(row.uid)
@@ -421,14 +656,26 @@ class Store:
     def mark_moved(self, mailbox: str, uidvalidity: int, uids: Sequence[int], where: str) -> None:
         """Record that these UIDs were moved out of the inbox on the server."""
         for start in range(0, len(uids), 500):
-            chunk = list(uids[start:start + 500])
-            (m.Inbound.update(on_server=where)
-             .where((m.Inbound.mailbox == mailbox) & (m.Inbound.uidvalidity == uidvalidity)
-                    & m.Inbound.uid.in_(chunk)).execute())
+            chunk = list(uids[start : start + 500])
+            (
+                m.Inbound.update(on_server=where)
+                .where(
+                    (m.Inbound.mailbox == mailbox)
+                    & (m.Inbound.uidvalidity == uidvalidity)
+                    & m.Inbound.uid.in_(chunk)
+                )
+                .execute()
+            )
 
     # -- leases ---------------------------------------------------------------------------------
-    def acquire_lease(self, name: str, holder: str, ttl: timedelta, now: datetime,
-                      is_dead: Callable[[str], bool] = lambda holder: False) -> bool:
+    def acquire_lease(
+        self,
+        name: str,
+        holder: str,
+        ttl: timedelta,
+        now: datetime,
+        is_dead: Callable[[str], bool] = lambda holder: False,
+    ) -> bool:
         """Take or renew the lease `name` for `holder`; False while another live holder has it.
 
         Each step is one atomic statement, so two daemons racing for a lease cannot both win: a
@@ -440,19 +687,28 @@ class Store:
         taken = self.db.execute_sql(
             f"UPDATE {q}lease{q} SET {q}holder{q} = {p}, {q}expires_at{q} = {p} WHERE {q}name{q} = {p}"
             f" AND ({q}holder{q} = {p} OR {q}expires_at{q} < {p})",
-            [holder, until, name, holder, current]).rowcount
+            [holder, until, name, holder, current],
+        ).rowcount
         if taken:
             return True
-        added, _ = fastsql.insert(self.db, m.Lease, [{"name": name, "holder": holder,
-                                                       "expires_at": naive(now + ttl)}], ignore=True)
+        added, _ = fastsql.insert(
+            self.db,
+            m.Lease,
+            [{"name": name, "holder": holder, "expires_at": naive(now + ttl)}],
+            ignore=True,
+        )
         if added:
             return True
         row = m.Lease.get_or_none(m.Lease.name == name)
         if row is None or not is_dead(row.holder):
             return False
-        return bool(self.db.execute_sql(
-            f"UPDATE {q}lease{q} SET {q}holder{q} = {p}, {q}expires_at{q} = {p} WHERE {q}name{q} = {p}"
-            f" AND {q}holder{q} = {p}", [holder, until, name, row.holder]).rowcount)
+        return bool(
+            self.db.execute_sql(
+                f"UPDATE {q}lease{q} SET {q}holder{q} = {p}, {q}expires_at{q} = {p} WHERE {q}name{q} = {p}"
+                f" AND {q}holder{q} = {p}",
+                [holder, until, name, row.holder],
+            ).rowcount
+        )
 
     def release_lease(self, name: str, holder: str) -> None:
         """Give a lease back (on a clean stop) so another daemon can take it at once."""
@@ -466,40 +722,62 @@ class Store:
     # -- outbox ---------------------------------------------------------------------------------
     def due_outbox(self, now: datetime, limit: int) -> list[m.Outbox]:
         """Pending outbox rows whose next attempt is due, oldest first."""
-        return list(m.Outbox.select().where((m.Outbox.status == "pending")
-                                            & (m.Outbox.next_attempt_at <= naive(now)))
-                    .order_by(m.Outbox.id).limit(limit))
+        return list(
+            m.Outbox.select()
+            .where((m.Outbox.status == "pending") & (m.Outbox.next_attempt_at <= naive(now)))
+            .order_by(m.Outbox.id)
+            .limit(limit)
+        )
 
     def outbox_sent(self, row_id: int, now: datetime) -> None:
         """Mark a row delivered."""
-        (m.Outbox.update(status="sent", sent_at=naive(now), attempts=m.Outbox.attempts + 1,
-                         last_error=None).where(m.Outbox.id == row_id).execute())
+        (
+            m.Outbox.update(
+                status="sent", sent_at=naive(now), attempts=m.Outbox.attempts + 1, last_error=None
+            )
+            .where(m.Outbox.id == row_id)
+            .execute()
+        )
 
-    def outbox_failed(self, row_id: int, error: str, now: datetime, *, retry_at: datetime | None) -> None:
+    def outbox_failed(
+        self, row_id: int, error: str, now: datetime, *, retry_at: datetime | None
+    ) -> None:
         """Record a failed delivery: retry at `retry_at`, or fail for good when it is None."""
         with self.db.atomic():
             row = m.Outbox.get_by_id(row_id)
-            changes: dict[Any, Any] = {m.Outbox.attempts: m.Outbox.attempts + 1,
-                                       m.Outbox.last_error: error[:2000]}
+            changes: dict[Any, Any] = {
+                m.Outbox.attempts: m.Outbox.attempts + 1,
+                m.Outbox.last_error: error[:2000],
+            }
             if retry_at is None:
                 changes[m.Outbox.status] = "failed"
             else:
                 changes[m.Outbox.next_attempt_at] = naive(retry_at)
             m.Outbox.update(changes).where(m.Outbox.id == row_id).execute()
             action = "outbox_failed" if retry_at is None else "outbox_retry"
-            self._audit(AuditEvent(action=action, detail=f"{row.message_id}: {error[:300]}"), now,
-                        ticket_id=row.ticket_id)
+            self._audit(
+                AuditEvent(action=action, detail=f"{row.message_id}: {error[:300]}"),
+                now,
+                ticket_id=row.ticket_id,
+            )
 
     # -- lifecycle ------------------------------------------------------------------------------
     def ticket_state(self, ref_or_id: str | int) -> TicketState:
         """A ticket with its status changes and SLA steps, as the planners see it."""
-        where = (m.Ticket.id == ref_or_id) if isinstance(ref_or_id, int) else (
-            m.Ticket.ref == str(ref_or_id).upper())
+        where = (
+            (m.Ticket.id == ref_or_id)
+            if isinstance(ref_or_id, int)
+            else (m.Ticket.ref == str(ref_or_id).upper())
+        )
         row = m.Ticket.get_or_none(where)
         if row is None:
             raise NotFound(f"no ticket {ref_or_id}")
-        last = (m.Message.select(m.Message.message_id).where(m.Message.ticket == row.id)
-                .order_by(m.Message.id.desc()).first())
+        last = (
+            m.Message.select(m.Message.message_id)
+            .where(m.Message.ticket == row.id)
+            .order_by(m.Message.id.desc())
+            .first()
+        )
         [state] = self._states([row], {row.id: last.message_id if last else None})
         return state
 
@@ -510,9 +788,12 @@ class Store:
         """
         last_id = 0
         while True:
-            rows = list(m.Ticket.select().where(m.Ticket.status.in_(list(statuses))
-                                                & (m.Ticket.id > last_id))
-                        .order_by(m.Ticket.id).limit(chunk))
+            rows = list(
+                m.Ticket.select()
+                .where(m.Ticket.status.in_(list(statuses)) & (m.Ticket.id > last_id))
+                .order_by(m.Ticket.id)
+                .limit(chunk)
+            )
             if not rows:
                 return
             yield from self._states(rows, {})
@@ -521,60 +802,103 @@ class Store:
     def _states(self, rows: Sequence[m.Ticket], last: dict[int, str | None]) -> list[TicketState]:
         ids = [row.id for row in rows]
         changes: dict[int, list[tuple[datetime, str, str]]] = {i: [] for i in ids}
-        for c in (m.StatusChange.select().where(m.StatusChange.ticket.in_(ids))
-                  .order_by(m.StatusChange.id)):
+        for c in (
+            m.StatusChange.select()
+            .where(m.StatusChange.ticket.in_(ids))
+            .order_by(m.StatusChange.id)
+        ):
             changes[c.ticket_id].append((naive_to_utc(c.created_at), c.from_status, c.to_status))
         done: dict[int, set[tuple[str, str, str]]] = {i: set() for i in ids}
         for e in m.SlaEvent.select().where(m.SlaEvent.ticket.in_(ids)):
             done[e.ticket_id].add((e.clock, e.kind, e.tier))
         moved: dict[int, datetime] = {}
-        for a in (m.AuditEvent.select(m.AuditEvent.ticket, m.AuditEvent.created_at)
-                  .where(m.AuditEvent.ticket.in_(ids)
-                         & m.AuditEvent.action.in_(("escalated", "assigned")))
-                  .order_by(m.AuditEvent.id)):
+        for a in (
+            m.AuditEvent.select(m.AuditEvent.ticket, m.AuditEvent.created_at)
+            .where(
+                m.AuditEvent.ticket.in_(ids) & m.AuditEvent.action.in_(("escalated", "assigned"))
+            )
+            .order_by(m.AuditEvent.id)
+        ):
             moved[a.ticket_id or 0] = naive_to_utc(a.created_at)
-        return [TicketState(
-            id=row.id, ref=row.ref, subject=row.subject, requester=row.requester,
-            requester_name=row.requester_name, status=row.status, tier=row.tier,
-            priority=row.priority, kind=row.kind, category=row.category,
-            breach_suspected=row.breach_suspected, needs_review=row.needs_review,
-            language=row.language, created_at=naive_to_utc(row.created_at),
-            first_response_at=utc(row.first_response_at), resolved_at=utc(row.resolved_at),
-            assignee=row.assignee, changes=tuple(changes[row.id]),
-            sla_done=frozenset(done[row.id]), last_message_id=last.get(row.id),
-            tier_since=moved.get(row.id)) for row in rows]
+        return [
+            TicketState(
+                id=row.id,
+                ref=row.ref,
+                subject=row.subject,
+                requester=row.requester,
+                requester_name=row.requester_name,
+                status=row.status,
+                tier=row.tier,
+                priority=row.priority,
+                kind=row.kind,
+                category=row.category,
+                breach_suspected=row.breach_suspected,
+                needs_review=row.needs_review,
+                language=row.language,
+                created_at=naive_to_utc(row.created_at),
+                first_response_at=utc(row.first_response_at),
+                resolved_at=utc(row.resolved_at),
+                assignee=row.assignee,
+                changes=tuple(changes[row.id]),
+                sla_done=frozenset(done[row.id]),
+                last_message_id=last.get(row.id),
+                tier_since=moved.get(row.id),
+            )
+            for row in rows
+        ]
 
     def suggestions(self, ticket_id: int) -> tuple[Suggestion, ...]:
         """The triage suggestions recorded for a ticket."""
-        return tuple(Suggestion(head=s.head, label=s.label, confidence=s.confidence,
-                                applied=s.applied)
-                     for s in m.Suggestion.select().where(m.Suggestion.ticket == ticket_id)
-                     .order_by(m.Suggestion.id))
+        return tuple(
+            Suggestion(head=s.head, label=s.label, confidence=s.confidence, applied=s.applied)
+            for s in m.Suggestion.select()
+            .where(m.Suggestion.ticket == ticket_id)
+            .order_by(m.Suggestion.id)
+        )
 
     def conversation(self, ticket_id: int) -> tuple[tuple[str, str, str, str], ...]:
         """(at, direction, from, body) of every message of a ticket, oldest first."""
-        return tuple((str(msg.created_at)[:16], msg.direction, msg.sender, msg.body)
-                     for msg in m.Message.select().where(m.Message.ticket == ticket_id)
-                     .order_by(m.Message.id))
+        return tuple(
+            (str(msg.created_at)[:16], msg.direction, msg.sender, msg.body)
+            for msg in m.Message.select()
+            .where(m.Message.ticket == ticket_id)
+            .order_by(m.Message.id)
+        )
 
     def review_queue(self) -> list[int]:
         """Tickets waiting for L1 review, oldest first."""
-        return [t.id for t in m.Ticket.select(m.Ticket.id).where(
-            m.Ticket.needs_review & m.Ticket.status.in_(OPEN_STATES)).order_by(m.Ticket.id)]
+        return [
+            t.id
+            for t in m.Ticket.select(m.Ticket.id)
+            .where(m.Ticket.needs_review & m.Ticket.status.in_(OPEN_STATES))
+            .order_by(m.Ticket.id)
+        ]
 
-    def apply_update(self, update: TicketUpdate, now: datetime,
-                     render: Callable[[str], list[OutgoingMail]]) -> bool:
+    def apply_update(
+        self, update: TicketUpdate, now: datetime, render: Callable[[str], list[OutgoingMail]]
+    ) -> bool:
         """Write one lifecycle update in one transaction; False when its SLA step was already done."""
         with self.db.atomic():
             if update.sla_event is not None:
                 clock, kind, tier = update.sla_event
-                added, _ = fastsql.insert(self.db, m.SlaEvent, [{
-                    "ticket": update.ticket_id, "clock": clock, "kind": kind, "tier": tier,
-                    "created_at": naive(now)}], ignore=True)
+                added, _ = fastsql.insert(
+                    self.db,
+                    m.SlaEvent,
+                    [
+                        {
+                            "ticket": update.ticket_id,
+                            "clock": clock,
+                            "kind": kind,
+                            "tier": tier,
+                            "created_at": naive(now),
+                        }
+                    ],
+                    ignore=True,
+                )
                 if not added:
                     return False
             self._apply_update_rows(update, now)
-            for out in (render(update.ref) if update.mails else []):
+            for out in render(update.ref) if update.mails else []:
                 self._queue_mail(out, now, ticket_id=update.ticket_id, inbound_id=None)
         return True
 
@@ -584,48 +908,98 @@ class Store:
         fastsql.update(self.db, m.Ticket, update.ticket_id, fields)
         if update.status is not None:
             before, after, reason = update.status
-            fastsql.insert(self.db, m.StatusChange, [{
-                "ticket": update.ticket_id, "from_status": before, "to_status": after,
-                "actor": update.actor, "reason": reason, "created_at": naive(now)}])
-        fastsql.insert(self.db, m.Decision, [{
-            "ticket": update.ticket_id, "head": head, "label": label, "suggested": suggested,
-            "agent": update.actor, "created_at": naive(now)}
-            for head, label, suggested in update.decisions])
+            fastsql.insert(
+                self.db,
+                m.StatusChange,
+                [
+                    {
+                        "ticket": update.ticket_id,
+                        "from_status": before,
+                        "to_status": after,
+                        "actor": update.actor,
+                        "reason": reason,
+                        "created_at": naive(now),
+                    }
+                ],
+            )
+        fastsql.insert(
+            self.db,
+            m.Decision,
+            [
+                {
+                    "ticket": update.ticket_id,
+                    "head": head,
+                    "label": label,
+                    "suggested": suggested,
+                    "agent": update.actor,
+                    "created_at": naive(now),
+                }
+                for head, label, suggested in update.decisions
+            ],
+        )
         if update.note is not None:
             direction, text = update.note
-            fastsql.insert(self.db, m.Message, [{
-                "ticket": update.ticket_id, "inbound": None, "direction": direction,
-                "message_id": f"<{update.ref}.{direction}-{now.timestamp():.6f}@tiket.invalid>",
-                "sender": update.actor, "subject": "", "body": text, "created_at": naive(now)}])
+            fastsql.insert(
+                self.db,
+                m.Message,
+                [
+                    {
+                        "ticket": update.ticket_id,
+                        "inbound": None,
+                        "direction": direction,
+                        "message_id": f"<{update.ref}.{direction}-{now.timestamp():.6f}@tiket.invalid>",
+                        "sender": update.actor,
+                        "subject": "",
+                        "body": text,
+                        "created_at": naive(now),
+                    }
+                ],
+            )
         self._audit_many(update.events, now, update.ticket_id, None)
 
     def breach_reasons(self, ticket_id: int) -> tuple[str, ...]:
         """Why a ticket was flagged as a suspected breach (from its audit trail)."""
-        return tuple(e.detail for e in m.AuditEvent.select(m.AuditEvent.detail).where(
-            (m.AuditEvent.ticket == ticket_id) & (m.AuditEvent.action == "breach_suspected")))
+        return tuple(
+            e.detail
+            for e in m.AuditEvent.select(m.AuditEvent.detail).where(
+                (m.AuditEvent.ticket == ticket_id) & (m.AuditEvent.action == "breach_suspected")
+            )
+        )
 
     def resolved_texts(self, after_id: int, limit: int) -> list[tuple[int, str, str, str]]:
         """(id, ref, subject + first message, resolution note) of resolved or closed tickets."""
-        rows = (m.Ticket.select(m.Ticket.id, m.Ticket.ref, m.Ticket.subject,
-                                m.Ticket.resolution_note)
-                .where((m.Ticket.id > after_id) & m.Ticket.resolution_note.is_null(False)
-                       & m.Ticket.status.in_(("resolved", "closed")))
-                .order_by(m.Ticket.id).limit(limit))
+        rows = (
+            m.Ticket.select(m.Ticket.id, m.Ticket.ref, m.Ticket.subject, m.Ticket.resolution_note)
+            .where(
+                (m.Ticket.id > after_id)
+                & m.Ticket.resolution_note.is_null(False)
+                & m.Ticket.status.in_(("resolved", "closed"))
+            )
+            .order_by(m.Ticket.id)
+            .limit(limit)
+        )
         found = list(rows)
         bodies: dict[int, str] = {}
         if found:
-            for msg in (m.Message.select(m.Message.ticket, m.Message.body)
-                        .where(m.Message.ticket.in_([t.id for t in found])
-                               & (m.Message.direction == "in")).order_by(m.Message.id)):
+            for msg in (
+                m.Message.select(m.Message.ticket, m.Message.body)
+                .where(m.Message.ticket.in_([t.id for t in found]) & (m.Message.direction == "in"))
+                .order_by(m.Message.id)
+            ):
                 bodies.setdefault(msg.ticket_id, msg.body[:1000])
-        return [(t.id, t.ref, f"{t.subject}\n{bodies.get(t.id, '')}", t.resolution_note or "")
-                for t in found]
+        return [
+            (t.id, t.ref, f"{t.subject}\n{bodies.get(t.id, '')}", t.resolution_note or "")
+            for t in found
+        ]
 
 
 def open_store(settings: Settings) -> Store:
     """Connect to the configured database, migrate it, and return its Store."""
-    store = Store(open_database(settings), settings.data_dir / "attachments",
-                  settings.desk.ref_prefix,
-                  timedelta(seconds=settings.outbox.give_up_after_seconds))
+    store = Store(
+        open_database(settings),
+        settings.data_dir / "attachments",
+        settings.desk.ref_prefix,
+        timedelta(seconds=settings.outbox.give_up_after_seconds),
+    )
     store.migrate()
     return store

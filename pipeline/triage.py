@@ -2,6 +2,7 @@
 
 Pure: the model itself is loaded at the edge (intake.py) and passed in as plain results.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,14 +19,21 @@ def outcome_from_result(result: Any) -> TriageOutcome:
     """
     suggestions = []
     for head in result.heads:
-        suggestion = Suggestion(head=head.head, label=head.label, confidence=float(head.confidence),
-                                applied=bool(head.applied and head.label is not None))
+        suggestion = Suggestion(
+            head=head.head,
+            label=head.label,
+            confidence=float(head.confidence),
+            applied=bool(head.applied and head.label is not None),
+        )
         if head.head == "priority" and result.breach_suspected:
             suggestion = Suggestion(head="priority", label="P1", confidence=1.0, applied=True)
         suggestions.append(suggestion)
-    return TriageOutcome(suggestions=tuple(suggestions), breach_suspected=bool(result.breach_suspected),
-                         breach_reasons=tuple(result.breach_reasons),
-                         model_version=str(result.model_version))
+    return TriageOutcome(
+        suggestions=tuple(suggestions),
+        breach_suspected=bool(result.breach_suspected),
+        breach_reasons=tuple(result.breach_reasons),
+        model_version=str(result.model_version),
+    )
 
 
 def degraded_outcome(reason: str) -> TriageOutcome:

@@ -43,9 +43,15 @@ def dovecot() -> Iterator[Dovecot]:
 def imap_user(dovecot: Dovecot) -> ImapUser:
     """The "desk" account with every folder emptied and extra folders deleted."""
     dovecot.reset_user("desk")
-    return ImapUser(host=dovecot.host, port=dovecot.port, ssl_port=dovecot.ssl_port,
-                    ca_file=dovecot.ca_file, user="desk", password=IMAP_USERS["desk"],
-                    server=dovecot)
+    return ImapUser(
+        host=dovecot.host,
+        port=dovecot.port,
+        ssl_port=dovecot.ssl_port,
+        ca_file=dovecot.ca_file,
+        user="desk",
+        password=IMAP_USERS["desk"],
+        server=dovecot,
+    )
 
 
 @pytest.fixture
@@ -138,8 +144,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "one_backend: a pure test in a database-touching module; "
-                                       "runs once, not per database backend")
+    config.addinivalue_line(
+        "markers",
+        "one_backend: a pure test in a database-touching module; "
+        "runs once, not per database backend",
+    )
 
 
 _pg_numbers = itertools.count(1)

@@ -163,11 +163,29 @@ def make_certificate(tls_dir: Path) -> tuple[Path, Path]:
         return cert, key
     tls_dir.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-days", "3650", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        capture_output=True, text=True, check=False,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise RuntimeError(f"openssl could not make a test certificate:\n{result.stderr}")
@@ -208,7 +226,9 @@ class ServerBase:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.stop()
@@ -225,10 +245,14 @@ class StoredMail(NamedTuple):
     flags: tuple[str, ...]
 
 
-DEFAULT_FOLDERS = ("INBOX", "Processed", "Quarantine", "Archive", "Drafts", "Sent", "Junk",
-                   "Trash")
-_SPECIAL_USE = {"Archive": r"\Archive", "Drafts": r"\Drafts", "Sent": r"\Sent",
-                "Junk": r"\Junk", "Trash": r"\Trash"}
+DEFAULT_FOLDERS = ("INBOX", "Processed", "Quarantine", "Archive", "Drafts", "Sent", "Junk", "Trash")
+_SPECIAL_USE = {
+    "Archive": r"\Archive",
+    "Drafts": r"\Drafts",
+    "Sent": r"\Sent",
+    "Junk": r"\Junk",
+    "Trash": r"\Trash",
+}
 _APPENDUID = re.compile(rb"APPENDUID \d+ (\d+)")
 
 
@@ -306,7 +330,10 @@ class Dovecot(ServerBase):
         with open(self.base_dir / "dovecot.stderr", "wb") as stderr:
             self._proc = subprocess.Popen(
                 ["dovecot", "-F", "-c", str(self.config_path)],
-                stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                stdout=stderr,
+                stderr=stderr,
+                start_new_session=True,
             )
         if self._wait_ready(timeout=20.0):
             return True
@@ -360,18 +387,33 @@ class Dovecot(ServerBase):
         b = self.base_dir
         if IS_ROOT:
             mail = pwd.getpwnam("nobody")
-            identity = ["default_internal_user = dovecot", "default_login_user = dovenull",
-                        "first_valid_uid = 1"]
+            identity = [
+                "default_internal_user = dovecot",
+                "default_login_user = dovenull",
+                "first_valid_uid = 1",
+            ]
             rootless: list[str] = []
         else:
             mail = pwd.getpwuid(os.geteuid())
             me, my_group = mail.pw_name, grp.getgrgid(mail.pw_gid).gr_name
-            identity = [f"default_internal_user = {me}", f"default_login_user = {me}",
-                        f"default_internal_group = {my_group}",
-                        f"first_valid_uid = {mail.pw_uid}", f"first_valid_gid = {mail.pw_gid}"]
-            rootless = ["service anvil {", "  chroot =", "}",
-                        "service auth {", "  user = $default_internal_user", "}",
-                        "service auth-worker {", "  user = $default_internal_user", "}"]
+            identity = [
+                f"default_internal_user = {me}",
+                f"default_login_user = {me}",
+                f"default_internal_group = {my_group}",
+                f"first_valid_uid = {mail.pw_uid}",
+                f"first_valid_gid = {mail.pw_gid}",
+            ]
+            rootless = [
+                "service anvil {",
+                "  chroot =",
+                "}",
+                "service auth {",
+                "  user = $default_internal_user",
+                "}",
+                "service auth-worker {",
+                "  user = $default_internal_user",
+                "}",
+            ]
         dh = Path("/usr/share/dovecot/dh.pem")
         mailboxes: list[str] = []
         for name in DEFAULT_FOLDERS[1:]:
@@ -444,16 +486,26 @@ class Dovecot(ServerBase):
         return ssl.create_default_context(cafile=str(self.ca_file))
 
     @contextmanager
-    def connect(self, user: str, *, tls: Literal["plain", "starttls", "ssl"] = "plain",
-                timeout: float = 10.0) -> Iterator[IMAPClient]:
+    def connect(
+        self,
+        user: str,
+        *,
+        tls: Literal["plain", "starttls", "ssl"] = "plain",
+        timeout: float = 10.0,
+    ) -> Iterator[IMAPClient]:
         """Yields an IMAPClient logged in as ``user``; logs out on exit.
 
         Raises KeyError for an unknown user, imapclient's LoginError on a refused login.
         """
         password = self.users[user]
         if tls == "ssl":
-            client = IMAPClient(self.host, port=self.ssl_port, ssl=True,
-                                ssl_context=self.ssl_context(), timeout=timeout)
+            client = IMAPClient(
+                self.host,
+                port=self.ssl_port,
+                ssl=True,
+                ssl_context=self.ssl_context(),
+                timeout=timeout,
+            )
         else:
             client = IMAPClient(self.host, port=self.port, ssl=False, timeout=timeout)
             if tls == "starttls":
@@ -488,9 +540,11 @@ class Dovecot(ServerBase):
                 return []
             data = client.fetch(uids, ["BODY.PEEK[]", "FLAGS"])
         return [
-            StoredMail(uid, data[uid][b"BODY[]"],
-                       tuple(f.decode() if isinstance(f, bytes) else f
-                             for f in data[uid][b"FLAGS"]))
+            StoredMail(
+                uid,
+                data[uid][b"BODY[]"],
+                tuple(f.decode() if isinstance(f, bytes) else f for f in data[uid][b"FLAGS"]),
+            )
             for uid in sorted(data)
         ]
 
@@ -508,10 +562,16 @@ class Dovecot(ServerBase):
         """
         with self.connect(user) as client:
             # Virtual parents (\Noselect, e.g. "a" of "a/b") vanish with their children.
-            names = [name for flags, _sep, name in client.list_folders()
-                     if not {b"\\Noselect", b"\\NonExistent"} & set(flags)]
-            extras = sorted((n for n in names if n not in DEFAULT_FOLDERS),
-                            key=lambda n: n.count("/"), reverse=True)
+            names = [
+                name
+                for flags, _sep, name in client.list_folders()
+                if not {b"\\Noselect", b"\\NonExistent"} & set(flags)
+            ]
+            extras = sorted(
+                (n for n in names if n not in DEFAULT_FOLDERS),
+                key=lambda n: n.count("/"),
+                reverse=True,
+            )
             for name in extras:
                 client.delete_folder(name)
             for name in DEFAULT_FOLDERS:
@@ -527,8 +587,12 @@ class Dovecot(ServerBase):
 
         Raises subprocess.CalledProcessError (with stderr) when doveadm fails.
         """
-        result = subprocess.run(["doveadm", "-c", str(self.config_path), *args],
-                                capture_output=True, text=True, check=True)
+        result = subprocess.run(
+            ["doveadm", "-c", str(self.config_path), *args],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return result.stdout
 
 
@@ -544,8 +608,9 @@ class ImapUser:
     password: str
     server: Dovecot
 
-    def connect(self, *, tls: Literal["plain", "starttls", "ssl"] = "plain"
-                ) -> AbstractContextManager[IMAPClient]:
+    def connect(
+        self, *, tls: Literal["plain", "starttls", "ssl"] = "plain"
+    ) -> AbstractContextManager[IMAPClient]:
         """A logged-in IMAPClient for this user (see ``Dovecot.connect``)."""
         return self.server.connect(self.user, tls=tls)
 
@@ -579,8 +644,9 @@ class SmtpSink(ServerBase):
     in ``base_dir``. Messages land in ``mail_dir``; see ``messages()``.
     """
 
-    def __init__(self, base_dir: Path, *, tls: bool = False,
-                 auth: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self, base_dir: Path, *, tls: bool = False, auth: tuple[str, str] | None = None
+    ) -> None:
         if auth and not tls:
             raise ValueError("auth needs tls: AUTH is only offered after STARTTLS")
         self.base_dir = Path(base_dir).resolve()
@@ -607,10 +673,22 @@ class SmtpSink(ServerBase):
             return
         self.base_dir.mkdir(parents=True, exist_ok=True)
         self.mail_dir.mkdir(exist_ok=True)
-        command = [sys.executable, str(SINK_SCRIPT), "--host", self.host,
-                   "--port", str(self.port), "--dir", str(self.mail_dir),
-                   "--control", str(self.control_path), "--pidfile", str(self.pid_path),
-                   "--portfile", str(self.port_path)]
+        command = [
+            sys.executable,
+            str(SINK_SCRIPT),
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.mail_dir),
+            "--control",
+            str(self.control_path),
+            "--pidfile",
+            str(self.pid_path),
+            "--portfile",
+            str(self.port_path),
+        ]
         if self.tls:
             cert, key = make_certificate(self.base_dir / "tls")
             command += ["--tls-cert", str(cert), "--tls-key", str(key)]
@@ -618,8 +696,9 @@ class SmtpSink(ServerBase):
             command += ["--auth", ":".join(self.auth)]
         self.port_path.unlink(missing_ok=True)
         with open(self.log_path, "ab") as log:
-            self._proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
-                                          stderr=log, start_new_session=True)
+            self._proc = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+            )
         proc = self._proc
         if wait_until(lambda: self.port_path.exists() or proc.poll() is not None, 15.0):
             port = read_pid(self.port_path)
@@ -628,8 +707,10 @@ class SmtpSink(ServerBase):
                 self.last_port_path.write_text(f"{port}\n")
                 return
         self.stop()
-        raise RuntimeError(f"SMTP sink did not start on {self.host}:{self.port}.\n"
-                           f"--- {self.log_path} (tail) ---\n{log_tail(self.log_path)}")
+        raise RuntimeError(
+            f"SMTP sink did not start on {self.host}:{self.port}.\n"
+            f"--- {self.log_path} (tail) ---\n{log_tail(self.log_path)}"
+        )
 
     def stop(self) -> None:
         """SIGTERMs the sink by pid and waits until it exited; the port is closed after.
@@ -649,8 +730,14 @@ class SmtpSink(ServerBase):
             pids.add(self._proc.pid)
         return {pid for pid in pids if pid is not None and pid_alive(pid)}
 
-    def fail_next(self, code: int, n: int = 1, *,
-                  stage: Literal["ANY", "RCPT", "DATA"] = "ANY", text: str = "") -> None:
+    def fail_next(
+        self,
+        code: int,
+        n: int = 1,
+        *,
+        stage: Literal["ANY", "RCPT", "DATA"] = "ANY",
+        text: str = "",
+    ) -> None:
         """Answers the next ``n`` RCPT or DATA commands (or only ``stage``) with ``code``.
 
         E.g. ``fail_next(451, 1)``: one transient failure; ``fail_next(550, 1)``: permanent.
@@ -663,10 +750,17 @@ class SmtpSink(ServerBase):
 
     def messages(self) -> list[tuple[dict[str, Any], bytes]]:
         """Returns (meta, raw) for each stored message, in arrival order."""
-        stems = sorted((p.stem for p in self.mail_dir.glob("*.eml")),
-                       key=lambda s: tuple(int(part) for part in s.split("-")))
-        return [(json.loads((self.mail_dir / f"{s}.json").read_text()),
-                 (self.mail_dir / f"{s}.eml").read_bytes()) for s in stems]
+        stems = sorted(
+            (p.stem for p in self.mail_dir.glob("*.eml")),
+            key=lambda s: tuple(int(part) for part in s.split("-")),
+        )
+        return [
+            (
+                json.loads((self.mail_dir / f"{s}.json").read_text()),
+                (self.mail_dir / f"{s}.eml").read_bytes(),
+            )
+            for s in stems
+        ]
 
     def wait_for(self, n: int, timeout: float = 5.0) -> list[tuple[dict[str, Any], bytes]]:
         """Polls until at least ``n`` messages arrived; returns them all.
@@ -702,8 +796,10 @@ def postgres_bindir() -> Path:
     """
     if os.environ.get("TIKET_PG_BIN"):
         return Path(os.environ["TIKET_PG_BIN"])
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-                   key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0,
+    )
     if not found:
         raise RuntimeError("no /usr/lib/postgresql/*/bin/initdb; run tests/servers/install.sh")
     return found[-1].parent
@@ -744,9 +840,13 @@ class Postgres(ServerBase):
     def _run(self, *command: str) -> subprocess.CompletedProcess[str]:
         """Runs a server binary, as ``postgres`` when we are root (Q1)."""
         prefix = ["runuser", "-u", "postgres", "--"] if IS_ROOT else []
-        return subprocess.run([*prefix, str(self.bindir / command[0]), *command[1:]],
-                              capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                              check=False)
+        return subprocess.run(
+            [*prefix, str(self.bindir / command[0]), *command[1:]],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
 
     def _init_cluster(self) -> None:
         """Runs initdb into ``data_dir`` (once). Raises RuntimeError with its output."""
@@ -756,9 +856,19 @@ class Postgres(ServerBase):
             pg = pwd.getpwnam("postgres")
             os.chown(self.base_dir, pg.pw_uid, pg.pw_gid)
         self.base_dir.chmod(0o700)
-        result = self._run("initdb", "-D", str(self.data_dir), "-U", "postgres",
-                           "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
-                           "--locale=C.UTF-8", "--no-sync")
+        result = self._run(
+            "initdb",
+            "-D",
+            str(self.data_dir),
+            "-U",
+            "postgres",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        )
         if result.returncode != 0:
             raise RuntimeError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
 
@@ -778,20 +888,32 @@ class Postgres(ServerBase):
             if not fixed_port:
                 self.port = free_port()
             result = self._run(
-                "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_path), "-w", "-t", "30",
-                "-o", f"-c listen_addresses={self.host} -c port={self.port} "
-                      f"-c unix_socket_directories={self.base_dir} -c fsync=off "
-                      "-c synchronous_commit=off -c full_page_writes=off", "start")
+                "pg_ctl",
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_path),
+                "-w",
+                "-t",
+                "30",
+                "-o",
+                f"-c listen_addresses={self.host} -c port={self.port} "
+                f"-c unix_socket_directories={self.base_dir} -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off",
+                "start",
+            )
             if result.returncode == 0:
                 break
         else:
             raise RuntimeError(
                 f"PostgreSQL did not start on {self.host}:{self.port}:\n{result.stderr}\n"
-                f"--- {self.log_path} (tail) ---\n{log_tail(self.log_path)}")
+                f"--- {self.log_path} (tail) ---\n{log_tail(self.log_path)}"
+            )
         if first_start:
-            self._superuser_sql(f"CREATE ROLE {self.role} LOGIN CREATEDB PASSWORD "
-                                f"'{self.password}'",
-                                f"CREATE DATABASE {self.role} OWNER {self.role}")
+            self._superuser_sql(
+                f"CREATE ROLE {self.role} LOGIN CREATEDB PASSWORD '{self.password}'",
+                f"CREATE DATABASE {self.role} OWNER {self.role}",
+            )
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT to the postmaster by pid); waits until it exited."""
@@ -804,8 +926,9 @@ class Postgres(ServerBase):
         """Runs each statement in autocommit as superuser over the unix socket."""
         import psycopg2  # test dependency; imported here so IMAP-only runs don't need it
 
-        conn = psycopg2.connect(host=str(self.base_dir), port=self.port, user="postgres",
-                                dbname="postgres")
+        conn = psycopg2.connect(
+            host=str(self.base_dir), port=self.port, user="postgres", dbname="postgres"
+        )
         try:
             conn.autocommit = True
             with conn.cursor() as cursor:

@@ -75,7 +75,11 @@ class SinkHandler:
         return f"{int(control['code'])} {control.get('text') or 'Forced failure (test sink)'}"
 
     async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str,
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
         rcpt_options: list[str],
     ) -> str:
         forced = self.take_failure("RCPT")
@@ -116,7 +120,11 @@ def make_authenticator(user: str, password: str) -> Any:
     """Returns an aiosmtpd authenticator accepting exactly ``user``/``password``."""
 
     def authenticate(
-        server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        mechanism: str,
+        auth_data: Any,
     ) -> AuthResult:
         ok = (
             isinstance(auth_data, LoginPassword)
@@ -160,12 +168,15 @@ async def serve(args: argparse.Namespace) -> None:
     if args.auth:
         user, _, password = args.auth.partition(":")
         smtp_kwargs.update(
-            authenticator=make_authenticator(user, password), auth_required=True,
+            authenticator=make_authenticator(user, password),
+            auth_required=True,
             auth_require_tls=True,
         )
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: SMTP(handler, **smtp_kwargs), host=args.host, port=args.port,
+        lambda: SMTP(handler, **smtp_kwargs),
+        host=args.host,
+        port=args.port,
         reuse_address=True,
     )
     port = server.sockets[0].getsockname()[1]

@@ -1,4 +1,5 @@
 """`tiket check`: config, every mailbox, the database and SMTP; a FAILED line names what is wrong."""
+
 from __future__ import annotations
 
 import os
@@ -15,30 +16,47 @@ pytestmark = pytest.mark.servers
 
 
 def check(config: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", "--config", str(config), "check"],
-                          capture_output=True, text=True, timeout=60, cwd=ROOT,
-                          env=dict(os.environ, TIKET_DEBUG__CRASH_AT=""))
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "--config", str(config), "check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=dict(os.environ, TIKET_DEBUG__CRASH_AT=""),
+    )
 
 
 def config_for(tmp_path: Path, imap: ImapUser, sink: SmtpSink, password: str | None = None) -> Path:
-    return daemon_config(tmp_path / "tiket.toml", tmp_path / "data", imap_user=imap.user,
-                         imap_port=imap.port, ca_file=imap.ca_file,
-                         imap_password=password or imap.password, smtp_port=sink.port)
+    return daemon_config(
+        tmp_path / "tiket.toml",
+        tmp_path / "data",
+        imap_user=imap.user,
+        imap_port=imap.port,
+        ca_file=imap.ca_file,
+        imap_password=password or imap.password,
+        smtp_port=sink.port,
+    )
 
 
 def test_check_passes_when_everything_is_reachable(
-        tmp_path: Path, imap_user: ImapUser, smtp_sink: SmtpSink, tiket_db: str) -> None:
+    tmp_path: Path, imap_user: ImapUser, smtp_sink: SmtpSink, tiket_db: str
+) -> None:
     """Good config, mailbox, database and SMTP: an ok line for each, exit 0."""
     done = check(config_for(tmp_path, imap_user, smtp_sink))
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
-    assert [line.split(":")[0] for line in lines] == ["config", "database", "mailbox support",
-                                                      "outbox"]
+    assert [line.split(":")[0] for line in lines] == [
+        "config",
+        "database",
+        "mailbox support",
+        "outbox",
+    ]
     assert all(": ok" in line for line in lines) and "FAILED" not in done.stdout
 
 
 def test_check_names_a_wrong_imap_password(
-        tmp_path: Path, imap_user: ImapUser, smtp_sink: SmtpSink, tiket_db: str) -> None:
+    tmp_path: Path, imap_user: ImapUser, smtp_sink: SmtpSink, tiket_db: str
+) -> None:
     """A wrong IMAP password: one FAILED line naming the mailbox and the refused login, exit 1."""
     done = check(config_for(tmp_path, imap_user, smtp_sink, password="not-the-password"))
     assert done.returncode == 1, done.stdout + done.stderr
@@ -49,7 +67,8 @@ def test_check_names_a_wrong_imap_password(
 
 
 def test_check_names_an_smtp_server_that_is_down(
-        tmp_path: Path, imap_user: ImapUser, smtp_sink: SmtpSink, tiket_db: str) -> None:
+    tmp_path: Path, imap_user: ImapUser, smtp_sink: SmtpSink, tiket_db: str
+) -> None:
     """The SMTP server down: one FAILED line naming the outbox host and port, exit 1."""
     config = config_for(tmp_path, imap_user, smtp_sink)
     smtp_sink.stop()

@@ -9,36 +9,76 @@ from classifiers.breach import BREACH_RULES, detect_breach
 FLAGGED = [
     ("Data breach", "We think we have a data breach on the CRM server.", "data_breach"),
     ("", "Our admin passwords were leaked on a public paste site.", "leaked_credentials"),
-    ("Account hacked", "My email account has been compromised and is sending spam.", "leaked_credentials"),
-    ("Help!!", "All files on the shared drive are encrypted and there is a ransom note on the desktop.",
-     "ransomware"),
+    (
+        "Account hacked",
+        "My email account has been compromised and is sending spam.",
+        "leaked_credentials",
+    ),
+    (
+        "Help!!",
+        "All files on the shared drive are encrypted and there is a ransom note on the desktop.",
+        "ransomware",
+    ),
     ("", "Ransomware popped up on the finance PC.", "ransomware"),
-    ("Phishing", "I clicked a phishing link this morning and entered my password on the page.",
-     "phished_credentials"),
-    ("Fwd: Action required: your mailbox will be suspended - I clicked it",
-     "I got the e-mail below, clicked the link and typed in my e-mail address and password on the\n"
-     "page before I realised the address wasn't ours.\n\n---------- Forwarded message ---------\n"
-     "From: IT Helpdesk <it@secure-mailbox.example.net>\nDate: today\n\nValidate your mailbox now.",
-     "credentials_entered_after_link"),
+    (
+        "Phishing",
+        "I clicked a phishing link this morning and entered my password on the page.",
+        "phished_credentials",
+    ),
+    (
+        "Fwd: Action required: your mailbox will be suspended - I clicked it",
+        "I got the e-mail below, clicked the link and typed in my e-mail address and password on the\n"
+        "page before I realised the address wasn't ours.\n\n---------- Forwarded message ---------\n"
+        "From: IT Helpdesk <it@secure-mailbox.example.net>\nDate: today\n\nValidate your mailbox now.",
+        "credentials_entered_after_link",
+    ),
     ("Help", "I clicked a link and entered my password.", "credentials_entered_after_link"),
-    ("", "Sorry, I typed my credentials into a fake login page this morning.", "credentials_entered_after_link"),
-    ("Microsoft login?", "I put my username and password into the page, then saw the domain was not ours.",
-     "credentials_entered_after_link"),
-    ("", "Clicked the button in the DocuSign mail and entered my Office 365 password, now I get\n"
-     "strange bounce messages.", "credentials_entered_after_link"),
+    (
+        "",
+        "Sorry, I typed my credentials into a fake login page this morning.",
+        "credentials_entered_after_link",
+    ),
+    (
+        "Microsoft login?",
+        "I put my username and password into the page, then saw the domain was not ours.",
+        "credentials_entered_after_link",
+    ),
+    (
+        "",
+        "Clicked the button in the DocuSign mail and entered my Office 365 password, now I get\n"
+        "strange bounce messages.",
+        "credentials_entered_after_link",
+    ),
     ("Tolong", "Saya klik pautan dan masukkan kata laluan.", "kata_laluan_dimasukkan_di_pautan"),
-    ("", "Saya telah klik pautan dalam emel itu dan memasukkan kata laluan saya.",
-     "kata_laluan_dimasukkan_di_pautan"),
-    ("", "Saya menaip kata laluan saya di laman log masuk palsu semalam.", "kata_laluan_dimasukkan_di_pautan"),
+    (
+        "",
+        "Saya telah klik pautan dalam emel itu dan memasukkan kata laluan saya.",
+        "kata_laluan_dimasukkan_di_pautan",
+    ),
+    (
+        "",
+        "Saya menaip kata laluan saya di laman log masuk palsu semalam.",
+        "kata_laluan_dimasukkan_di_pautan",
+    ),
     ("", "Customer data exposed: the export folder was publicly accessible.", "data_exposed"),
-    ("Wrong recipient", "I sent the payroll spreadsheet with personal data to the wrong recipient.",
-     "misdirected_personal_data"),
-    ("Lost laptop", "I lost my laptop on the train; it has customer data on it.", "lost_device_with_data"),
+    (
+        "Wrong recipient",
+        "I sent the payroll spreadsheet with personal data to the wrong recipient.",
+        "misdirected_personal_data",
+    ),
+    (
+        "Lost laptop",
+        "I lost my laptop on the train; it has customer data on it.",
+        "lost_device_with_data",
+    ),
     ("Kebocoran data", "Terdapat kebocoran data pelanggan dari sistem CRM.", "kebocoran_data"),
     ("", "Kata laluan saya telah bocor di internet.", "kata_laluan_bocor"),
     ("Serangan", "Komputer kami dijangkiti perisian tebusan pagi tadi.", "perisian_tebusan"),
-    ("", "Komputer riba saya telah dicuri, ada maklumat pelanggan di dalamnya.",
-     "komputer_hilang_dengan_data"),
+    (
+        "",
+        "Komputer riba saya telah dicuri, ada maklumat pelanggan di dalamnya.",
+        "komputer_hilang_dengan_data",
+    ),
     ("", "Fail gaji telah dihantar kepada penerima yang salah.", "salah_penerima_data_peribadi"),
 ]
 

@@ -27,8 +27,15 @@ class FakeSettings:
 
     def __init__(self, data_dir: Path, **triage: Any) -> None:
         self.data_dir = data_dir
-        self._triage = MappingProxyType({"model_dir": "", "target_precision": 0.9, "min_class_examples": 30,
-                                         "build_default": False, **triage})
+        self._triage = MappingProxyType(
+            {
+                "model_dir": "",
+                "target_precision": 0.9,
+                "min_class_examples": 30,
+                "build_default": False,
+                **triage,
+            }
+        )
 
     def section(self, name: str) -> Mapping[str, Any]:
         assert name == "triage"
@@ -65,16 +72,26 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def sample_csv(workdir: Path) -> Path:
     """500 synthetic tickets (kind, priority) + 400 Endava tickets (category; rare classes < 30)."""
     rows = _sample("support_tickets.csv.gz", 500, 25) + _sample("endava_topics.csv.gz", 400, 90)
-    rows[BREACH_ROW] = {**rows[BREACH_ROW], "subject": "Ransomware",
-                        "body": "All our files are encrypted and a ransom note appeared."}
-    return _write(workdir / "sample.csv", rows, ["subject", "body", "type", "category", "priority", "group"])
+    rows[BREACH_ROW] = {
+        **rows[BREACH_ROW],
+        "subject": "Ransomware",
+        "body": "All our files are encrypted and a ransom note appeared.",
+    }
+    return _write(
+        workdir / "sample.csv", rows, ["subject", "body", "type", "category", "priority", "group"]
+    )
 
 
 @pytest.fixture(scope="module")
 def model_dir(workdir: Path, sample_csv: Path) -> Path:
     target = workdir / "model"
-    assert run(["train", "--data", str(sample_csv), "--model-dir", str(target), "--quiet"],
-               FakeSettings(workdir)) == 0
+    assert (
+        run(
+            ["train", "--data", str(sample_csv), "--model-dir", str(target), "--quiet"],
+            FakeSettings(workdir),
+        )
+        == 0
+    )
     return target
 
 
@@ -100,11 +117,18 @@ def test_rare_classes_are_dropped(model_dir: Path) -> None:
     assert not set(category["dropped_classes"]) & set(category["class_counts"])
 
 
-def test_evaluate_reports_each_head(model_dir: Path, sample_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_evaluate_reports_each_head(
+    model_dir: Path, sample_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """evaluate --json gives accuracy, macro-F1, per-class scores and precision/coverage at threshold."""
     capsys.readouterr()
-    assert run(["evaluate", "--data", str(sample_csv), "--model-dir", str(model_dir), "--json"],
-               FakeSettings(model_dir)) == 0
+    assert (
+        run(
+            ["evaluate", "--data", str(sample_csv), "--model-dir", str(model_dir), "--json"],
+            FakeSettings(model_dir),
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert set(report["heads"]) == {"kind", "category", "priority"}
     kind = report["heads"]["kind"]
@@ -113,12 +137,18 @@ def test_evaluate_reports_each_head(model_dir: Path, sample_csv: Path, capsys: p
     assert set(kind["per_class"]) == {"incident", "request"}
 
 
-def test_classify_data_prints_json_lines_in_order(model_dir: Path, sample_csv: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_classify_data_prints_json_lines_in_order(
+    model_dir: Path, sample_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """One JSON object per row, in input order; the breach row is P1, applied, flagged."""
     capsys.readouterr()
-    assert run(["classify", "--data", str(sample_csv), "--model-dir", str(model_dir), "--json"],
-               FakeSettings(model_dir)) == 0
+    assert (
+        run(
+            ["classify", "--data", str(sample_csv), "--model-dir", str(model_dir), "--json"],
+            FakeSettings(model_dir),
+        )
+        == 0
+    )
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == 900
     assert list(lines[0])[:4] == ["kind", "category", "priority", "breach_suspected"]
@@ -127,11 +157,14 @@ def test_classify_data_prints_json_lines_in_order(model_dir: Path, sample_csv: P
     assert lines[BREACH_ROW]["priority"] == {"label": "P1", "confidence": 1.0, "applied": True}
 
 
-def test_classify_reads_an_eml_from_stdin(model_dir: Path, monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_classify_reads_an_eml_from_stdin(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """An RFC 822 message on stdin is parsed for subject and text body."""
-    raw = (b"From: a@example.com\r\nTo: desk@example.com\r\nSubject: Data breach on CRM\r\n"
-           b"Content-Type: text/plain; charset=utf-8\r\n\r\nWe found customer records online.\r\n")
+    raw = (
+        b"From: a@example.com\r\nTo: desk@example.com\r\nSubject: Data breach on CRM\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nWe found customer records online.\r\n"
+    )
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(raw)))
     capsys.readouterr()
     assert run(["classify", "--model-dir", str(model_dir), "--json"], FakeSettings(model_dir)) == 0
@@ -140,11 +173,18 @@ def test_classify_reads_an_eml_from_stdin(model_dir: Path, monkeypatch: pytest.M
     assert result["kind"]["label"] in {"incident", "request"}
 
 
-def test_missing_column_exits_2_naming_file_and_column(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_column_exits_2_naming_file_and_column(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A CSV without body: exit 2, and the message names the file and the column."""
     bad = workdir / "nobody.csv"
     bad.write_text("subject,type\nx,incident\n", encoding="utf-8")
-    assert run(["train", "--data", str(bad), "--model-dir", str(workdir / "m2")], FakeSettings(workdir)) == 2
+    assert (
+        run(
+            ["train", "--data", str(bad), "--model-dir", str(workdir / "m2")], FakeSettings(workdir)
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "nobody.csv" in err and "'body'" in err
 
@@ -154,23 +194,42 @@ def test_head_without_labels_is_absent(workdir: Path, sample_csv: Path) -> None:
     rows = list(csv.DictReader(sample_csv.open(encoding="utf-8")))[:500]
     kind_only = _write(workdir / "kind_only.csv", rows, ["subject", "body", "type"])
     target = workdir / "kind_model"
-    assert run(["train", "--data", str(kind_only), "--model-dir", str(target), "--quiet"],
-               FakeSettings(workdir)) == 0
-    result = load_model(target).suggest("VPN down", "The VPN fails with error 809 since this morning.")
+    assert (
+        run(
+            ["train", "--data", str(kind_only), "--model-dir", str(target), "--quiet"],
+            FakeSettings(workdir),
+        )
+        == 0
+    )
+    result = load_model(target).suggest(
+        "VPN down", "The VPN fails with error 809 since this morning."
+    )
     assert [h.head for h in result.heads] == ["kind", "category", "priority"]
     assert result.heads[0].label in {"incident", "request"}
     assert result.heads[1].label is None and not result.heads[1].applied
     assert result.heads[2].label is None and result.model_version.startswith("custom-")
 
 
-def test_default_model_dir_comes_from_settings(workdir: Path, model_dir: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_default_model_dir_comes_from_settings(
+    workdir: Path, model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Without --model-dir: [triage].model_dir, else data_dir/model."""
     capsys.readouterr()
-    assert run(["classify", "--data", str(workdir / "sample.csv"), "--json"], FakeSettings(workdir)) == 0
-    assert run(["classify", "--data", str(workdir / "sample.csv"), "--json"],
-               FakeSettings(Path("/nonexistent"), model_dir=str(model_dir))) == 0
-    assert run(["classify", "--data", str(workdir / "sample.csv")], FakeSettings(workdir / "nowhere")) == 1
+    assert (
+        run(["classify", "--data", str(workdir / "sample.csv"), "--json"], FakeSettings(workdir))
+        == 0
+    )
+    assert (
+        run(
+            ["classify", "--data", str(workdir / "sample.csv"), "--json"],
+            FakeSettings(Path("/nonexistent"), model_dir=str(model_dir)),
+        )
+        == 0
+    )
+    assert (
+        run(["classify", "--data", str(workdir / "sample.csv")], FakeSettings(workdir / "nowhere"))
+        == 1
+    )
 
 
 def test_load_model_refuses_corrupt_or_mismatched_bundles(model_dir: Path, tmp_path: Path) -> None:

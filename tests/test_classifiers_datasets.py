@@ -18,8 +18,14 @@ from classifiers.datasets import (
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("Incident", "incident"), ("PROBLEM", "incident"), ("request", "request"), ("Change", "request"),
-     (" change ", "request"), ("", None)],
+    [
+        ("Incident", "incident"),
+        ("PROBLEM", "incident"),
+        ("request", "request"),
+        ("Change", "request"),
+        (" change ", "request"),
+        ("", None),
+    ],
 )
 def test_type_maps_itil_to_kind(raw: str, expected: str | None) -> None:
     """ITIL problem is an incident, change a request, whatever the case."""
@@ -28,7 +34,15 @@ def test_type_maps_itil_to_kind(raw: str, expected: str | None) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("P1", "P1"), ("p4", "P4"), ("critical", "P1"), ("High", "P2"), ("medium", "P3"), ("low", "P4"), ("", None)],
+    [
+        ("P1", "P1"),
+        ("p4", "P4"),
+        ("critical", "P1"),
+        ("High", "P2"),
+        ("medium", "P3"),
+        ("low", "P4"),
+        ("", None),
+    ],
 )
 def test_priority_words_map_to_p_levels(raw: str, expected: str | None) -> None:
     """high/medium/low map to P2/P3/P4; P1 only from P1 or critical."""
@@ -41,7 +55,11 @@ def test_unknown_type_is_an_error_naming_file_and_column(tmp_path: Path) -> None
     path.write_text("subject,body,type\nx,y,outage\n", encoding="utf-8")
     with pytest.raises(DataError) as caught:
         read_tickets(path)
-    assert caught.value.column == "type" and "bad.csv" in str(caught.value) and "row 2" in str(caught.value)
+    assert (
+        caught.value.column == "type"
+        and "bad.csv" in str(caught.value)
+        and "row 2" in str(caught.value)
+    )
 
 
 def test_missing_body_column_is_reported(tmp_path: Path) -> None:
@@ -62,7 +80,9 @@ def test_missing_file_is_reported(tmp_path: Path) -> None:
 def test_gzip_groups_weights_and_absent_heads(tmp_path: Path) -> None:
     """Gzip is read; group and weight are kept; a head absent from one file is unlabelled for its rows."""
     first = tmp_path / "a.csv.gz"
-    first.write_bytes(gzip.compress(b"subject,body,type,group,weight\ns,b,incident,g1,2.5\ns,b,,g1,\n"))
+    first.write_bytes(
+        gzip.compress(b"subject,body,type,group,weight\ns,b,incident,g1,2.5\ns,b,,g1,\n")
+    )
     second = tmp_path / "b.csv"
     second.write_text("subject,body,category\ns,b,Hardware\n", encoding="utf-8")
     data = read_many([first, second])

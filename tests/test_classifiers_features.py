@@ -34,18 +34,32 @@ Subject: your printer request
 
 def test_quoted_history_and_signature_are_removed() -> None:
     """Only the author's own words survive; normalised like the Endava text."""
-    assert prepare_text("RE: VPN drops", REPLY) == "vpn drops hi team my vpn disconnects every minutes since the update"
+    assert (
+        prepare_text("RE: VPN drops", REPLY)
+        == "vpn drops hi team my vpn disconnects every minutes since the update"
+    )
 
 
 @pytest.mark.parametrize(
     ("body", "kept", "gone"),
     [
-        ("Laptop broken.\n\nOn Mon, 1 Jan 2024, Bob <b@x.com> wrote:\n> earlier", "laptop broken", "earlier"),
+        (
+            "Laptop broken.\n\nOn Mon, 1 Jan 2024, Bob <b@x.com> wrote:\n> earlier",
+            "laptop broken",
+            "earlier",
+        ),
         ("Screen flickers.\n-- \nAli\nSent from my iPhone", "screen flickers", "iphone"),
         ("Cannot print.\nTerima kasih,\nAhmad", "cannot print", "ahmad"),
-        ("Need access.\nDISCLAIMER: This email is confidential and intended only for", "need access",
-         "confidential"),
-        ("Outlook down.\nFrom: Jane\nSent: Tuesday\nTo: desk\nhistory here", "outlook down", "history"),
+        (
+            "Need access.\nDISCLAIMER: This email is confidential and intended only for",
+            "need access",
+            "confidential",
+        ),
+        (
+            "Outlook down.\nFrom: Jane\nSent: Tuesday\nTo: desk\nhistory here",
+            "outlook down",
+            "history",
+        ),
         ("Order <br>new mouse\\n please", "order new mouse please", "br"),
     ],
 )
@@ -58,12 +72,16 @@ def test_mail_noise_is_stripped(body: str, kept: str, gone: str) -> None:
 def test_malay_key_words_are_translated() -> None:
     """Malay help-desk words reach the English-trained heads as English."""
     assert prepare_text("", "Kata laluan tidak boleh digunakan, pencetak rosak") == (
-        "password cannot digunakan printer broken")
+        "password cannot digunakan printer broken"
+    )
 
 
 def test_placeholders_digits_and_addresses_go() -> None:
     """Synthetic placeholders, digits, URLs and addresses carry no signal."""
-    assert prepare_text("Order 123", "Dear <name>, see https://x.io/a or mail a@b.com 42!") == "order dear see or mail"
+    assert (
+        prepare_text("Order 123", "Dear <name>, see https://x.io/a or mail a@b.com 42!")
+        == "order dear see or mail"
+    )
 
 
 def test_strip_keeps_a_mail_that_opens_with_thanks() -> None:
@@ -71,9 +89,16 @@ def test_strip_keeps_a_mail_that_opens_with_thanks() -> None:
     assert "printer" in strip_mail_noise("Thanks,\nthe printer is jammed again")
 
 
-@pytest.mark.parametrize(("impact", "urgency", "expected"),
-                         [("high", "high", "P1"), ("high", "low", "P3"), ("medium", "medium", "P3"),
-                          ("LOW", "High", "P3"), ("low", "low", "P4")])
+@pytest.mark.parametrize(
+    ("impact", "urgency", "expected"),
+    [
+        ("high", "high", "P1"),
+        ("high", "low", "P3"),
+        ("medium", "medium", "P3"),
+        ("LOW", "High", "P3"),
+        ("low", "low", "P4"),
+    ],
+)
 def test_priority_matrix(impact: str, urgency: str, expected: str) -> None:
     """impact × urgency → P through the default desk matrix."""
     assert priority_for(impact, urgency, DEFAULT_MATRIX) == expected
@@ -91,7 +116,9 @@ def test_combined_probabilities_follow_the_matrix() -> None:
     """P(P1) is P(high impact)·P(high urgency); each row still sums to one."""
     impact = np.array([[0.5, 0.5, 0.0]])
     urgency = np.array([[0.8, 0.2, 0.0]])
-    probs = combine_probabilities(impact, ("high", "medium", "low"), urgency, ("high", "medium", "low"))
+    probs = combine_probabilities(
+        impact, ("high", "medium", "low"), urgency, ("high", "medium", "low")
+    )
     assert probs[0, 0] == pytest.approx(0.4)
     assert probs.sum() == pytest.approx(1.0)
 
@@ -102,7 +129,9 @@ FORBIDDEN = {"imapclient", "smtplib", "peewee", "schedule", "os", "time", "datet
 @pytest.mark.parametrize("module", ["features", "priority", "breach", "thresholds"])
 def test_pure_modules_import_no_edges(module: str) -> None:
     """Pure modules import no I/O edge, no clock and no environment."""
-    source = (Path(__file__).parents[1] / "classifiers" / f"{module}.py").read_text(encoding="utf-8")
+    source = (Path(__file__).parents[1] / "classifiers" / f"{module}.py").read_text(
+        encoding="utf-8"
+    )
     imported: set[str] = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):

@@ -4,6 +4,7 @@ The leases (daemon.py, store.py) let one daemon work a mailbox and one the outbo
 claim fence in store.apply_plan makes a daemon that lost its lease mid-batch roll back instead of
 doubling work. The test uses short leases so that they change hands during the run.
 """
+
 from __future__ import annotations
 
 import email
@@ -27,9 +28,11 @@ MAILS = 50
 
 
 def mail(n: int) -> bytes:
-    return (f"From: User {n} <user{n}@example.com>\r\nTo: support@example.org\r\n"
-            f"Subject: Printer {n} jams\r\nMessage-ID: <jam-{n}@example.com>\r\n"
-            f"Date: Thu, 26 Nov 2026 10:00:00 +0800\r\n\r\nThe printer on floor {n} jams.\r\n").encode()
+    return (
+        f"From: User {n} <user{n}@example.com>\r\nTo: support@example.org\r\n"
+        f"Subject: Printer {n} jams\r\nMessage-ID: <jam-{n}@example.com>\r\n"
+        f"Date: Thu, 26 Nov 2026 10:00:00 +0800\r\n\r\nThe printer on floor {n} jams.\r\n"
+    ).encode()
 
 
 def wait_until(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
@@ -44,10 +47,12 @@ def wait_until(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-de
 def test_a_daemon_that_lost_its_claim_rolls_back_instead_of_doubling(tmp_path: Path) -> None:
     """A claims a batch, stalls; B re-claims one mail and finishes it; A's apply of it rolls back."""
     from datetime import datetime
+
     runtime = build_runtime(test_settings(tmp_path), triager=NoTriage())
     now = datetime.now(UTC)
-    runtime.store.receive_many([RawMail(mailbox="test", uidvalidity=1, uid=n, raw=mail(n))
-                                for n in range(3)], now)
+    runtime.store.receive_many(
+        [RawMail(mailbox="test", uidvalidity=1, uid=n, raw=mail(n)) for n in range(3)], now
+    )
     batch_a = runtime.store.claim_pending(10)  # daemon A, whose lease then expires
     batch_b = runtime.store.claim_pending(10)  # daemon B takes over: A's mails look retried
     assert [s.id for s in batch_b] == [batch_a[0].id]
@@ -62,18 +67,27 @@ def test_a_daemon_that_lost_its_claim_rolls_back_instead_of_doubling(tmp_path: P
 
 @pytest.mark.servers
 def test_two_daemons_on_one_mailbox_make_one_ticket_and_one_ack_per_mail(
-        tmp_path: Path, imap_user: ImapUser, smtp_sink: SmtpSink, tiket_db: str) -> None:
+    tmp_path: Path, imap_user: ImapUser, smtp_sink: SmtpSink, tiket_db: str
+) -> None:
     """50 mails, most APPENDed while both run; the working daemon is stopped midway and the other
     takes over: 50 tickets, 50 acks with distinct Message-IDs, every SIGTERM answered with exit 0."""
-    config = daemon_config(tmp_path / "tiket.toml", tmp_path / "data", imap_user=imap_user.user,
-                           imap_port=imap_user.port, ca_file=imap_user.ca_file,
-                           imap_password=imap_user.password, smtp_port=smtp_sink.port,
-                           intake={"lease_seconds": 2, "fetch_batch": 10})
+    config = daemon_config(
+        tmp_path / "tiket.toml",
+        tmp_path / "data",
+        imap_user=imap_user.user,
+        imap_port=imap_user.port,
+        ca_file=imap_user.ca_file,
+        imap_password=imap_user.password,
+        smtp_port=smtp_sink.port,
+        intake={"lease_seconds": 2, "fetch_batch": 10},
+    )
     for n in range(20):
         imap_user.append("INBOX", mail(n))
     daemons = [TiketDaemon(config, tmp_path / f"daemon{i}.log") for i in (1, 2)]
+
     def logs() -> list[str]:
         return [d.log_text()[-3000:] for d in daemons]
+
     codes = []
     try:
         for daemon in daemons:
@@ -89,14 +103,17 @@ def test_two_daemons_on_one_mailbox_make_one_ticket_and_one_ack_per_mail(
         assert wait_until(lambda: len(smtp_sink.messages()) >= MAILS, 60), logs()
         worker.start()
         assert worker.wait_for_log("daemon started", 30), logs()  # SIGTERM before start-up kills
-        assert wait_until(lambda: len(smtp_sink.messages()) >= MAILS and not imap_user.uids("INBOX"),
-                          60), logs()
+        assert wait_until(
+            lambda: len(smtp_sink.messages()) >= MAILS and not imap_user.uids("INBOX"), 60
+        ), logs()
         time.sleep(2)  # room for a double to show up
     finally:
         codes += [daemon.terminate() for daemon in daemons]
     assert codes == [0, 0, 0], logs()
     open_database(load_settings(config, env={}))
-    per_mail = Counter(row.message_id for row in m.Message.select().where(m.Message.direction == "in"))
+    per_mail = Counter(
+        row.message_id for row in m.Message.select().where(m.Message.direction == "in")
+    )
     assert m.Ticket.select().count() == MAILS and len(per_mail) == MAILS
     assert set(per_mail.values()) == {1}
     acks = [email.message_from_bytes(raw) for _, raw in smtp_sink.messages()]

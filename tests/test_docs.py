@@ -1,4 +1,5 @@
 """Docs: the README's two set-up commands, every CLI command and every config key are documented."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """Floods and loops: one sender's flood and a naive auto-responder cost at most ack_cap_per_hour acks."""
+
 from __future__ import annotations
 
 import email
@@ -17,14 +18,18 @@ CAP = 5
 
 
 def acks_to(address: str) -> int:
-    return m.Outbox.select().where((m.Outbox.first_recipient == address)
-                                   & (m.Outbox.template == "acknowledgement")).count()
+    return (
+        m.Outbox.select()
+        .where((m.Outbox.first_recipient == address) & (m.Outbox.template == "acknowledgement"))
+        .count()
+    )
 
 
 def test_a_flood_from_one_sender_gets_at_most_the_cap_of_acks(tmp_path: Path) -> None:
     """400 mails from one sender: 400 tickets, ack_cap_per_hour acknowledgements."""
-    runtime = build_runtime(test_settings(tmp_path, extra={"intake": {"ack_cap_per_hour": CAP}}),
-                            triager=NoTriage())
+    runtime = build_runtime(
+        test_settings(tmp_path, extra={"intake": {"ack_cap_per_hour": CAP}}), triager=NoTriage()
+    )
     maildir = tmp_path / "Maildir"
     for n in range(400):
         put(maildir, f"f{n}", flood_mail(n, "flooder@example.com"))
@@ -36,8 +41,9 @@ def test_a_flood_from_one_sender_gets_at_most_the_cap_of_acks(tmp_path: Path) ->
 def test_a_naive_auto_responder_does_not_loop_with_our_acks(tmp_path: Path) -> None:
     """A responder answering every mail we send (no Auto-Submitted, In-Reply-To our mail): after
     rounds of ping-pong it has received at most the cap, and the exchange comes to rest."""
-    runtime = build_runtime(test_settings(tmp_path, extra={"intake": {"ack_cap_per_hour": CAP}}),
-                            triager=NoTriage())
+    runtime = build_runtime(
+        test_settings(tmp_path, extra={"intake": {"ack_cap_per_hour": CAP}}), triager=NoTriage()
+    )
     maildir = tmp_path / "Maildir"
     for n in range(3 * CAP):  # first contact: distinct new mails from the responder's address
         put(maildir, f"start{n}", flood_mail(n, "robot@example.net"))
@@ -56,5 +62,7 @@ def test_a_naive_auto_responder_does_not_loop_with_our_acks(tmp_path: Path) -> N
     assert m.Ticket.select().count() == 3 * CAP
     replies_in = m.Inbound.select().where(m.Inbound.disposition == "reply_added").count()
     assert replies_in == sent_per_round[0]
-    assert all(email.message_from_bytes(bytes(r.raw))["Auto-Submitted"] == "auto-replied"
-               for r in m.Outbox.select())
+    assert all(
+        email.message_from_bytes(bytes(r.raw))["Auto-Submitted"] == "auto-replied"
+        for r in m.Outbox.select()
+    )

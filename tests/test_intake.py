@@ -1,4 +1,5 @@
 """Intake end to end on a Maildir with SQLite and the file outbox (no network needed)."""
+
 from __future__ import annotations
 
 import shutil
@@ -19,9 +20,11 @@ SAMPLES = Path(__file__).resolve().parent.parent / "config" / "sample-mails"
 
 
 def plain(n: int, sender: str = "user@example.com", extra: str = "") -> bytes:
-    return (f"From: User {n} <{sender}>\r\nTo: support@example.org\r\nSubject: Printer {n} broken\r\n"
-            f"Message-ID: <m{n}-{sender}>\r\nDate: Thu, 26 Nov 2026 09:00:00 +0800\r\n{extra}\r\n"
-            f"The printer on floor {n} does not print.\r\n").encode()
+    return (
+        f"From: User {n} <{sender}>\r\nTo: support@example.org\r\nSubject: Printer {n} broken\r\n"
+        f"Message-ID: <m{n}-{sender}>\r\nDate: Thu, 26 Nov 2026 09:00:00 +0800\r\n{extra}\r\n"
+        f"The printer on floor {n} does not print.\r\n"
+    ).encode()
 
 
 def put(maildir: Path, name: str, raw: bytes) -> None:
@@ -66,8 +69,10 @@ def test_rerun_and_redelivery_create_nothing_twice(tmp_path: Path, runtime) -> N
 
 def test_same_mail_through_two_mailboxes_is_one_ticket(tmp_path: Path) -> None:
     """A mail sent to two watched mailboxes makes one ticket; the second copy is a duplicate."""
-    boxes = [{"name": "one", "url": f"maildir:{tmp_path / 'one'}"},
-             {"name": "two", "url": f"maildir:{tmp_path / 'two'}"}]
+    boxes = [
+        {"name": "one", "url": f"maildir:{tmp_path / 'one'}"},
+        {"name": "two", "url": f"maildir:{tmp_path / 'two'}"},
+    ]
     runtime = build_runtime(test_settings(tmp_path, mailboxes=boxes), triager=NoTriage())
     put(tmp_path / "one", "x", plain(5))
     put(tmp_path / "two", "x", plain(5))
@@ -87,15 +92,17 @@ def test_unparseable_mail_is_quarantined_kept_and_released(tmp_path: Path) -> No
     assert q["stage"] == "parse" and "over the limit" in q["reason"]
     assert len(list((tmp_path / "Maildir" / ".Quarantine" / "cur").iterdir())) == 1
     assert bytes(m.Inbound.get_by_id(q["id"]).raw).startswith(b"From: User 1")
-    bigger = build_runtime(test_settings(tmp_path, extra={"intake": {"max_mail_bytes": 10**6}}),
-                           triager=NoTriage())
+    bigger = build_runtime(
+        test_settings(tmp_path, extra={"intake": {"max_mail_bytes": 10**6}}), triager=NoTriage()
+    )
     bigger.store.release(q["id"], datetime.now(UTC), "test")
     [result] = bigger.intake.process_pending()
     assert result.disposition == "ticket_created"
 
 
 def test_a_bug_in_a_stage_retries_then_quarantines_without_blocking(
-        tmp_path: Path, runtime, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     """A mail whose planning raises is retried up to max_attempts, then quarantined; others pass."""
     original = lifecycle.plan_intake
 
@@ -113,7 +120,9 @@ def test_a_bug_in_a_stage_retries_then_quarantines_without_blocking(
     assert m.Ticket.select().count() == 1
 
 
-def test_requester_reply_to_resolved_reopens_and_to_closed_opens_linked(tmp_path: Path, runtime) -> None:  # type: ignore[no-untyped-def]
+def test_requester_reply_to_resolved_reopens_and_to_closed_opens_linked(
+    tmp_path: Path, runtime
+) -> None:  # type: ignore[no-untyped-def]
     """Reply to a resolved ticket reopens it; to a closed one creates a new ticket linked to it."""
     put(tmp_path / "Maildir", "a", plain(1))
     run_once(runtime)
@@ -130,8 +139,9 @@ def test_requester_reply_to_resolved_reopens_and_to_closed_opens_linked(tmp_path
 
 def test_ack_cap_per_sender(tmp_path: Path) -> None:
     """A flood from one sender gets at most ack_cap_per_hour acknowledgements; every mail is a ticket."""
-    runtime = build_runtime(test_settings(tmp_path, extra={"intake": {"ack_cap_per_hour": 3}}),
-                            triager=NoTriage())
+    runtime = build_runtime(
+        test_settings(tmp_path, extra={"intake": {"ack_cap_per_hour": 3}}), triager=NoTriage()
+    )
     for n in range(8):
         put(tmp_path / "Maildir", f"f{n}", plain(n))
     summary = run_once(runtime)
@@ -159,17 +169,26 @@ def test_attachments_are_content_addressed_files(tmp_path: Path, runtime) -> Non
 
 def test_outbox_gives_up_after_the_give_up_time(tmp_path: Path) -> None:
     """An SMTP server that never answers: the row is retried, then failed after give_up_after."""
-    settings = test_settings(tmp_path, outbox_url="smtp://127.0.0.1:9",
-                             extra={"outbox": {"give_up_after_seconds": 3, "timeout": 2}})
+    settings = test_settings(
+        tmp_path,
+        outbox_url="smtp://127.0.0.1:9",
+        extra={"outbox": {"give_up_after_seconds": 3, "timeout": 2}},
+    )
     runtime = build_runtime(settings, triager=NoTriage())
     put(tmp_path / "Maildir", "a", plain(1))
     first = run_once(runtime).delivery
     assert (first.sent, first.retried) == (0, 1)
     from pipeline.outbox import deliver_due
     from pipeline.smtp_sender import open_sender
+
     later = datetime.now(UTC) + timedelta(seconds=10)
-    stats = deliver_due(runtime.store, lambda: open_sender(settings.outbox, "t"), settings.outbox,
-                        "support@example.org", later)
+    stats = deliver_due(
+        runtime.store,
+        lambda: open_sender(settings.outbox, "t"),
+        settings.outbox,
+        "support@example.org",
+        later,
+    )
     assert stats.failed == 1
     row = m.Outbox.get()
     assert row.status == "failed" and "gave up" in row.last_error

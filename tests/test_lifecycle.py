@@ -1,4 +1,5 @@
 """Lifecycle planners as pure functions: transitions, review, agent commands, escalation, breach."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -23,31 +24,68 @@ from pipeline.sla import Calendar, SlaPolicy
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 POLICY = DeskPolicy(
-    sla=SlaPolicy(first_response_hours={"P1": 1, "P2": 2, "P3": 3, "P4": 3},
-                  resolution_hours={"P1": 4, "P2": 8, "P3": 24, "P4": 72}, default_priority="P3",
-                  calendar=Calendar()),
-    tiers={t: TierInfo(key=t, name=f"Tier {t}", group=f"{t.lower()}@desk.example") for t in ("L1", "L2", "L3")},
-    security_contact="security@desk.example", auto_close_after=timedelta(hours=72))
-DOSSIER = Dossier(similar=(SimilarTicket(ref="TKT-000001", subject="Printer jam", score=0.8,
-                                         resolution_note="Cleared the roller"),))
+    sla=SlaPolicy(
+        first_response_hours={"P1": 1, "P2": 2, "P3": 3, "P4": 3},
+        resolution_hours={"P1": 4, "P2": 8, "P3": 24, "P4": 72},
+        default_priority="P3",
+        calendar=Calendar(),
+    ),
+    tiers={
+        t: TierInfo(key=t, name=f"Tier {t}", group=f"{t.lower()}@desk.example")
+        for t in ("L1", "L2", "L3")
+    },
+    security_contact="security@desk.example",
+    auto_close_after=timedelta(hours=72),
+)
+DOSSIER = Dossier(
+    similar=(
+        SimilarTicket(
+            ref="TKT-000001", subject="Printer jam", score=0.8, resolution_note="Cleared the roller"
+        ),
+    )
+)
 
 
 def ticket(**changes: object) -> TicketState:
     values: dict[str, object] = dict(
-        id=2, ref="TKT-000002", subject="Printer jam", requester="ann@example.com",
-        requester_name="Ann", status="new", tier="L1", priority=None, kind=None, category=None,
-        breach_suspected=False, needs_review=True, language="en", created_at=NOW - timedelta(hours=1),
-        first_response_at=None, resolved_at=None, assignee=None, last_message_id="<m1@example.com>")
+        id=2,
+        ref="TKT-000002",
+        subject="Printer jam",
+        requester="ann@example.com",
+        requester_name="Ann",
+        status="new",
+        tier="L1",
+        priority=None,
+        kind=None,
+        category=None,
+        breach_suspected=False,
+        needs_review=True,
+        language="en",
+        created_at=NOW - timedelta(hours=1),
+        first_response_at=None,
+        resolved_at=None,
+        assignee=None,
+        last_message_id="<m1@example.com>",
+    )
     values.update(changes)
     return TicketState(**values)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("current", "target", "allowed"), [
-    ("new", "open", True), ("open", "in_progress", True), ("in_progress", "pending", True),
-    ("pending", "open", True), ("open", "resolved", True), ("resolved", "closed", True),
-    ("resolved", "open", True), ("closed", "open", False), ("closed", "resolved", False),
-    ("new", "new", False),
-])
+@pytest.mark.parametrize(
+    ("current", "target", "allowed"),
+    [
+        ("new", "open", True),
+        ("open", "in_progress", True),
+        ("in_progress", "pending", True),
+        ("pending", "open", True),
+        ("open", "resolved", True),
+        ("resolved", "closed", True),
+        ("resolved", "open", True),
+        ("closed", "open", False),
+        ("closed", "resolved", False),
+        ("new", "new", False),
+    ],
+)
 def test_transitions(current: str, target: str, allowed: bool) -> None:
     """The state machine allows exactly the documented moves."""
     assert can_transition(current, target) is allowed
@@ -55,11 +93,15 @@ def test_transitions(current: str, target: str, allowed: bool) -> None:
 
 def test_resolve_tells_the_requester_and_stops_the_clock() -> None:
     """Resolving sets resolved_at, the note, first_response_at, and mails the requester."""
-    update = plan_status(ticket(status="open"), "resolved", "bob", "fixed", NOW, note="Replaced toner")
+    update = plan_status(
+        ticket(status="open"), "resolved", "bob", "fixed", NOW, note="Replaced toner"
+    )
     fields = dict(update.fields)
     assert fields["resolved_at"] == NOW and fields["resolution_note"] == "Replaced toner"
     assert fields["first_response_at"] == NOW
-    assert [m.template for m in update.mails] == ["resolved"] and update.mails[0].to == ("ann@example.com",)
+    assert [m.template for m in update.mails] == ["resolved"] and update.mails[0].to == (
+        "ann@example.com",
+    )
     assert update.status == ("open", "resolved", "fixed")
 
 
@@ -71,20 +113,36 @@ def test_reopening_a_closed_ticket_is_refused_with_a_hint() -> None:
 
 def test_review_keeps_suggestions_and_corrections_as_labels() -> None:
     """Accepted heads keep the suggestion; corrected heads store both the label and the suggestion."""
-    suggestions = (Suggestion(head="kind", label="request", confidence=0.6, applied=False),
-                   Suggestion(head="category", label="Hardware", confidence=0.7, applied=False))
+    suggestions = (
+        Suggestion(head="kind", label="request", confidence=0.6, applied=False),
+        Suggestion(head="category", label="Hardware", confidence=0.7, applied=False),
+    )
     update = plan_review(ticket(), suggestions, {"kind": "incident", "priority": "P2"}, "l1")
-    assert set(update.decisions) == {("kind", "incident", "request"),
-                                     ("category", "Hardware", "Hardware"), ("priority", "P2", None)}
-    assert dict(update.fields)["needs_review"] is False and update.status == ("new", "open", "reviewed by L1")
+    assert set(update.decisions) == {
+        ("kind", "incident", "request"),
+        ("category", "Hardware", "Hardware"),
+        ("priority", "P2", None),
+    }
+    assert dict(update.fields)["needs_review"] is False and update.status == (
+        "new",
+        "open",
+        "reviewed by L1",
+    )
 
 
-@pytest.mark.parametrize(("text", "commands", "rest"), [
-    ("Fixed it.\n#resolve replaced cable", (("resolve", "replaced cable"),), "Fixed it."),
-    ("#priority p2\n#kind Incident\nLooking.", (("priority", "p2"), ("kind", "Incident")), "Looking."),
-    ("Thanks\n\nOn Tue, Bob wrote:\n> #close", (), "Thanks"),
-    ("see #resolve inline", (), "see #resolve inline"),
-])
+@pytest.mark.parametrize(
+    ("text", "commands", "rest"),
+    [
+        ("Fixed it.\n#resolve replaced cable", (("resolve", "replaced cable"),), "Fixed it."),
+        (
+            "#priority p2\n#kind Incident\nLooking.",
+            (("priority", "p2"), ("kind", "Incident")),
+            "Looking.",
+        ),
+        ("Thanks\n\nOn Tue, Bob wrote:\n> #close", (), "Thanks"),
+        ("see #resolve inline", (), "see #resolve inline"),
+    ],
+)
 def test_parse_agent_commands(text: str, commands: tuple, rest: str) -> None:
     """Commands count on lines of their own only; quoted history is dropped."""
     assert parse_agent_commands(text) == (commands, rest)
@@ -92,9 +150,14 @@ def test_parse_agent_commands(text: str, commands: tuple, rest: str) -> None:
 
 def test_agent_reply_answers_then_resolves() -> None:
     """Reply text goes to the requester, the first response is recorded, #resolve resolves."""
-    update = plan_agent_reply(ticket(status="open"), "agent@desk.example",
-                              "We replaced the fuser.\n#resolve Replaced the fuser unit",
-                              POLICY, DOSSIER, NOW)
+    update = plan_agent_reply(
+        ticket(status="open"),
+        "agent@desk.example",
+        "We replaced the fuser.\n#resolve Replaced the fuser unit",
+        POLICY,
+        DOSSIER,
+        NOW,
+    )
     fields = dict(update.fields)
     assert fields["status"] == "resolved" and fields["first_response_at"] == NOW
     assert [m.template for m in update.mails] == ["agent_reply", "resolved"]
@@ -103,8 +166,9 @@ def test_agent_reply_answers_then_resolves() -> None:
 
 def test_escalation_mails_the_next_tier_with_similar_tickets_and_tells_the_requester() -> None:
     """L1 -> L2: the L2 group gets the dossier, the requester the new expected time."""
-    update = plan_escalation(ticket(status="open"), "sla", "first response target missed", POLICY,
-                             DOSSIER, NOW)
+    update = plan_escalation(
+        ticket(status="open"), "sla", "first response target missed", POLICY, DOSSIER, NOW
+    )
     staff, requester = update.mails
     assert staff.to == ("l2@desk.example",) and dict(update.fields)["tier"] == "L2"
     similar = dict(staff.context)["similar"]
@@ -139,15 +203,26 @@ def test_a_requester_reply_to_an_escalated_ticket_reaches_its_tier() -> None:
 
     raw = b"From: ann@example.com\r\nSubject: Re: [TKT-000002] Printer\r\n\r\nIt jams again.\r\n"
     mail = parse_mail(raw, received_at=NOW, max_mail_bytes=10**6, max_attachment_bytes=10**6)
-    promise = PromisePolicy(first_response_hours={"P3": 3.0}, default_priority="P3",
-                            tier_groups={"L1": "l1@desk.example", "L2": "l2@desk.example"})
+    promise = PromisePolicy(
+        first_response_hours={"P3": 3.0},
+        default_priority="P3",
+        tier_groups={"L1": "l1@desk.example", "L2": "l2@desk.example"},
+    )
     accept = Verdict(accept=True, acknowledge=True)
 
     def reply_to(tier: str):  # type: ignore[no-untyped-def]
-        info = TicketInfo(id=2, ref="TKT-000002", status="open", requester="ann@example.com",
-                          participants=frozenset({"ann@example.com"}), subject="Printer", tier=tier)
-        return plan_intake(mail, accept, ReplyMatch(ticket=info, via="subject-tag"), None, promise,
-                           language="en")
+        info = TicketInfo(
+            id=2,
+            ref="TKT-000002",
+            status="open",
+            requester="ann@example.com",
+            participants=frozenset({"ann@example.com"}),
+            subject="Printer",
+            tier=tier,
+        )
+        return plan_intake(
+            mail, accept, ReplyMatch(ticket=info, via="subject-tag"), None, promise, language="en"
+        )
 
     [forward] = reply_to("L2").mails
     assert forward.to == ("l2@desk.example",) and dict(forward.context)["text"] == "It jams again."

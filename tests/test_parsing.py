@@ -1,4 +1,5 @@
 """Parsing: real mails -> ParsedMail; safe attachment names; HTML fallback; size limit."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -15,8 +16,12 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 def parse(raw: bytes, **limits: int):  # type: ignore[no-untyped-def]
-    return parse_mail(raw, received_at=NOW, max_mail_bytes=limits.get("mail", 10**8),
-                      max_attachment_bytes=limits.get("attachment", 10**8))
+    return parse_mail(
+        raw,
+        received_at=NOW,
+        max_mail_bytes=limits.get("mail", 10**8),
+        max_attachment_bytes=limits.get("attachment", 10**8),
+    )
 
 
 def test_legacy_charset_sent_as_8bit_decodes() -> None:
@@ -71,15 +76,18 @@ def test_missing_message_id_is_synthesised_stably() -> None:
     assert parse(raw).message_id.endswith("@missing-message-id.tiket.invalid>")
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("../../etc/passwd", "passwd"),
-    ("/abs/path/report.pdf", "report.pdf"),
-    ("C:\\Users\\x\\evil.exe", "evil.exe"),
-    ("a\x00b.txt", "ab.txt"),
-    ("..", "attachment-1.pdf"),
-    ("", "attachment-1.pdf"),
-    ("x" * 1000 + ".pdf", "x" * 116 + ".pdf"),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("../../etc/passwd", "passwd"),
+        ("/abs/path/report.pdf", "report.pdf"),
+        ("C:\\Users\\x\\evil.exe", "evil.exe"),
+        ("a\x00b.txt", "ab.txt"),
+        ("..", "attachment-1.pdf"),
+        ("", "attachment-1.pdf"),
+        ("x" * 1000 + ".pdf", "x" * 116 + ".pdf"),
+    ],
+)
 def test_safe_filename(name: str, expected: str) -> None:
     """Path parts, NUL bytes and overlong names never reach the filesystem."""
     assert safe_filename(name, 1, "application/pdf") == expected
@@ -92,11 +100,15 @@ def test_clean_header_text_removes_line_breaks() -> None:
 
 def test_html_to_text_drops_scripts() -> None:
     """Script and style content disappears; block tags become line breaks."""
-    text = html_to_text("<style>p{}</style><p>One</p><script>alert(1)</script><div>Two &amp; 3</div>")
+    text = html_to_text(
+        "<style>p{}</style><p>One</p><script>alert(1)</script><div>Two &amp; 3</div>"
+    )
     assert text == "One\n\nTwo & 3"
 
 
-def test_a_broken_parse_pool_falls_back_to_parsing_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_broken_parse_pool_falls_back_to_parsing_in_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Workers that die (OOM killer, bad start) never stop intake: the batch is parsed here."""
     from concurrent.futures.process import BrokenProcessPool
 

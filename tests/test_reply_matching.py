@@ -1,4 +1,5 @@
 """Reply matching: thread headers first, our own ids, then a subject tag only for participants."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -8,8 +9,14 @@ from pipeline.records import TicketInfo
 from pipeline.reply_matching import match_reply, own_id_ref, subject_refs
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
-TICKET = TicketInfo(id=7, ref="TKT-000007", status="open", requester="ann@example.com",
-                    participants=frozenset({"ann@example.com"}), subject="VPN")
+TICKET = TicketInfo(
+    id=7,
+    ref="TKT-000007",
+    status="open",
+    requester="ann@example.com",
+    participants=frozenset({"ann@example.com"}),
+    subject="VPN",
+)
 
 
 def parsed(sender: str, subject: str, extra: str = ""):  # type: ignore[no-untyped-def]
@@ -18,8 +25,13 @@ def parsed(sender: str, subject: str, extra: str = ""):  # type: ignore[no-untyp
 
 
 def match(mail, by_id=None, by_ref=None):  # type: ignore[no-untyped-def]
-    return match_reply(mail, by_id or {}, by_ref or {"TKT-000007": TICKET},
-                       own_domain="tiket.example.org", prefix="TKT")
+    return match_reply(
+        mail,
+        by_id or {},
+        by_ref or {"TKT-000007": TICKET},
+        own_domain="tiket.example.org",
+        prefix="TKT",
+    )
 
 
 def test_in_reply_to_a_stored_message_id() -> None:
@@ -31,7 +43,9 @@ def test_in_reply_to_a_stored_message_id() -> None:
 
 def test_references_to_our_own_message_id_encode_the_ref() -> None:
     """A References entry that is one of our ids finds the ticket by the ref inside it."""
-    mail = parsed("ann@example.com", "Re: x", "References: <a@x> <TKT-000007.ack-m3@tiket.example.org>\r\n")
+    mail = parsed(
+        "ann@example.com", "Re: x", "References: <a@x> <TKT-000007.ack-m3@tiket.example.org>\r\n"
+    )
     assert match(mail).via == "references"
 
 
@@ -49,5 +63,8 @@ def test_subject_tag_from_a_stranger_is_ignored() -> None:
 def test_helpers() -> None:
     """Refs come out of subjects and our Message-IDs only."""
     assert subject_refs("Re: [tkt-000012] and [TKT-3]", "TKT") == ("TKT-000012", "TKT-3")
-    assert own_id_ref("<TKT-000012.ack-m1@tiket.example.org>", "tiket.example.org", "TKT") == "TKT-000012"
+    assert (
+        own_id_ref("<TKT-000012.ack-m1@tiket.example.org>", "tiket.example.org", "TKT")
+        == "TKT-000012"
+    )
     assert own_id_ref("<TKT-000012.ack-m1@elsewhere.org>", "tiket.example.org", "TKT") is None

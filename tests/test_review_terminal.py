@@ -1,4 +1,5 @@
 """`tiket review` in a real terminal (a pseudo-terminal): keys in, screen out, decisions stored."""
+
 from __future__ import annotations
 
 import os
@@ -39,13 +40,28 @@ def test_review_in_a_terminal_accepts_then_corrects(tmp_path: Path) -> None:
     for sub in ("cur", "new", "tmp"):
         (maildir / sub).mkdir(parents=True)
     (maildir / "new" / "1").write_bytes(mail(1, "Need Visio licence", "Please install Visio."))
-    (maildir / "new" / "2").write_bytes(mail(2, "Monitor flickers", "My monitor flickers badly.",
-                                             sender="raj@example.com"))
+    (maildir / "new" / "2").write_bytes(
+        mail(2, "Monitor flickers", "My monitor flickers badly.", sender="raj@example.com")
+    )
     run_once(build_runtime(settings, triager=UnsureModel()))
     main_fd, child_fd = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "--config",
-                             str(tmp_path / "tiket.toml"), "review", "--agent", "anna"],
-                            stdin=child_fd, stdout=child_fd, stderr=child_fd, cwd=ROOT, close_fds=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipeline.cli",
+            "--config",
+            str(tmp_path / "tiket.toml"),
+            "review",
+            "--agent",
+            "anna",
+        ],
+        stdin=child_fd,
+        stdout=child_fd,
+        stderr=child_fd,
+        cwd=ROOT,
+        close_fds=True,
+    )
     os.close(child_fd)
     seen: list[str] = []
     try:
@@ -65,4 +81,7 @@ def test_review_in_a_terminal_accepts_then_corrects(tmp_path: Path) -> None:
     first, second = m.Ticket.get_by_id(1), m.Ticket.get_by_id(2)
     assert (first.kind, first.needs_review, first.status) == ("request", False, "open")
     assert second.kind == "incident" and not second.needs_review
-    assert m.Decision.get((m.Decision.ticket == 2) & (m.Decision.head == "kind")).suggested == "request"
+    assert (
+        m.Decision.get((m.Decision.ticket == 2) & (m.Decision.head == "kind")).suggested
+        == "request"
+    )

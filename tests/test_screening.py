@@ -1,4 +1,5 @@
 """Screening: each named rule, its order, and the real bounce / auto-reply mails of the corpus."""
+
 from __future__ import annotations
 
 import csv
@@ -14,8 +15,11 @@ from pipeline.screening import SCREENING_RULES, ScreeningPolicy, screen_mail
 
 MAILS = Path(__file__).resolve().parent / "data" / "mails"
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
-POLICY = ScreeningPolicy(own_domain="tiket.example.org",
-                         own_addresses=frozenset({"support@example.org"}), ack_cap_per_hour=10)
+POLICY = ScreeningPolicy(
+    own_domain="tiket.example.org",
+    own_addresses=frozenset({"support@example.org"}),
+    ack_cap_per_hour=10,
+)
 
 
 def mail(headers: str, body: str = "hello") -> bytes:
@@ -28,24 +32,31 @@ def verdict(raw: bytes, acks: int = 0):  # type: ignore[no-untyped-def]
     return screen_mail(parsed, POLICY, SenderHistory(acks_last_hour=acks))
 
 
-@pytest.mark.parametrize(("headers", "rule", "accept", "ack"), [
-    ("", None, True, True),
-    ("X-Tiket-Loop: tiket.example.org\r\n", "is_own_mail", False, False),
-    ("Message-ID: <TKT-000001.ack-m1@tiket.example.org>\r\n", "is_own_mail", False, False),
-    ("Return-Path: <>\r\n", "is_bounce", False, False),
-    ("Content-Type: multipart/report; report-type=delivery-status; boundary=x\r\n", "is_bounce",
-     False, False),
-    ("X-Failed-Recipients: a@b.c\r\n", "is_bounce", False, False),
-    ("Auto-Submitted: auto-replied\r\n", "is_auto_reply", False, False),
-    ("Auto-Submitted: auto-generated\r\n", "is_auto_reply", False, False),
-    ("Auto-Submitted: no\r\n", None, True, True),
-    ("X-Autoreply: yes\r\n", "is_auto_reply", False, False),
-    ("X-Autorespond: yes\r\n", "is_auto_reply", False, False),
-    ("Precedence: bulk\r\n", "is_auto_reply", False, False),
-    ("Precedence: auto_reply\r\n", "is_auto_reply", False, False),
-    ("X-Auto-Response-Suppress: All\r\n", "is_auto_reply", False, False),
-    ("List-Id: <users.lists.example.com>\r\n", "is_list_mail", True, False),
-])
+@pytest.mark.parametrize(
+    ("headers", "rule", "accept", "ack"),
+    [
+        ("", None, True, True),
+        ("X-Tiket-Loop: tiket.example.org\r\n", "is_own_mail", False, False),
+        ("Message-ID: <TKT-000001.ack-m1@tiket.example.org>\r\n", "is_own_mail", False, False),
+        ("Return-Path: <>\r\n", "is_bounce", False, False),
+        (
+            "Content-Type: multipart/report; report-type=delivery-status; boundary=x\r\n",
+            "is_bounce",
+            False,
+            False,
+        ),
+        ("X-Failed-Recipients: a@b.c\r\n", "is_bounce", False, False),
+        ("Auto-Submitted: auto-replied\r\n", "is_auto_reply", False, False),
+        ("Auto-Submitted: auto-generated\r\n", "is_auto_reply", False, False),
+        ("Auto-Submitted: no\r\n", None, True, True),
+        ("X-Autoreply: yes\r\n", "is_auto_reply", False, False),
+        ("X-Autorespond: yes\r\n", "is_auto_reply", False, False),
+        ("Precedence: bulk\r\n", "is_auto_reply", False, False),
+        ("Precedence: auto_reply\r\n", "is_auto_reply", False, False),
+        ("X-Auto-Response-Suppress: All\r\n", "is_auto_reply", False, False),
+        ("List-Id: <users.lists.example.com>\r\n", "is_list_mail", True, False),
+    ],
+)
 def test_rules(headers: str, rule: str | None, accept: bool, ack: bool) -> None:
     """Each header signal picks its named rule; screened mail is never acknowledged."""
     result = verdict(mail(headers))
@@ -60,7 +71,9 @@ def test_sender_from_mailer_daemon_is_a_bounce() -> None:
 
 def test_out_of_office_subject_only_counts_on_an_answer() -> None:
     """'Automatic reply:' screens an answer, but not a fresh mail that happens to say it."""
-    answer = mail("In-Reply-To: <a@b.c>\r\n").replace(b"Subject: help", b"Subject: Automatic reply: x")
+    answer = mail("In-Reply-To: <a@b.c>\r\n").replace(
+        b"Subject: help", b"Subject: Automatic reply: x"
+    )
     fresh = mail("").replace(b"Subject: help", b"Subject: Automatic reply: settings broken")
     assert verdict(answer).rule == "is_auto_reply"
     assert verdict(fresh).accept and verdict(fresh).acknowledge
@@ -75,8 +88,13 @@ def test_ack_cap_keeps_the_ticket_but_stops_answers() -> None:
 def test_rule_order_is_data() -> None:
     """The order is an explicit tuple whose names are the audit names."""
     assert [r.__name__ for r in SCREENING_RULES] == [
-        "is_own_mail", "is_bounce", "is_auto_reply", "is_list_mail", "has_no_sender",
-        "exceeds_ack_cap"]
+        "is_own_mail",
+        "is_bounce",
+        "is_auto_reply",
+        "is_list_mail",
+        "has_no_sender",
+        "exceeds_ack_cap",
+    ]
 
 
 def manifest() -> list[dict[str, str]]:
@@ -84,9 +102,11 @@ def manifest() -> list[dict[str, str]]:
         return [r for r in csv.DictReader(handle, delimiter="\t") if r["file"].endswith(".eml")]
 
 
-@pytest.mark.parametrize("row", [r for r in manifest()
-                                 if {"bounce", "autoreply"} & set(r["tags"].split(","))],
-                         ids=lambda r: r["file"])
+@pytest.mark.parametrize(
+    "row",
+    [r for r in manifest() if {"bounce", "autoreply"} & set(r["tags"].split(","))],
+    ids=lambda r: r["file"],
+)
 def test_corpus_bounces_and_auto_replies_are_screened(row: dict[str, str]) -> None:
     """Every real mail tagged bounce or autoreply in the manifest is screened (or unparseable)."""
     raw = (MAILS / row["file"]).read_bytes()

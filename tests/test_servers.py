@@ -20,8 +20,10 @@ from tests.servers import DEFAULT_FOLDERS, Dovecot, ImapUser, Postgres, SmtpSink
 
 pytestmark = pytest.mark.servers
 
-RAW = b"From: alice@example.org\r\nTo: desk@example.org\r\nSubject: printer\r\n" \
-      b"Message-ID: <t1@example.org>\r\n\r\nThe printer is on fire.\r\n"
+RAW = (
+    b"From: alice@example.org\r\nTo: desk@example.org\r\nSubject: printer\r\n"
+    b"Message-ID: <t1@example.org>\r\n\r\nThe printer is on fire.\r\n"
+)
 
 
 def make_mail(subject: str = "printer") -> EmailMessage:
@@ -39,8 +41,13 @@ def make_mail(subject: str = "printer") -> EmailMessage:
 def test_imap_login(imap_user: ImapUser, tls: str) -> None:
     """LOGIN works over plain IMAP, STARTTLS and IMAPS (verified against ca_file)."""
     if tls == "ssl":
-        client = IMAPClient(imap_user.host, port=imap_user.ssl_port, ssl=True,
-                            ssl_context=imap_user.ssl_context(), timeout=10)
+        client = IMAPClient(
+            imap_user.host,
+            port=imap_user.ssl_port,
+            ssl=True,
+            ssl_context=imap_user.ssl_context(),
+            timeout=10,
+        )
     else:
         client = IMAPClient(imap_user.host, port=imap_user.port, ssl=False, timeout=10)
         if tls == "starttls":
@@ -178,8 +185,10 @@ def test_smtp_fail_next_transient_then_ok(smtp_sink: SmtpSink) -> None:
 def test_smtp_fail_next_permanent_at_data(smtp_sink: SmtpSink) -> None:
     """fail_next(550, 1, stage="DATA") refuses the message body with 550."""
     smtp_sink.fail_next(550, 1, stage="DATA")
-    with (smtplib.SMTP(smtp_sink.host, smtp_sink.port, timeout=10) as client,
-          pytest.raises(smtplib.SMTPDataError) as refused):
+    with (
+        smtplib.SMTP(smtp_sink.host, smtp_sink.port, timeout=10) as client,
+        pytest.raises(smtplib.SMTPDataError) as refused,
+    ):
         client.send_message(make_mail())
     assert refused.value.smtp_code == 550
     assert smtp_sink.messages() == []
@@ -200,10 +209,13 @@ def test_smtp_sink_stop_start(smtp_sink: SmtpSink) -> None:
 
 def test_smtp_sink_stop_from_other_process(smtp_sink: SmtpSink) -> None:
     """Another process can stop the sink by its base_dir; this one then restarts it."""
-    script = ("import sys; from tests.servers import SmtpSink; "
-              "SmtpSink(sys.argv[1]).stop()")
-    subprocess.run([sys.executable, "-c", script, str(smtp_sink.base_dir)], check=True,
-                   cwd=Path(__file__).parent.parent, timeout=30)
+    script = "import sys; from tests.servers import SmtpSink; SmtpSink(sys.argv[1]).stop()"
+    subprocess.run(
+        [sys.executable, "-c", script, str(smtp_sink.base_dir)],
+        check=True,
+        cwd=Path(__file__).parent.parent,
+        timeout=30,
+    )
     assert not port_accepts(smtp_sink.port)
     smtp_sink.start()
     with smtplib.SMTP(smtp_sink.host, smtp_sink.port, timeout=10) as client:

@@ -1,4 +1,5 @@
 """Settings: defaults, user file, environment overrides and config errors naming file and key."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,9 +24,11 @@ def test_embedded_defaults_load_with_the_sample_maildir() -> None:
 
 def test_user_file_overrides_and_mailbox_defaults_apply(tmp_path: Path) -> None:
     """A user mailbox gets [mailbox_defaults] values it does not set, and never seeds samples."""
-    path = write_config(tmp_path / "t.toml", {"desk": {"ref_prefix": "HD"}},
-                        [{"name": "support", "url": "imaps://desk@mail.example.org/INBOX",
-                          "password_env": "PW"}])
+    path = write_config(
+        tmp_path / "t.toml",
+        {"desk": {"ref_prefix": "HD"}},
+        [{"name": "support", "url": "imaps://desk@mail.example.org/INBOX", "password_env": "PW"}],
+    )
     settings = load_settings(path, env={})
     box = settings.mailboxes[0]
     assert (box.host, box.port, box.user, box.folder) == ("mail.example.org", 993, "desk", "INBOX")
@@ -33,13 +36,16 @@ def test_user_file_overrides_and_mailbox_defaults_apply(tmp_path: Path) -> None:
     assert settings.desk.ref_prefix == "HD"
 
 
-@pytest.mark.parametrize(("sections", "key"), [
-    ({"desk": {"nmae": "x"}}, "desk.nmae"),
-    ({"intake": {"max_attempts": "three"}}, "intake.max_attempts"),
-    ({"outbox": {"url": "ftp://x"}}, "outbox.url"),
-    ({"sla": {"default_priority": "P9"}}, "sla.default_priority"),
-    ({"bogus": {"a": 1}}, "bogus"),
-])
+@pytest.mark.parametrize(
+    ("sections", "key"),
+    [
+        ({"desk": {"nmae": "x"}}, "desk.nmae"),
+        ({"intake": {"max_attempts": "three"}}, "intake.max_attempts"),
+        ({"outbox": {"url": "ftp://x"}}, "outbox.url"),
+        ({"sla": {"default_priority": "P9"}}, "sla.default_priority"),
+        ({"bogus": {"a": 1}}, "bogus"),
+    ],
+)
 def test_invalid_values_name_the_file_and_the_key(tmp_path: Path, sections: dict, key: str) -> None:
     """Each invalid key or value raises ConfigError with the file path and the dotted key."""
     path = write_config(tmp_path / "bad.toml", sections)
@@ -48,11 +54,14 @@ def test_invalid_values_name_the_file_and_the_key(tmp_path: Path, sections: dict
     assert info.value.key == key and info.value.path == str(path)
 
 
-@pytest.mark.parametrize(("url", "problem"), [
-    ("imap://mail.example.org/INBOX", "user@host"),
-    ("imaps://desk:secret@mail.example.org/INBOX", "no password in URLs"),
-    ("pop3://desk@mail.example.org", "unsupported scheme"),
-])
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("imap://mail.example.org/INBOX", "user@host"),
+        ("imaps://desk:secret@mail.example.org/INBOX", "no password in URLs"),
+        ("pop3://desk@mail.example.org", "unsupported scheme"),
+    ],
+)
 def test_bad_mailbox_urls_are_refused(tmp_path: Path, url: str, problem: str) -> None:
     """Mailbox URLs without a user, with a password, or of another scheme are config errors."""
     path = write_config(tmp_path / "m.toml", {}, [{"name": "x", "url": url}])
@@ -63,8 +72,11 @@ def test_bad_mailbox_urls_are_refused(tmp_path: Path, url: str, problem: str) ->
 
 def test_environment_overrides_sections_and_mailboxes(tmp_path: Path) -> None:
     """TIKET_SECTION__KEY and TIKET_MAILBOXES__NAME__KEY win over files, typed by the default."""
-    env = {"TIKET_INTAKE__MAX_ATTEMPTS": "5", "TIKET_DATABASE__URL": "sqlite:///x.db",
-           "TIKET_MAILBOXES__SAMPLE__URL": "maildir:/tmp/elsewhere"}
+    env = {
+        "TIKET_INTAKE__MAX_ATTEMPTS": "5",
+        "TIKET_DATABASE__URL": "sqlite:///x.db",
+        "TIKET_MAILBOXES__SAMPLE__URL": "maildir:/tmp/elsewhere",
+    }
     settings = load_settings(None, env=env)
     assert settings.intake.max_attempts == 5
     assert settings.database.url == "sqlite:///x.db"
@@ -77,9 +89,14 @@ def test_environment_overrides_sections_and_mailboxes(tmp_path: Path) -> None:
 def test_secrets_come_from_env_or_file_and_missing_ones_name_the_key(tmp_path: Path) -> None:
     """A mailbox password is read from its file; an unset env var is a config error, not a crash."""
     (tmp_path / "pw").write_text("s3cret\n")
-    path = write_config(tmp_path / "s.toml", {}, [
-        {"name": "a", "url": "imaps://u@h/INBOX", "password_file": str(tmp_path / "pw")},
-        {"name": "b", "url": "imaps://u@h/INBOX", "password_env": "NOPE_NOT_SET"}])
+    path = write_config(
+        tmp_path / "s.toml",
+        {},
+        [
+            {"name": "a", "url": "imaps://u@h/INBOX", "password_file": str(tmp_path / "pw")},
+            {"name": "b", "url": "imaps://u@h/INBOX", "password_env": "NOPE_NOT_SET"},
+        ],
+    )
     settings = load_settings(path, env={})
     assert settings.mailboxes[0].secret() == "s3cret"
     with pytest.raises(ConfigError, match="NOPE_NOT_SET"):

@@ -1,4 +1,5 @@
 """Store: leases between daemons, migrations from an older schema, idempotent receive."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,7 @@ def test_a_lease_has_one_live_holder_and_passes_on_after_expiry(tmp_path: Path) 
 def test_a_dead_holder_on_this_host_is_replaced_at_once(tmp_path: Path) -> None:
     """A holder whose process is gone (same host) loses the lease without waiting for expiry."""
     import socket
+
     store = build_runtime(test_settings(tmp_path), triager=NoTriage()).store
     dead = f"{socket.gethostname()}:999999999"
     assert holder_is_dead(dead) and not holder_is_dead(f"{socket.gethostname()}:1")
@@ -47,9 +49,14 @@ def test_migrations_upgrade_an_older_database_in_order(tmp_path: Path) -> None:
     assert "assignee" not in [c.name for c in db.get_columns("ticket")]
     assert migrations.migrate(db) == list(range(3, migrations.latest_version() + 1))
     assert "assignee" in [c.name for c in db.get_columns("ticket")]
-    assert migrations.migrate(db) == [] and migrations.current_version(db) == migrations.latest_version()
+    assert (
+        migrations.migrate(db) == []
+        and migrations.current_version(db) == migrations.latest_version()
+    )
     store = build_runtime(test_settings(tmp_path), triager=NoTriage()).store
-    huge = RawMail(mailbox="x", uidvalidity=4_294_967_295, uid=2**60 - 1, raw=b"From: a@b.c\r\n\r\n")
+    huge = RawMail(
+        mailbox="x", uidvalidity=4_294_967_295, uid=2**60 - 1, raw=b"From: a@b.c\r\n\r\n"
+    )
     [received] = store.receive_many([huge], NOW)
     assert m.Inbound.get_by_id(received.inbound_id).uid == 2**60 - 1
 

@@ -1,4 +1,5 @@
 """Helpers for tests: write a tiket config file for a temporary data folder and load it."""
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,9 @@ def toml_value(value: Any) -> str:
     raise TypeError(value)
 
 
-def write_config(path: Path, sections: dict[str, dict[str, Any]],
-                 mailboxes: list[dict[str, Any]] | None = None) -> Path:
+def write_config(
+    path: Path, sections: dict[str, dict[str, Any]], mailboxes: list[dict[str, Any]] | None = None
+) -> Path:
     """Write a TOML file with the given sections and [[mailboxes]]."""
     lines = []
     for name, values in sections.items():
@@ -58,22 +60,34 @@ def write_config(path: Path, sections: dict[str, dict[str, Any]],
     return path
 
 
-def test_settings(tmp_path: Path, *, mailboxes: list[dict[str, Any]] | None = None,
-                  outbox_url: str | None = None, extra: dict[str, dict[str, Any]] | None = None,
-                  env: dict[str, str] | None = None) -> Settings:
+def test_settings(
+    tmp_path: Path,
+    *,
+    mailboxes: list[dict[str, Any]] | None = None,
+    outbox_url: str | None = None,
+    extra: dict[str, dict[str, Any]] | None = None,
+    env: dict[str, str] | None = None,
+) -> Settings:
     """Settings for a test: data in tmp_path, no model build, the given mailboxes and outbox."""
     sections: dict[str, dict[str, Any]] = {
         "desk": {"data_dir": str(tmp_path / "data"), "log_level": "WARNING"},
         "triage": {"build_default": False, "model_dir": str(tmp_path / "no-model")},
-        "outbox": {"url": outbox_url or f"file:{tmp_path / 'outbox'}", "tls": "none",
-                   "retry_initial_seconds": 1, "retry_max_seconds": 2},
+        "outbox": {
+            "url": outbox_url or f"file:{tmp_path / 'outbox'}",
+            "tls": "none",
+            "retry_initial_seconds": 1,
+            "retry_max_seconds": 2,
+        },
     }
     if DATABASE_URL:
         sections["database"] = database_section()
     for name, values in (extra or {}).items():
         sections.setdefault(name, {}).update(values)
-    boxes = mailboxes if mailboxes is not None else [
-        {"name": "test", "url": f"maildir:{tmp_path / 'Maildir'}"}]
+    boxes = (
+        mailboxes
+        if mailboxes is not None
+        else [{"name": "test", "url": f"maildir:{tmp_path / 'Maildir'}"}]
+    )
     path = write_config(tmp_path / "tiket.toml", sections, boxes)
     return load_settings(path, env=env or {})
 
@@ -85,25 +99,47 @@ test_settings.__test__ = False  # type: ignore[attr-defined]
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def daemon_config(path: Path, data_dir: Path, *, imap_user: str, imap_port: int, ca_file: Path,
-                  imap_password: str, smtp_port: int, database_url: str | None = None,
-                  **sections: dict[str, Any]) -> Path:
+def daemon_config(
+    path: Path,
+    data_dir: Path,
+    *,
+    imap_user: str,
+    imap_port: int,
+    ca_file: Path,
+    imap_password: str,
+    smtp_port: int,
+    database_url: str | None = None,
+    **sections: dict[str, Any],
+) -> Path:
     """A config file for real `tiket run` processes against Dovecot, the SMTP sink and a database."""
     secret = path.with_suffix(".pw")
     secret.write_text(imap_password)
     values: dict[str, dict[str, Any]] = {
         "desk": {"data_dir": str(data_dir), "log_level": "INFO"},
         "triage": {"build_default": False, "model_dir": str(data_dir / "no-model")},
-        "outbox": {"url": f"smtp://127.0.0.1:{smtp_port}", "tls": "none",
-                   "retry_initial_seconds": 1, "retry_max_seconds": 2},
+        "outbox": {
+            "url": f"smtp://127.0.0.1:{smtp_port}",
+            "tls": "none",
+            "retry_initial_seconds": 1,
+            "retry_max_seconds": 2,
+        },
         "intake": {"poll_interval_seconds": 1},
         "database": {"url": database_url} if database_url else database_section(),
     }
     for name, extra in sections.items():
         values.setdefault(name, {}).update(extra)
-    return write_config(path, values, [{
-        "name": "support", "url": f"imap://{imap_user}@127.0.0.1:{imap_port}/INBOX",
-        "ca_file": str(ca_file), "password_file": str(secret)}])
+    return write_config(
+        path,
+        values,
+        [
+            {
+                "name": "support",
+                "url": f"imap://{imap_user}@127.0.0.1:{imap_port}/INBOX",
+                "ca_file": str(ca_file),
+                "password_file": str(secret),
+            }
+        ],
+    )
 
 
 class TiketDaemon:
@@ -123,7 +159,12 @@ class TiketDaemon:
             log.flush()
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "pipeline.cli", "--config", str(self.config), "run"],
-                env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=ROOT)
+                env=env,
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                cwd=ROOT,
+            )
         self.starts += 1
 
     def alive(self) -> bool:

@@ -40,9 +40,16 @@ def support_tickets(root: Path) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     for name, tag in (("v5_en_dev.csv", "v5"), ("v3_4k_dev.csv", "v3")):
         for row in _rows(root / "support_tickets" / name):
-            out.append({"subject": row["subject"], "body": row["body"], "type": row["type"],
-                        "category": "", "priority": row["priority"],
-                        "group": f"{tag}-{row['dup_group']}"})
+            out.append(
+                {
+                    "subject": row["subject"],
+                    "body": row["body"],
+                    "type": row["type"],
+                    "category": "",
+                    "priority": row["priority"],
+                    "group": f"{tag}-{row['dup_group']}",
+                }
+            )
     return out
 
 
@@ -51,9 +58,16 @@ def endava_topics(root: Path) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     for row in _rows(root / "endava_topic_groups" / "dev.csv"):
         key = " ".join(row["Document"].lower().split())
-        out.append({"subject": "", "body": row["Document"], "type": "",
-                    "category": row["Topic_group"], "priority": "",
-                    "group": "e-" + hashlib.sha256(key.encode()).hexdigest()[:12]})
+        out.append(
+            {
+                "subject": "",
+                "body": row["Document"],
+                "type": "",
+                "category": row["Topic_group"],
+                "priority": "",
+                "group": "e-" + hashlib.sha256(key.encode()).hexdigest()[:12],
+            }
+        )
     return out
 
 
@@ -64,10 +78,16 @@ def endava_titles(root: Path) -> list[dict[str, str]]:
         if not row["title"].strip():
             continue
         key = " ".join(row["title"].lower().split())
-        out.append({"subject": row["title"], "body": "",
-                    "type": "incident" if row["ticket_type"] == "0" else "request",
-                    "category": "", "priority": "",
-                    "group": "t-" + hashlib.sha256(key.encode()).hexdigest()[:12]})
+        out.append(
+            {
+                "subject": row["title"],
+                "body": "",
+                "type": "incident" if row["ticket_type"] == "0" else "request",
+                "category": "",
+                "priority": "",
+                "group": "t-" + hashlib.sha256(key.encode()).hexdigest()[:12],
+            }
+        )
     return out
 
 
@@ -104,8 +124,15 @@ def ata_incidents(root: Path) -> tuple[list[dict[str, str]], int]:
             skipped += 1
             continue
         caller = " ".join(row["caller"].lower().split())
-        out.append({"subject": row["short_description"], "body": row["description"], "type": "incident",
-                    "group": "a-" + hashlib.sha256(caller.encode()).hexdigest()[:12], "weight": ATA_WEIGHT})
+        out.append(
+            {
+                "subject": row["short_description"],
+                "body": row["description"],
+                "type": "incident",
+                "group": "a-" + hashlib.sha256(caller.encode()).hexdigest()[:12],
+                "weight": ATA_WEIGHT,
+            }
+        )
     return out, skipped
 
 
