@@ -34,7 +34,7 @@ def child(args: argparse.Namespace) -> None:
     """One measured run in this process; prints a JSON line."""
     from pipeline.cli import setup_logging
     from pipeline.daemon import build_runtime, run_once
-    from pipeline.intake import NoTriage
+    from pipeline.jobs.intake import NoTriage
     from tests.tiket_fixtures import test_settings
 
     setup_logging("ERROR")

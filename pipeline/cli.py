@@ -312,7 +312,7 @@ def _runtime(settings: Settings) -> Any:
 
 
 def _open_store(settings: Settings) -> Any:
-    from pipeline.store import open_store
+    from pipeline.edges.store import open_store
 
     return open_store(settings)
 
@@ -355,7 +355,7 @@ def _print_table(rows: list[dict[str, Any]], columns: Sequence[str], empty: str)
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     """Create or migrate the database."""
-    from pipeline.migrations import latest_version
+    from pipeline.edges.migrations import latest_version
 
     store = _open_store(settings)
     print(f"database ready at {settings.database.url} (schema version {latest_version()})")
@@ -416,7 +416,7 @@ def _print_summary(settings: Settings, runtime: Any, summary: Any) -> None:
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     """Validate config and reach every mailbox, the database and the outbox."""
     from pipeline.daemon import make_source
-    from pipeline.smtp_sender import open_sender
+    from pipeline.edges.smtp_sender import open_sender
 
     problems = 0
     print(f"config: ok ({', '.join(settings.sources)})")
@@ -449,7 +449,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_tickets_list(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.views import list_tickets
+    from pipeline.edges.views import list_tickets
 
     _open_store(settings)
     rows = list_tickets(status=args.status, tier=args.tier)
@@ -467,9 +467,9 @@ def cmd_tickets_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _breached_only(settings: Settings, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from pipeline.desk import Desk
-    from pipeline.lifecycle import clock_facts
-    from pipeline.sla import CLOCKS, clock_view
+    from pipeline.jobs.desk import Desk
+    from pipeline.stages.lifecycle import clock_facts
+    from pipeline.stages.sla import CLOCKS, clock_view
 
     desk = Desk(settings, _open_store(settings))
     now = datetime.now(UTC)
@@ -483,8 +483,8 @@ def _breached_only(settings: Settings, rows: list[dict[str, Any]]) -> list[dict[
 
 
 def _clocks_and_similar(desk: Any, ref: str) -> dict[str, Any]:
-    from pipeline.lifecycle import clock_facts
-    from pipeline.sla import CLOCKS, clock_view
+    from pipeline.stages.lifecycle import clock_facts
+    from pipeline.stages.sla import CLOCKS, clock_view
 
     ticket = desk.store.ticket_state(ref)
     now = datetime.now(UTC)
@@ -520,7 +520,7 @@ def _clocks_and_similar(desk: Any, ref: str) -> dict[str, Any]:
 
 
 def _desk(settings: Settings) -> Any:
-    from pipeline.desk import Desk
+    from pipeline.jobs.desk import Desk
 
     return Desk(settings, _open_store(settings))
 
@@ -631,7 +631,7 @@ def cmd_sla_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_tickets_show(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.views import show_ticket
+    from pipeline.edges.views import show_ticket
 
     desk = _desk(settings)
     data = show_ticket(args.ref)
@@ -670,7 +670,7 @@ def cmd_tickets_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_inbound_list(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.views import list_inbound
+    from pipeline.edges.views import list_inbound
 
     return _show_rows(
         args,
@@ -682,7 +682,7 @@ def cmd_inbound_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_quarantine_list(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.views import list_quarantine
+    from pipeline.edges.views import list_quarantine
 
     return _show_rows(
         args,
@@ -694,7 +694,7 @@ def cmd_quarantine_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_quarantine_show(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.views import show_quarantine
+    from pipeline.edges.views import show_quarantine
 
     _open_store(settings)
     data = show_quarantine(args.id)
@@ -718,8 +718,8 @@ def cmd_quarantine_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_quarantine_release(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline import models as m
     from pipeline.daemon import build_runtime, hold
+    from pipeline.edges import models as m
 
     runtime = build_runtime(settings)
     runtime.store.release(args.id, datetime.now(UTC), "cli")
@@ -737,7 +737,7 @@ def cmd_quarantine_release(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_outbox_list(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.views import list_outbox
+    from pipeline.edges.views import list_outbox
 
     return _show_rows(
         args,

@@ -20,16 +20,16 @@ from types import FrameType
 
 import schedule
 
-from pipeline.desk import SlaRun
+from pipeline.edges.imap_source import ImapSource
+from pipeline.edges.maildir_source import MaildirSource
+from pipeline.edges.model_triager import ModelTriager, model_triager_for
+from pipeline.edges.smtp_sender import open_sender
+from pipeline.edges.store import Store, open_store
 from pipeline.errors import MailboxError
-from pipeline.imap_source import ImapSource
-from pipeline.intake import Intake, PassStats, Source, Triager, utcnow
-from pipeline.maildir_source import MaildirSource
-from pipeline.model_triager import ModelTriager, model_triager_for
-from pipeline.outbox import DeliveryStats, deliver_due
+from pipeline.jobs.desk import SlaRun
+from pipeline.jobs.intake import MailIntake, PassStats, Source, Triager, utcnow
+from pipeline.jobs.outbox import DeliveryStats, deliver_due
 from pipeline.settings import Mailbox, Settings
-from pipeline.smtp_sender import open_sender
-from pipeline.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class Runtime:
 
     settings: Settings
     store: Store
-    intake: Intake
+    intake: MailIntake
     triager: Triager
 
 
@@ -75,7 +75,7 @@ def build_runtime(settings: Settings, triager: Triager | None = None) -> Runtime
     if triager is None:
         triager = model_triager_for(settings)
     return Runtime(
-        settings=settings, store=store, intake=Intake(settings, store, triager), triager=triager
+        settings=settings, store=store, intake=MailIntake(settings, store, triager), triager=triager
     )
 
 
@@ -170,7 +170,7 @@ def run_sla_job(runtime: Runtime) -> SlaRun:
 
 def run_digest(runtime: Runtime) -> bool:
     """Queue yesterday's digest once a day after [digest] send_at (one daemon, under a lease)."""
-    from pipeline.digest_job import run_digest_job
+    from pipeline.jobs.digest_job import run_digest_job
 
     return hold(runtime, "digest") and run_digest_job(runtime, utcnow())
 

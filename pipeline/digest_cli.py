@@ -78,7 +78,7 @@ def _now() -> datetime:
 def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
     """Preview to a file, or queue once and run the outbox job."""
     from pipeline.daemon import build_runtime, deliver_outbox
-    from pipeline.digest_job import compute_figures, queue_digest, render_digest
+    from pipeline.jobs.digest_job import compute_figures, queue_digest, render_digest
 
     runtime = build_runtime(settings, triager=_no_triage())
     now = _now()
@@ -110,8 +110,8 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     """Print the figures (JSON with --json, a short summary otherwise)."""
     from pipeline.daemon import build_runtime
-    from pipeline.digest import figures_to_dict
-    from pipeline.digest_job import compute_figures
+    from pipeline.jobs.digest_job import compute_figures
+    from pipeline.stages.digest import figures_to_dict
 
     runtime = build_runtime(settings, triager=_no_triage())
     figures = compute_figures(runtime.store, settings, args.date, _now())
@@ -150,7 +150,7 @@ def _hours(value: float | None) -> str:
 
 def _no_triage() -> Any:
     """The digest never triages: skip loading (or building) the model."""
-    from pipeline.intake import NoTriage
+    from pipeline.jobs.intake import NoTriage
 
     return NoTriage()
 

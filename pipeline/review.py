@@ -12,10 +12,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TextIO
 
-from pipeline.desk import Desk
 from pipeline.errors import InvalidAction
-from pipeline.lifecycle import KINDS, PRIORITIES
+from pipeline.jobs.desk import Desk
 from pipeline.records import TicketState
+from pipeline.stages.lifecycle import KINDS, PRIORITIES
 
 Ask = Callable[[str], str]
 

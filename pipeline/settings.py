@@ -28,7 +28,7 @@ PRIORITIES = ("P1", "P2", "P3", "P4")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Desk:
+class DeskSettings:
     name: str
     address: str
     message_id_domain: str
@@ -39,14 +39,14 @@ class Desk:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Database:
+class DatabaseSettings:
     url: str
     password_env: str
     password_file: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Outbox:
+class OutboxSettings:
     url: str
     tls: str
     ca_file: str
@@ -61,7 +61,7 @@ class Outbox:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Intake:
+class IntakeSettings:
     poll_interval_seconds: int
     idle: bool
     idle_renew_seconds: int
@@ -77,7 +77,7 @@ class Intake:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Sla:
+class SlaSettings:
     first_response_hours: Mapping[str, float]
     resolution_hours: Mapping[str, float]
     default_priority: str
@@ -92,7 +92,7 @@ class Sla:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Tier:
+class TierSettings:
     """One support tier: its display name, group address and member (agent) addresses."""
 
     key: str
@@ -141,12 +141,12 @@ class Settings:
 
     sources: tuple[str, ...]
     data_dir: Path
-    desk: Desk
-    database: Database
-    outbox: Outbox
-    intake: Intake
-    sla: Sla
-    tiers: Mapping[str, Tier]
+    desk: DeskSettings
+    database: DatabaseSettings
+    outbox: OutboxSettings
+    intake: IntakeSettings
+    sla: SlaSettings
+    tiers: Mapping[str, TierSettings]
     security_contact: str
     mailboxes: tuple[Mailbox, ...]
     raw: Mapping[str, Any]
@@ -382,14 +382,14 @@ def _build(merged: dict[str, Any], sources: tuple[str, ...], mailbox_origin: str
     return Settings(
         sources=sources,
         data_dir=Path(data_dir),
-        desk=_section(Desk, merged["desk"]),
-        database=_section(Database, merged["database"]),
-        outbox=_section(Outbox, merged["outbox"]),
-        intake=_section(Intake, merged["intake"]),
+        desk=_section(DeskSettings, merged["desk"]),
+        database=_section(DatabaseSettings, merged["database"]),
+        outbox=_section(OutboxSettings, merged["outbox"]),
+        intake=_section(IntakeSettings, merged["intake"]),
         sla=_build_sla(sla, last),
         tiers=MappingProxyType(
             {
-                key: Tier(
+                key: TierSettings(
                     key=key,
                     name=t["name"],
                     group=t["group"].lower(),
@@ -407,7 +407,7 @@ def _build(merged: dict[str, Any], sources: tuple[str, ...], mailbox_origin: str
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def _build_sla(sla: Mapping[str, Any], origin: str) -> Sla:
+def _build_sla(sla: Mapping[str, Any], origin: str) -> SlaSettings:
     for key in ("business_start", "business_end"):
         try:
             time.fromisoformat(sla[key])
@@ -426,7 +426,7 @@ def _build_sla(sla: Mapping[str, Any], origin: str) -> Sla:
     values["resolution_hours"] = MappingProxyType(dict(sla["resolution_hours"]))
     for key in ("business_days", "holidays", "always_on"):
         values[key] = tuple(sla[key])
-    return Sla(**values)
+    return SlaSettings(**values)
 
 
 def _section(cls: Any, values: Mapping[str, Any]) -> Any:

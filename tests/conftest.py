@@ -168,7 +168,7 @@ def tiket_db(request: pytest.FixtureRequest) -> Iterator[str]:
         yield backend
     finally:
         tiket_fixtures.DATABASE_URL = None
-        from pipeline import models
+        from pipeline.edges import models
 
         db = models.database_proxy.obj
         if db is not None and not db.is_closed():

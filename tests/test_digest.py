@@ -16,9 +16,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pipeline import cli as cli_module
-from pipeline import models as m
 from pipeline.daemon import Runtime, build_runtime
-from pipeline.digest import (
+from pipeline.digest_cli import register
+from pipeline.edges import models as m
+from pipeline.jobs.digest_job import compute_figures, render_digest, run_digest_job
+from pipeline.jobs.intake import NoTriage
+from pipeline.settings import Settings, load_settings
+from pipeline.stages.digest import (
     BACKLOG_BUCKETS,
     DaySample,
     DecisionPair,
@@ -36,10 +40,6 @@ from pipeline.digest import (
     parse_escalation,
     percentile,
 )
-from pipeline.digest_cli import register
-from pipeline.digest_job import compute_figures, render_digest, run_digest_job
-from pipeline.intake import NoTriage
-from pipeline.settings import Settings, load_settings
 from tests import tiket_fixtures
 from tests.tiket_fixtures import write_config
 
@@ -312,8 +312,8 @@ def test_pure_module_imports_no_edges_and_reads_no_clock() -> None:
         "smtplib",
         "imapclient",
         "schedule",
-        "pipeline.models",
-        "pipeline.store",
+        "pipeline.edges.models",
+        "pipeline.edges.store",
         "pipeline.settings",
     }
     assert not {name.split(".")[0] for name in imported} & forbidden
@@ -445,12 +445,12 @@ def build_busy_day() -> dict[str, m.Ticket]:
         (t["t7"], "L2 -> L3: needs the security team", local(26, 16)),
         (t["t9"], "L1 -> L2: old", local(15, 12)),
     ):
-        m.AuditEvent.create(
+        m.AuditRow.create(
             ticket=ticket, action="escalated", actor="tiket", detail=detail, created_at=at(when)
         )
     for key, heads in (("t1", "kcp"), ("t2", "kc"), ("t3", "k"), ("t4", "k")):
         for head, label in (("kind", "incident"), ("category", "network"), ("priority", "P3")):
-            m.Suggestion.create(
+            m.SuggestionRow.create(
                 ticket=t[key],
                 head=head,
                 label=label,
@@ -511,7 +511,7 @@ def build_busy_day() -> dict[str, m.Ticket]:
     for n, (status, when) in enumerate(
         (("failed", local(26, 10)), ("sent", local(26, 10)), ("failed", local(25, 10)))
     ):
-        m.Outbox.create(
+        m.OutboxRow.create(
             message_id=f"<o{n}@x>",
             template="acknowledgement",
             recipients="u@x",
@@ -726,7 +726,7 @@ def test_send_twice_queues_one_row_and_delivers_it(
     config = str(busy.settings.sources[-1])
     for _ in range(2):
         assert tiket(["--config", config, "digest", "--send", "--date", "2026-11-26"]) == 0
-    rows = list(m.Outbox.select().where(m.Outbox.template == "digest"))
+    rows = list(m.OutboxRow.select().where(m.OutboxRow.template == "digest"))
     assert len(rows) == 1 and rows[0].status == "sent"
     assert rows[0].recipients == ",".join(MANAGERS)
     delivered = list((tmp_path / "outbox").glob("digest-2026-11-26*.eml"))
@@ -739,7 +739,7 @@ def test_send_without_managers_is_a_config_error(tmp_path: Path, tiket: Any) -> 
     """With [digest] managers empty, --send exits 2 and queues nothing."""
     config = str(_config(tmp_path, managers=()))
     assert tiket(["--config", config, "digest", "--send"]) == 2
-    assert m.Outbox.select().count() == 0
+    assert m.OutboxRow.select().count() == 0
 
 
 @pytest.mark.one_backend
@@ -761,16 +761,16 @@ def test_daemon_job_sends_once_per_day_after_send_at(busy: Runtime) -> None:
     assert run_digest_job(busy, local(27, 7.52)) is True
     assert run_digest_job(busy, local(27, 7.6)) is False
     assert run_digest_job(busy, local(27, 18)) is False
-    ids = [row.message_id for row in m.Outbox.select().where(m.Outbox.template == "digest")]
+    ids = [row.message_id for row in m.OutboxRow.select().where(m.OutboxRow.template == "digest")]
     assert ids == ["<digest-2026-11-26@tiket.example.org>"]
     assert run_digest_job(busy, local(28, 8)) is True
-    assert m.Outbox.select().where(m.Outbox.template == "digest").count() == 2
+    assert m.OutboxRow.select().where(m.OutboxRow.template == "digest").count() == 2
 
 
 @pytest.mark.one_backend
 def test_the_resolution_goal_comes_from_config(tmp_path: Path) -> None:
     """[digest] resolution_goal_hours replaces the 24 h default in the digest's targets."""
-    from pipeline.digest import targets_from
+    from pipeline.stages.digest import targets_from
 
     settings = tiket_fixtures.test_settings(
         tmp_path, extra={"digest": {"resolution_goal_hours": 8.0}}

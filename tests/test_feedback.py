@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from classifiers import load_model
-from pipeline import models as m
 from pipeline.cli import main
 from pipeline.daemon import build_runtime, run_once
+from pipeline.edges import models as m
 from tests.test_lifecycle_e2e import UnsureModel
 from tests.tiket_fixtures import test_settings
 

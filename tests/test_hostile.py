@@ -22,17 +22,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline import models as m
 from pipeline.daemon import build_runtime, run_once
+from pipeline.edges import models as m
 from pipeline.errors import UnparseableMail
-from pipeline.intake import NoTriage
-from pipeline.language import detect_language
-from pipeline.lifecycle import PromisePolicy, plan_intake
-from pipeline.parsing import parse_mail
+from pipeline.jobs.intake import NoTriage
 from pipeline.records import OutgoingMail, SenderHistory
-from pipeline.rendering import DeskIdentity, message_id_for, render_mail
-from pipeline.reply_matching import match_reply
-from pipeline.screening import ScreeningPolicy, screen_mail
+from pipeline.stages.language import detect_language
+from pipeline.stages.lifecycle import PromisePolicy, plan_intake
+from pipeline.stages.parsing import parse_mail
+from pipeline.stages.rendering import DeskIdentity, message_id_for, render_mail
+from pipeline.stages.reply_matching import match_reply
+from pipeline.stages.screening import ScreeningPolicy, screen_mail
 from tests.servers import ImapUser, SmtpSink
 from tests.tiket_fixtures import test_settings
 
@@ -264,12 +264,12 @@ def test_hostile_attachment_names_are_stored_inside_the_attachments_folder(tmp_p
     summary = run_once(runtime)
     assert summary.dispositions["ticket_created"] == len(HOSTILE_NAMES)
     attachments = (tmp_path / "data" / "attachments").resolve()
-    for row in m.Attachment.select():
+    for row in m.AttachmentRow.select():
         assert "/" not in row.filename and "\\" not in row.filename and "\x00" not in row.filename
         assert 0 < len(row.filename) <= 120 and not row.filename.startswith(".")
         path = runtime.store.blob_path(row.sha256).resolve()
         assert path.is_relative_to(attachments) and path.read_bytes().startswith(b"payload")
-    assert m.Attachment.select().count() == len(HOSTILE_NAMES)
+    assert m.AttachmentRow.select().count() == len(HOSTILE_NAMES)
     for path in tmp_path.rglob("*"):  # nothing was written outside the data folders
         assert path.resolve().is_relative_to(tmp_path.resolve())
         assert path.name not in ("passwd", "evil", "escape.sh", "win.ini", "evil.sh", "evil.dll")

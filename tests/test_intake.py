@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import lifecycle
-from pipeline import models as m
 from pipeline.daemon import build_runtime, run_once
-from pipeline.intake import NoTriage
-from pipeline.maildir_source import seed_sample_maildir
-from pipeline.views import list_inbound, list_quarantine, show_ticket
+from pipeline.edges import models as m
+from pipeline.edges.maildir_source import seed_sample_maildir
+from pipeline.edges.views import list_inbound, list_quarantine, show_ticket
+from pipeline.jobs.intake import NoTriage
+from pipeline.stages import lifecycle
 from tests.tiket_fixtures import test_settings
 
 SAMPLES = Path(__file__).resolve().parent.parent / "config" / "sample-mails"
@@ -64,7 +64,7 @@ def test_rerun_and_redelivery_create_nothing_twice(tmp_path: Path, runtime) -> N
     put(tmp_path / "Maildir", "b", plain(1))
     summary = run_once(runtime)
     assert summary.dispositions == {"duplicate": 1}
-    assert m.Ticket.select().count() == 1 and m.Outbox.select().count() == 1
+    assert m.Ticket.select().count() == 1 and m.OutboxRow.select().count() == 1
 
 
 def test_same_mail_through_two_mailboxes_is_one_ticket(tmp_path: Path) -> None:
@@ -111,7 +111,7 @@ def test_a_bug_in_a_stage_retries_then_quarantines_without_blocking(
             raise RuntimeError("bug in planning")
         return original(mail, *args, **kwargs)
 
-    monkeypatch.setattr("pipeline.intake.plan_intake", flaky)
+    monkeypatch.setattr("pipeline.jobs.intake.plan_intake", flaky)
     put(tmp_path / "Maildir", "a", plain(1))
     put(tmp_path / "Maildir", "b", plain(2, sender="other@example.com"))
     run_once(runtime)
@@ -162,7 +162,7 @@ def test_attachments_are_content_addressed_files(tmp_path: Path, runtime) -> Non
     shutil.copy(SAMPLES / "11-shared-drive-access-screenshot.eml", tmp_path / "x.eml")
     put(tmp_path / "Maildir", "a", (tmp_path / "x.eml").read_bytes())
     run_once(runtime)
-    att = m.Attachment.get()
+    att = m.AttachmentRow.get()
     assert runtime.store.blob_path(att.sha256).read_bytes().startswith(b"\x89PNG")
     assert "/" not in att.filename
 
@@ -178,8 +178,8 @@ def test_outbox_gives_up_after_the_give_up_time(tmp_path: Path) -> None:
     put(tmp_path / "Maildir", "a", plain(1))
     first = run_once(runtime).delivery
     assert (first.sent, first.retried) == (0, 1)
-    from pipeline.outbox import deliver_due
-    from pipeline.smtp_sender import open_sender
+    from pipeline.edges.smtp_sender import open_sender
+    from pipeline.jobs.outbox import deliver_due
 
     later = datetime.now(UTC) + timedelta(seconds=10)
     stats = deliver_due(
@@ -190,5 +190,5 @@ def test_outbox_gives_up_after_the_give_up_time(tmp_path: Path) -> None:
         later,
     )
     assert stats.failed == 1
-    row = m.Outbox.get()
+    row = m.OutboxRow.get()
     assert row.status == "failed" and "gave up" in row.last_error

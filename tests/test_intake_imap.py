@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from pipeline import models as m
 from pipeline.daemon import build_runtime, run_once
-from pipeline.intake import NoTriage
+from pipeline.edges import models as m
+from pipeline.jobs.intake import NoTriage
 from pipeline.settings import Settings
 from tests.servers import ImapUser, SmtpSink
 from tests.tiket_fixtures import database_section, test_settings, write_config
@@ -132,9 +132,9 @@ def test_smtp_4xx_is_retried_and_5xx_fails_at_once(
     smtp_sink.fail_next(451, 1)
     imap_user.append("INBOX", user_mail(1))
     assert run_once(runtime).delivery.retried == 1
-    row = m.Outbox.get()
+    row = m.OutboxRow.get()
     assert row.status == "pending" and row.attempts == 1 and "451" in row.last_error
-    m.Outbox.update(next_attempt_at=row.created_at).execute()
+    m.OutboxRow.update(next_attempt_at=row.created_at).execute()
     from pipeline.daemon import deliver_outbox
 
     assert deliver_outbox(runtime).sent == 1
@@ -143,7 +143,7 @@ def test_smtp_4xx_is_retried_and_5xx_fails_at_once(
     smtp_sink.fail_next(550, 1)
     imap_user.append("INBOX", user_mail(2, sender="bob@example.com"))
     assert run_once(runtime).delivery.failed == 1
-    assert m.AuditEvent.select().where(m.AuditEvent.action == "outbox_failed").count() == 1
+    assert m.AuditRow.select().where(m.AuditRow.action == "outbox_failed").count() == 1
 
 
 def write_process_config(tmp_path: Path, imap: ImapUser, sink: SmtpSink, **intake: Any) -> Path:

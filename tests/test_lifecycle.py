@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pipeline.errors import InvalidAction
-from pipeline.lifecycle import (
+from pipeline.records import Dossier, SimilarTicket, Suggestion, TicketState
+from pipeline.stages.lifecycle import (
     DeskPolicy,
     TierInfo,
     can_transition,
@@ -19,8 +20,7 @@ from pipeline.lifecycle import (
     plan_review,
     plan_status,
 )
-from pipeline.records import Dossier, SimilarTicket, Suggestion, TicketState
-from pipeline.sla import Calendar, SlaPolicy
+from pipeline.stages.sla import Calendar, SlaPolicy
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 POLICY = DeskPolicy(
@@ -197,9 +197,9 @@ def test_auto_close_after_the_quiet_period() -> None:
 
 def test_a_requester_reply_to_an_escalated_ticket_reaches_its_tier() -> None:
     """L2 works from mail: the requester's answer is forwarded to the L2 group; L1 tickets are not."""
-    from pipeline.lifecycle import PromisePolicy, plan_intake
-    from pipeline.parsing import parse_mail
     from pipeline.records import ReplyMatch, TicketInfo, Verdict
+    from pipeline.stages.lifecycle import PromisePolicy, plan_intake
+    from pipeline.stages.parsing import parse_mail
 
     raw = b"From: ann@example.com\r\nSubject: Re: [TKT-000002] Printer\r\n\r\nIt jams again.\r\n"
     mail = parse_mail(raw, received_at=NOW, max_mail_bytes=10**6, max_attachment_bytes=10**6)

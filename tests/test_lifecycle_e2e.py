@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from email import policy
 from pathlib import Path
 
-from pipeline import models as m
 from pipeline.cli import main
 from pipeline.daemon import build_runtime, run_once
+from pipeline.edges import models as m
 from pipeline.records import Suggestion, TriageOutcome
 from tests.servers import ImapUser, SmtpSink
 from tests.test_intake_imap import mailbox_entry
@@ -199,7 +199,7 @@ def test_commands_from_a_non_agent_are_ignored_and_audited(
     )
     run_once(runtime)
     assert m.Ticket.get_by_id(1).status == "new"
-    assert m.AuditEvent.select().where(m.AuditEvent.action == "commands_ignored").count() == 1
+    assert m.AuditRow.select().where(m.AuditRow.action == "commands_ignored").count() == 1
 
 
 def test_a_breach_suspect_goes_to_l3_and_the_security_contact(

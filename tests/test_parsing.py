@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import UnparseableMail
-from pipeline.parsing import clean_header_text, html_to_text, parse_mail, safe_filename
+from pipeline.stages.parsing import clean_header_text, html_to_text, parse_mail, safe_filename
 
 SAMPLES = Path(__file__).resolve().parent.parent / "config" / "sample-mails"
 MAILS = Path(__file__).resolve().parent / "data" / "mails"
@@ -112,7 +112,7 @@ def test_a_broken_parse_pool_falls_back_to_parsing_in_process(
     """Workers that die (OOM killer, bad start) never stop intake: the batch is parsed here."""
     from concurrent.futures.process import BrokenProcessPool
 
-    from pipeline.parse_pool import MIN_BATCH, ParsePool
+    from pipeline.edges.parse_pool import MIN_BATCH, ParsePool
 
     def broken(*args: object, **kwargs: object) -> None:
         raise BrokenProcessPool("a worker died")

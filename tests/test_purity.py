@@ -9,16 +9,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PURE = [
-    "pipeline/parsing.py",
-    "pipeline/screening.py",
-    "pipeline/reply_matching.py",
-    "pipeline/triage.py",
-    "pipeline/sla.py",
-    "pipeline/lifecycle.py",
-    "pipeline/rendering.py",
-    "pipeline/language.py",
+    "pipeline/stages/parsing.py",
+    "pipeline/stages/screening.py",
+    "pipeline/stages/reply_matching.py",
+    "pipeline/stages/triage.py",
+    "pipeline/stages/sla.py",
+    "pipeline/stages/lifecycle.py",
+    "pipeline/stages/rendering.py",
+    "pipeline/stages/language.py",
     "pipeline/records.py",
-    "pipeline/digest.py",
+    "pipeline/stages/digest.py",
     "classifiers/features.py",
     "classifiers/priority.py",
     "classifiers/breach.py",
@@ -31,8 +31,8 @@ FORBIDDEN_MODULES = {
     "schedule",
     "socket",
     "subprocess",
-    "pipeline.store",
-    "pipeline.models",
+    "pipeline.edges.store",
+    "pipeline.edges.models",
     "pipeline.settings",
 }
 FORBIDDEN_CALLS = {

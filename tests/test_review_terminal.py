@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline import models as m
 from pipeline.daemon import build_runtime, run_once
+from pipeline.edges import models as m
 from tests.test_lifecycle_e2e import UnsureModel, mail
 from tests.tiket_fixtures import test_settings
 

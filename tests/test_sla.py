@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from pipeline.sla import (
+from pipeline.stages.sla import (
     Calendar,
     ClockFacts,
     SlaPolicy,

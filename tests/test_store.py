@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pipeline import migrations
-from pipeline import models as m
 from pipeline.daemon import build_runtime, holder_is_dead
-from pipeline.intake import NoTriage
+from pipeline.edges import migrations
+from pipeline.edges import models as m
+from pipeline.edges.store import open_database
+from pipeline.jobs.intake import NoTriage
 from pipeline.records import RawMail
-from pipeline.store import open_database
 from tests.tiket_fixtures import test_settings
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)

@@ -18,8 +18,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
 
+from pipeline.edges.store import Store
 from pipeline.records import SimilarTicket
-from pipeline.store import Store
 
 N_FEATURES = 2**18
 MIN_SCORE = 0.15

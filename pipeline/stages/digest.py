@@ -211,7 +211,7 @@ class TimeStats:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Intake:
+class IntakeFigures:
     """Tickets in on the reported day, by attribute."""
 
     total: int
@@ -299,7 +299,7 @@ class Review:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Health:
-    """Intake health on the reported day."""
+    """IntakeFigures health on the reported day."""
 
     received: int
     tickets_created: int
@@ -336,7 +336,7 @@ class DigestFigures:
     generated_at: datetime
     window_start: datetime
     window_end: datetime
-    intake: Intake
+    intake: IntakeFigures
     first_response: tuple[TimeStats, ...]
     first_response_overall: TimeStats
     resolution: Resolution
@@ -540,11 +540,11 @@ def _resolution(sample: DaySample, targets: Targets) -> Resolution:
     )
 
 
-def _intake(mix: Sequence[TicketMix], targets: Targets) -> Intake:
+def _intake(mix: Sequence[TicketMix], targets: Targets) -> IntakeFigures:
     def label(value: str | None) -> str:
         return value or "(none)"
 
-    return Intake(
+    return IntakeFigures(
         total=sum(r.count for r in mix),
         needs_review=sum(r.needs_review for r in mix),
         by_kind=_counts((label(r.kind), r.count) for r in mix),

@@ -27,7 +27,7 @@ from pipeline.records import (
     TriageOutcome,
     Verdict,
 )
-from pipeline.sla import (
+from pipeline.stages.sla import (
     CLOCKS,
     TIERS,
     ClockFacts,

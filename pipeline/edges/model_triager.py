@@ -14,7 +14,7 @@ from typing import Any
 
 from pipeline.records import Suggestion, TriageOutcome
 from pipeline.settings import Settings
-from pipeline.triage import degraded_outcome, outcome_from_result
+from pipeline.stages.triage import degraded_outcome, outcome_from_result
 
 log = logging.getLogger(__name__)
 

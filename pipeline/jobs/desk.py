@@ -13,8 +13,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
+from pipeline.edges.store import OPEN_STATES, Store
 from pipeline.errors import InvalidAction
-from pipeline.lifecycle import (
+from pipeline.jobs.similar import SimilarIndex
+from pipeline.records import AuditEvent, Dossier, OutgoingMail, TicketState, TicketUpdate
+from pipeline.settings import DAYS, Settings
+from pipeline.stages.lifecycle import (
     DeskPolicy,
     TierInfo,
     clock_facts,
@@ -27,12 +31,8 @@ from pipeline.lifecycle import (
     plan_sla_step,
     plan_status,
 )
-from pipeline.records import AuditEvent, Dossier, OutgoingMail, TicketState, TicketUpdate
-from pipeline.rendering import DeskIdentity, message_id_for, render_mail
-from pipeline.settings import DAYS, Settings
-from pipeline.similar import SimilarIndex
-from pipeline.sla import Calendar, SlaPolicy, sla_actions
-from pipeline.store import OPEN_STATES, Store
+from pipeline.stages.rendering import DeskIdentity, message_id_for, render_mail
+from pipeline.stages.sla import Calendar, SlaPolicy, sla_actions
 
 log = logging.getLogger(__name__)
 Planner = Callable[[TicketState, Dossier], TicketUpdate]

@@ -29,9 +29,9 @@ from jinja2 import (
 )
 
 from pipeline import ROOT
-from pipeline.parsing import clean_header_text
 from pipeline.records import MailIntent, OutgoingMail
-from pipeline.screening import LOOP_HEADER_NAME
+from pipeline.stages.parsing import clean_header_text
+from pipeline.stages.screening import LOOP_HEADER_NAME
 
 TEMPLATE_DIR = ROOT / "templates"
 FALLBACK_LOCALE = "en"

@@ -1,4 +1,4 @@
-"""Intake: orchestrates mail from a source through receive, the pure stages and apply_plan.
+"""MailIntake: orchestrates mail from a source through receive, the pure stages and apply_plan.
 
 receive (commit raw bytes) -> parse -> screen -> match reply -> triage -> plan -> render -> apply,
 then the finished mails are moved on the server. Per-mail isolation: an exception in one mail is
@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from pipeline.desk import Desk
+from pipeline.edges.parse_pool import ParseFailure, ParsePool, worker_count
+from pipeline.edges.store import Store
 from pipeline.errors import ClaimLost, InvalidAction, UnparseableMail
 from pipeline.faults import crash_point
-from pipeline.language import detect_language
-from pipeline.lifecycle import PromisePolicy, plan_agent_reply, plan_intake
-from pipeline.parse_pool import ParseFailure, ParsePool, worker_count
+from pipeline.jobs.desk import Desk
 from pipeline.records import (
     AuditEvent,
     IntakePlan,
@@ -33,11 +32,12 @@ from pipeline.records import (
     StoredMail,
     TriageOutcome,
 )
-from pipeline.rendering import DeskIdentity, message_id_for, render_mail
-from pipeline.reply_matching import match_reply, own_id_ref, subject_refs, thread_ids
-from pipeline.screening import ScreeningPolicy, screen_mail
 from pipeline.settings import Settings
-from pipeline.store import Store
+from pipeline.stages.language import detect_language
+from pipeline.stages.lifecycle import PromisePolicy, plan_agent_reply, plan_intake
+from pipeline.stages.rendering import DeskIdentity, message_id_for, render_mail
+from pipeline.stages.reply_matching import match_reply, own_id_ref, subject_refs, thread_ids
+from pipeline.stages.screening import ScreeningPolicy, screen_mail
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -86,7 +86,7 @@ class PassStats:
     results: list[IntakeResult] = field(default_factory=list)
 
 
-class Intake:
+class MailIntake:
     """Runs intake for every mailbox against one store."""
 
     def __init__(

@@ -16,8 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from peewee import JOIN, SQL, Case, Database, PostgresqlDatabase, fn
 
-from pipeline import models as m
-from pipeline.digest import (
+from pipeline.edges import models as m
+from pipeline.edges.store import Store, naive
+from pipeline.records import MailIntent, OutgoingMail
+from pipeline.settings import Settings
+from pipeline.stages.digest import (
     BACKLOG_BUCKETS,
     OPEN_STATES,
     TREND_DAYS,
@@ -38,10 +41,7 @@ from pipeline.digest import (
     digest_due,
     targets_from,
 )
-from pipeline.records import MailIntent, OutgoingMail
-from pipeline.rendering import DeskIdentity, render_mail
-from pipeline.settings import Settings
-from pipeline.store import Store, naive
+from pipeline.stages.rendering import DeskIdentity, render_mail
 
 if TYPE_CHECKING:
     from pipeline.daemon import Runtime
@@ -118,7 +118,7 @@ def _day_sample(db: Database, day: date, tz: str, now: datetime) -> DaySample:
             _between(T.resolved_at, start, end)
         ),
     )
-    S, A = m.SlaEvent, m.AuditEvent
+    S, A = m.SlaEvent, m.AuditRow
     breaches = _rows(
         db,
         S.select(fn.COUNT(SQL("*"))).where(
@@ -195,7 +195,7 @@ def _breaches(db: Database, start: datetime, end: datetime) -> tuple[SlaBreach, 
 
 
 def _escalations(db: Database, start: datetime, end: datetime) -> tuple[Escalation, ...]:
-    A, T = m.AuditEvent, m.Ticket
+    A, T = m.AuditRow, m.Ticket
     query = (
         A.select(T.ref, T.subject, A.detail)
         .join(T)
@@ -218,7 +218,7 @@ def _flagged(db: Database, start: datetime, end: datetime) -> tuple[FlaggedTicke
 
 
 def _suggestions(db: Database, start: datetime, end: datetime) -> tuple[SuggestionCount, ...]:
-    S, T = m.Suggestion, m.Ticket
+    S, T = m.SuggestionRow, m.Ticket
     query = (
         S.select(S.head, fn.COUNT(SQL("*")), _flag(S.applied))
         .join(T)
@@ -231,7 +231,7 @@ def _suggestions(db: Database, start: datetime, end: datetime) -> tuple[Suggesti
 
 
 def _decisions(db: Database, start: datetime, end: datetime) -> tuple[DecisionPair, ...]:
-    D, S = m.Decision, m.Suggestion
+    D, S = m.Decision, m.SuggestionRow
     query = (
         D.select(D.head, S.label, D.label, fn.COUNT(SQL("*")))
         .join(S, JOIN.LEFT_OUTER, on=(S.ticket == D.ticket) & (S.head == D.head))
@@ -254,7 +254,7 @@ def _inbound(db: Database, start: datetime, end: datetime) -> tuple[InboundCount
 
 
 def _outbox_failed(db: Database, start: datetime, end: datetime) -> tuple[tuple[str, int], ...]:
-    outbox = m.Outbox
+    outbox = m.OutboxRow
     query = (
         outbox.select(outbox.template, fn.COUNT(SQL("*")))
         .where((outbox.status == "failed") & _between(outbox.created_at, start, end))
@@ -333,7 +333,11 @@ def queue_digest(
 def already_queued(day: date, settings: Settings) -> bool:
     """True when the digest reporting on `day` is in the outbox (in any state)."""
     message_id = digest_message_id(day, settings.desk.message_id_domain)
-    return m.Outbox.select(m.Outbox.message_id).where(m.Outbox.message_id == message_id).exists()
+    return (
+        m.OutboxRow.select(m.OutboxRow.message_id)
+        .where(m.OutboxRow.message_id == message_id)
+        .exists()
+    )
 
 
 def run_digest_job(runtime: Runtime, now: datetime) -> bool:
