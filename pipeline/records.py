@@ -64,6 +64,8 @@ class ParsedMail:
     return_path: str | None
     defects: tuple[str, ...]
     size: int
+    from_header: str = ""  # the From header as sent (RFC 2047 words still encoded)
+    text_truncated: bool = False  # text was cut at the intake limit before any pattern ran
 
     def header(self, name: str) -> str | None:
         """The first value of a header (name case-insensitive), or None."""

@@ -17,6 +17,13 @@ from tests.test_intake_imap import mailbox_entry
 from tests.tiket_fixtures import test_settings
 
 AGENT = "bob.l2@desk.example"
+MX = "mx.desk.example"
+"""The desk's receiving server: its Authentication-Results are the only ones tiket trusts."""
+
+
+def passed_by_mx(domain: str) -> str:
+    """The header the desk's own MTA would prepend to a mail that passed DMARC."""
+    return f"Authentication-Results: {MX}; dmarc=pass header.from={domain}; spf=pass smtp.mailfrom={domain}\r\n"
 
 
 class UnsureModel:
@@ -72,6 +79,7 @@ def test_mail_to_review_to_breach_to_escalation_to_agent_resolution(
         extra={
             "tiers.L2": {"members": [AGENT], "group": "l2@desk.example"},
             "tiers.L1": {"group": "l1@desk.example"},
+            "security": {"trusted_authserv_id": MX},
         },
     )
     config = str(tmp_path / "tiket.toml")
@@ -145,7 +153,7 @@ def test_mail_to_review_to_breach_to_escalation_to_agent_resolution(
     assert "first response target missed" in staff_text
 
     # the L2 agent answers the escalation mail with a command
-    reply = (
+    reply = passed_by_mx("desk.example").encode() + (
         f"From: Bob <{AGENT}>\r\nTo: support@example.org\r\nSubject: Re: {escalation['Subject']}\r\n"
         f"Message-ID: <agent-1@desk.example>\r\nIn-Reply-To: {escalation['Message-ID']}\r\n\r\n"
         "Hi Ann, we replaced the fuser unit; please try again.\r\n"

@@ -295,6 +295,15 @@ class Store:
         by_id = {info.id: info for info in infos.values()}
         return {mid: by_id[tid] for mid, tid in found.items() if tid in by_id}
 
+    def known_categories(self) -> frozenset[str]:
+        """Every category a ticket carries now (what #category by mail may set)."""
+        return frozenset(
+            row.category
+            for row in m.Ticket.select(m.Ticket.category)
+            .where(m.Ticket.category.is_null(False))
+            .distinct()
+        )
+
     def tickets_by_refs(self, refs: Iterable[str]) -> dict[str, TicketInfo]:
         """Tickets by reference (TKT-000123)."""
         refs = list(dict.fromkeys(refs))[:20]

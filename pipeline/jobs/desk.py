@@ -31,7 +31,9 @@ from pipeline.stages.lifecycle import (
     plan_sla_step,
     plan_status,
 )
-from pipeline.stages.rendering import DeskIdentity, message_id_for, render_mail
+from pipeline.edges.secrets import load_keyring
+from pipeline.stages.agent_auth import issue_message_id
+from pipeline.stages.rendering import DeskIdentity, render_mail
 from pipeline.stages.sla import Calendar, SlaPolicy, sla_actions
 
 log = logging.getLogger(__name__)
@@ -85,6 +87,7 @@ class Desk:
         self.store = store
         self.policy = desk_policy(settings)
         self.similar = similar or SimilarIndex(store)
+        self.keyring = load_keyring(settings)  # signs the token in every Message-ID we send
         desk = settings.desk
         self.identity = DeskIdentity(
             name=desk.name,
@@ -116,10 +119,12 @@ class Desk:
                     ref=ref,
                     desk=self.identity,
                     now=now,
-                    message_id=message_id_for(
+                    message_id=issue_message_id(
                         ref,
                         f"{intent.purpose}-{uuid.uuid4().hex[:10]}",
+                        intent.to,
                         self.identity.message_id_domain,
+                        self.keyring,
                     ),
                 )
                 for intent in update.mails

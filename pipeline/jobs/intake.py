@@ -17,8 +17,9 @@ from typing import Protocol
 
 from pipeline.edges.parse_pool import ParseFailure, ParsePool, worker_count
 from pipeline.edges.store import Store
-from pipeline.errors import ClaimLost, InvalidAction, UnparseableMail
+from pipeline.errors import ClaimLost, UnparseableMail
 from pipeline.faults import crash_point
+from pipeline.jobs.agent_mail import AgentGate
 from pipeline.jobs.desk import Desk
 from pipeline.records import (
     AuditEvent,
@@ -34,9 +35,10 @@ from pipeline.records import (
 )
 from pipeline.settings import Settings
 from pipeline.stages.language import detect_language
-from pipeline.stages.lifecycle import PromisePolicy, plan_agent_reply, plan_intake
-from pipeline.stages.rendering import DeskIdentity, message_id_for, render_mail
-from pipeline.stages.reply_matching import match_reply, own_id_ref, subject_refs, thread_ids
+from pipeline.stages.agent_auth import issue_message_id
+from pipeline.stages.lifecycle import PromisePolicy, plan_intake
+from pipeline.stages.rendering import DeskIdentity, render_mail
+from pipeline.stages.reply_matching import match_reply, subject_refs, thread_ids
 from pipeline.stages.screening import ScreeningPolicy, screen_mail
 
 log = logging.getLogger(__name__)
@@ -116,6 +118,7 @@ class MailIntake:
         self.folders = {m.name: m for m in settings.mailboxes}
         self.crash_at = str(settings.section("debug")["crash_at"])
         self.desk_actions = Desk(settings, store)
+        self.agent_gate = AgentGate(settings, store, self.desk_actions)
         self.parser = ParsePool(
             worker_count(settings.intake.parse_workers),
             settings.intake.max_mail_bytes,
@@ -226,10 +229,11 @@ class MailIntake:
             now = self.clock()
             verdict = screen_mail(mail, self.screening, self.store.sender_history(mail.sender, now))
             stage = "match"
-            match = self._match(mail)
+            match = self._match(mail, now)
             stage = "plan"
-            if verdict.accept and self._from_agent(mail, match):
-                plan = self._plan_agent_reply(mail, match, now)
+            agent_plan = self.agent_gate.plan(mail, verdict, match, now)
+            if agent_plan is not None:
+                plan = agent_plan
             else:
                 language = detect_language(mail.text, mail.content_language)
                 plan = plan_intake(mail, verdict, match, triage, self.promise, language=language)
@@ -262,47 +266,13 @@ class MailIntake:
         )
         return result
 
-    def _from_agent(self, mail: ParsedMail, match: ReplyMatch) -> bool:
-        return (
-            match.ticket is not None
-            and match.ticket.status != "closed"
-            and mail.sender in self.settings.agents
-        )
-
-    def _plan_agent_reply(self, mail: ParsedMail, match: ReplyMatch, now: datetime) -> IntakePlan:
-        """An agent answered a ticket mail: their #commands act, the rest goes to the requester."""
-        assert match.ticket is not None
-        ticket = self.store.ticket_state(match.ticket.id)
-        try:
-            update = plan_agent_reply(
-                ticket,
-                mail.sender,
-                mail.text,
-                self.desk_actions.policy,
-                self.desk_actions.dossier(ticket),
-                now,
-            )
-        except InvalidAction as exc:
-            return IntakePlan(
-                disposition="reply_added",
-                rule="agent_reply",
-                existing=match.ticket,
-                events=(
-                    AuditEvent(action="agent_command_refused", actor=mail.sender, detail=str(exc)),
-                ),
-            )
-        return IntakePlan(
-            disposition="reply_added", rule="agent_reply", existing=match.ticket, update=update
-        )
-
-    def _match(self, mail: ParsedMail) -> ReplyMatch:
+    def _match(self, mail: ParsedMail, now: datetime) -> ReplyMatch:
         desk = self.settings.desk
         ids = thread_ids(mail)
-        refs = [
-            r for r in (own_id_ref(i, desk.message_id_domain, desk.ref_prefix) for i in ids) if r
-        ]
-        refs.extend(subject_refs(mail.subject, desk.ref_prefix))
+        refs = list(subject_refs(mail.subject, desk.ref_prefix))
         by_id = self.store.tickets_by_message_ids(ids) if ids else {}
+        if ids:  # our own ids count only with a token issued to this sender
+            by_id = self.agent_gate.issued_tickets(mail, ids, now) | by_id
         by_ref = self.store.tickets_by_refs(refs) if refs else {}
         return match_reply(
             mail,
@@ -322,8 +292,12 @@ class MailIntake:
                 ref=ref,
                 desk=self.desk,
                 now=now,
-                message_id=message_id_for(
-                    ref, f"{intent.purpose}-m{inbound_id}", self.desk.message_id_domain
+                message_id=issue_message_id(
+                    ref,
+                    f"{intent.purpose}-m{inbound_id}",
+                    intent.to,
+                    self.desk.message_id_domain,
+                    self.agent_gate.keyring,
                 ),
             )
             for intent in intents
