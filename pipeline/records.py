@@ -80,7 +80,9 @@ class ParsedMail:
 class SenderHistory:
     """What the store knows about a sender that screening needs (looked up before screening)."""
 
-    acks_last_hour: int = 0
+    acks_last_hour: int = 0  # to this sender's normalised address
+    desk_acks_last_hour: int = 0  # to anyone
+    same_body_recent: int = 0  # earlier mails of this sender with the same normalised body
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

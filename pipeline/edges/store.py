@@ -6,6 +6,7 @@ The only writer of models. Converts between aware UTC datetimes (records) and na
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -36,9 +37,20 @@ from pipeline.records import (
     TicketUpdate,
 )
 from pipeline.settings import Settings, read_secret
+from pipeline.stages.addresses import body_key, normalised_address
 
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(<[^<>\s]{1,500}>)", re.IGNORECASE | re.MULTILINE)
 OPEN_STATES = ("new", "open", "in_progress", "pending")
+ACK_TEMPLATES = ("acknowledgement", "agent_notice")
+"""Automatic answers to a sender: the per-sender and desk-wide caps count them."""
+
+
+def outbox_recipients(value: str) -> list[str]:
+    """An outbox row's recipients: a JSON list (rows from before migration 6: comma-separated)."""
+    if value.startswith("["):
+        found = json.loads(value)
+        return [str(a) for a in found] if isinstance(found, list) else []
+    return [r for r in value.split(",") if r]
 
 
 def utc(dt: datetime | None) -> datetime | None:
@@ -260,22 +272,33 @@ class Store:
         ]
 
     # -- lookups for the pure stages ------------------------------------------------------------
-    def sender_history(self, address: str, now: datetime) -> SenderHistory:
-        """How many acknowledgements this sender got in the last hour."""
-        if not address:
-            return SenderHistory()
+    def sender_history(
+        self, address: str, body: str, now: datetime, window: timedelta = timedelta(hours=24)
+    ) -> SenderHistory:
+        """Acknowledgements in the last hour (to this sender's normalised address and to anyone)
+        and how often this sender sent this body within `window` (the caps and loop guard)."""
         q = self.db.quote[0]
         p = self.db.param
-        cursor = self.db.execute_sql(
-            f"SELECT COUNT(*) FROM {q}outbox{q} WHERE {q}first_recipient{q} = {p} AND "
-            f"{q}template{q} = {p} AND {q}created_at{q} >= {p}",
-            [
-                address,
-                "acknowledgement",
-                m.OutboxRow.created_at.db_value(naive(now - timedelta(hours=1))),
-            ],
+        hour_ago = m.OutboxRow.created_at.db_value(naive(now - timedelta(hours=1)))
+        acks = f"{q}template{q} IN ({p}, {p}) AND {q}created_at{q} >= {p}"
+        desk = self.db.execute_sql(
+            f"SELECT COUNT(*) FROM {q}outbox{q} WHERE {acks}", [*ACK_TEMPLATES, hour_ago]
+        ).fetchone()[0]
+        if not address:
+            return SenderHistory(desk_acks_last_hour=int(desk))
+        key = normalised_address(address)
+        mine = self.db.execute_sql(
+            f"SELECT COUNT(*) FROM {q}outbox{q} WHERE {q}recipient_key{q} = {p} AND {acks}",
+            [key, *ACK_TEMPLATES, hour_ago],
+        ).fetchone()[0]
+        same = self.db.execute_sql(
+            f"SELECT COUNT(*) FROM {q}inbound{q} WHERE {q}sender_key{q} = {p} AND "
+            f"{q}body_key{q} = {p} AND {q}received_at{q} >= {p}",
+            [key, body, m.Inbound.received_at.db_value(naive(now - window))],
+        ).fetchone()[0]
+        return SenderHistory(
+            acks_last_hour=int(mine), desk_acks_last_hour=int(desk), same_body_recent=int(same)
         )
-        return SenderHistory(acks_last_hour=int(cursor.fetchone()[0]))
 
     def tickets_by_message_ids(self, message_ids: Iterable[str]) -> dict[str, TicketInfo]:
         """Tickets that own any of these Message-IDs, inbound or outbound."""
@@ -389,6 +412,8 @@ class Store:
                     "processed_at": at,
                     "stage": None,
                     "reason": None,
+                    "sender_key": normalised_address(mail.sender) if mail.sender else None,
+                    "body_key": body_key(mail.text),
                 },
                 expect={"state": "pending", "attempts": stored.attempts},
             )
@@ -518,8 +543,9 @@ class Store:
                     "ticket": ticket_id,
                     "inbound": inbound_id,
                     "template": out.template,
-                    "recipients": ",".join(out.to),
+                    "recipients": json.dumps(list(out.to)),  # a list: never split on commas
                     "first_recipient": out.to[0] if out.to else "",
+                    "recipient_key": normalised_address(out.to[0]) if out.to else "",
                     "subject": out.subject,
                     "raw": out.raw,
                     "status": "pending",

@@ -12,7 +12,7 @@ import logging
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from pipeline.edges.parse_pool import ParseFailure, ParsePool, worker_count
@@ -35,6 +35,7 @@ from pipeline.records import (
 )
 from pipeline.settings import Settings
 from pipeline.stages.language import detect_language
+from pipeline.stages.addresses import body_key
 from pipeline.stages.agent_auth import issue_message_id
 from pipeline.stages.lifecycle import PromisePolicy, plan_intake
 from pipeline.stages.rendering import DeskIdentity, render_mail
@@ -109,12 +110,15 @@ class MailIntake:
             own_domain=desk.message_id_domain,
             own_addresses=frozenset({desk.address.lower()}),
             ack_cap_per_hour=settings.intake.ack_cap_per_hour,
+            desk_ack_cap_per_hour=settings.intake.desk_ack_cap_per_hour,
+            loop_repeat_limit=settings.intake.loop_repeat_limit,
         )
         self.promise = PromisePolicy(
             first_response_hours=settings.sla.first_response_hours,
             default_priority=settings.sla.default_priority,
             tier_groups={k: t.group for k, t in settings.tiers.items()},
         )
+        self.loop_window = timedelta(hours=settings.intake.loop_window_hours)
         self.folders = {m.name: m for m in settings.mailboxes}
         self.crash_at = str(settings.section("debug")["crash_at"])
         self.desk_actions = Desk(settings, store)
@@ -227,7 +231,10 @@ class MailIntake:
         stage = "screen"
         try:
             now = self.clock()
-            verdict = screen_mail(mail, self.screening, self.store.sender_history(mail.sender, now))
+            history = self.store.sender_history(
+                mail.sender, body_key(mail.text), now, self.loop_window
+            )
+            verdict = screen_mail(mail, self.screening, history)
             stage = "match"
             match = self._match(mail, now)
             stage = "plan"
