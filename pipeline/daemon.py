@@ -20,6 +20,7 @@ from types import FrameType
 
 import schedule
 
+from pipeline.edges.files import private_dir, restrict_umask
 from pipeline.edges.imap_source import ImapSource
 from pipeline.edges.maildir_source import MaildirSource
 from pipeline.edges.model_triager import ModelTriager, model_triager_for
@@ -70,7 +71,9 @@ class Runtime:
 
 
 def build_runtime(settings: Settings, triager: Triager | None = None) -> Runtime:
-    """Open (and migrate) the database and wire intake to it."""
+    """Open (and migrate) the database and wire intake to it (every file it makes is private)."""
+    restrict_umask()
+    private_dir(settings.data_dir)
     store = open_store(settings)
     if triager is None:
         triager = model_triager_for(settings)
@@ -175,6 +178,16 @@ def run_digest(runtime: Runtime) -> bool:
     return hold(runtime, "digest") and run_digest_job(runtime, utcnow())
 
 
+def run_retention(runtime: Runtime) -> bool:
+    """Empty the raw bytes of old mail ([retention]); daily, one daemon at a time."""
+    from pipeline.jobs.retention import prune_raw
+
+    if not hold(runtime, "retention"):
+        return False
+    prune_raw(runtime.store, runtime.settings, utcnow())
+    return True
+
+
 def run_once(runtime: Runtime) -> RunSummary:
     """Process everything pending in every mailbox, deliver due outbox rows, return the totals."""
     summary = RunSummary()
@@ -231,6 +244,7 @@ class Daemon:
         jobs.every(5).seconds.do(self._guard, deliver_outbox, self.runtime)
         jobs.every(60).seconds.do(self._guard, run_sla_job, self.runtime)
         jobs.every(60).seconds.do(self._guard, run_digest, self.runtime)
+        jobs.every(24).hours.do(self._guard, run_retention, self.runtime)
         log.info(
             "daemon started mailboxes=%d idle=%d polled=%d",
             len(settings.mailboxes),
@@ -249,7 +263,7 @@ class Daemon:
         for mailbox in settings.mailboxes:
             self.runtime.store.release_lease(f"mailbox:{mailbox.name}", HOLDER)
         self.runtime.store.release_lease("outbox", HOLDER)
-        for job in ("sla", "digest"):
+        for job in ("sla", "digest", "retention"):
             self.runtime.store.release_lease(job, HOLDER)
         log.info("daemon stopped")
         return 0

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -16,10 +15,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from peewee import Database, SqliteDatabase
+from peewee import Database, SqliteDatabase, fn
 from playhouse.db_url import connect as connect_url
 
 from pipeline.edges import fastsql
+from pipeline.edges.files import private_dir, touch_private, write_private
 from pipeline.edges import models as m
 from pipeline.edges.migrations import current_version, latest_version, migrate
 from pipeline.errors import ClaimLost, ConfigError, NotFound
@@ -94,7 +94,7 @@ def open_database(settings: Settings) -> Database:
     if parts.scheme == "sqlite":
         path = parts.path[1:] if parts.path.startswith("/") else parts.path
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            touch_private(Path(path))
         db: Database = SqliteDatabase(
             path or ":memory:",
             pragmas={
@@ -502,10 +502,9 @@ class Store:
         path = self.blob_path(digest)
         if path.exists():
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{digest}.{os.getpid()}.tmp")
-        tmp.write_bytes(payload)
-        os.replace(tmp, path)
+        private_dir(self.attachments_dir)
+        private_dir(path.parent)
+        write_private(path, payload)
 
     def blob_path(self, digest: str) -> Path:
         """Where an attachment with this sha256 lives."""
@@ -673,6 +672,24 @@ class Store:
                 .execute()
             )
             self._audit(AuditEvent(action="released", actor=actor), now, inbound_id=inbound_id)
+
+    def prune_raw(self, state: str, before: datetime, now: datetime) -> int:
+        """Empty the raw bytes of mails in `state` finished before `before`; returns how many."""
+        with self.db.atomic():
+            count = int(
+                m.Inbound.update(raw=b"")
+                .where(
+                    (m.Inbound.state == state)
+                    & (m.Inbound.processed_at < naive(before))
+                    & (fn.LENGTH(m.Inbound.raw) > 0)
+                )
+                .execute()
+            )
+            if count:
+                self._audit(
+                    AuditEvent(action="raw_pruned", detail=f"{count} {state} mail(s)"), now
+                )
+        return count
 
     # -- server bookkeeping ---------------------------------------------------------------------
     def awaiting_move(self, mailbox: str, uidvalidity: int) -> dict[str, list[int]]:
