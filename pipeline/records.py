@@ -15,6 +15,7 @@ class RawMail:
     uid: int
     raw: bytes
     internal_date: datetime | None = None
+    full_size: int | None = None  # set when only the head of an oversized mail was fetched
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -238,20 +238,32 @@ class Store:
         return results
 
     # -- claim ----------------------------------------------------------------------------------
-    def claim_pending(self, limit: int, mailbox: str | None = None) -> list[StoredMail]:
+    def claim_pending(
+        self, limit: int, mailbox: str | None = None, max_bytes: int = 0
+    ) -> list[StoredMail]:
         """Pending mails to process, with their attempt counted (committed) before any work.
 
-        Fresh mails are claimed as a batch; a mail that failed before is claimed alone, so that a
-        mail that kills the process can only ever use up its own attempts.
+        Fresh mails are claimed as a batch of at most `limit` mails and `max_bytes` raw bytes
+        (0: no byte limit; always at least one mail); a mail that failed before is claimed alone,
+        so that a mail that kills the process can only ever use up its own attempts.
         """
         with self.db.atomic():
-            base = m.Inbound.select().where(m.Inbound.state == "pending")
+            base = m.Inbound.select(m.Inbound.id, m.Inbound.size).where(
+                m.Inbound.state == "pending"
+            )
             if mailbox is not None:
                 base = base.where(m.Inbound.mailbox == mailbox)
             retried = base.where(m.Inbound.attempts > 0).order_by(m.Inbound.id).limit(1)
-            rows = list(retried) or list(
+            heads = list(retried) or list(
                 base.where(m.Inbound.attempts == 0).order_by(m.Inbound.id).limit(limit)
             )
+            ids, total = [], 0
+            for head in heads:
+                if ids and max_bytes and total + head.size > max_bytes:
+                    break
+                ids.append(head.id)
+                total += head.size
+            rows = list(m.Inbound.select().where(m.Inbound.id.in_(ids)).order_by(m.Inbound.id))
             if rows:
                 (
                     m.Inbound.update(attempts=m.Inbound.attempts + 1)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from pipeline.edges.parse_pool import ParseFailure, ParsePool, worker_count
-from pipeline.edges.store import Store
+from pipeline.edges.store import Received, Store
 from pipeline.errors import ClaimLost, UnparseableMail
 from pipeline.faults import crash_point
 from pipeline.jobs.agent_mail import AgentGate
@@ -38,6 +38,7 @@ from pipeline.stages.language import detect_language
 from pipeline.stages.addresses import body_key
 from pipeline.stages.agent_auth import issue_message_id
 from pipeline.stages.lifecycle import PromisePolicy, plan_intake
+from pipeline.stages.parsing import oversized_reason
 from pipeline.stages.rendering import DeskIdentity, render_mail
 from pipeline.stages.reply_matching import match_reply, subject_refs, thread_ids
 from pipeline.stages.screening import ScreeningPolicy, screen_mail
@@ -60,7 +61,7 @@ class Source(Protocol):
     def idle_supported(self) -> bool: ...
     def open(self) -> int: ...
     def pending_uids(self) -> list[int]: ...
-    def fetch(self, uids: Sequence[int]) -> Iterator[RawMail]: ...
+    def fetch(self, uids: Sequence[int], max_bytes: int = ...) -> Iterator[RawMail]: ...
     def move(self, uids: Sequence[int], folder: str) -> None: ...
     def wait(self, timeout: float, stop: Callable[[], bool] = ...) -> bool: ...
     def close(self) -> None: ...
@@ -127,6 +128,9 @@ class MailIntake:
             worker_count(settings.intake.parse_workers),
             settings.intake.max_mail_bytes,
             settings.intake.max_attachment_bytes,
+            max_seconds=settings.intake.max_mail_seconds,
+            max_parts=settings.intake.max_parts,
+            max_text_chars=settings.intake.max_text_chars,
         )
 
     # -- one mailbox --------------------------------------------------------------------------
@@ -142,21 +146,54 @@ class MailIntake:
         for start in range(0, len(new_uids), batch_size):
             if stop():
                 break
-            batch = list(source.fetch(new_uids[start : start + batch_size]))
-            stats.fetched += len(batch)
-            received = self.store.receive_many(batch, self.clock())
-            stats.received += sum(r.new for r in received)
-            stats.results.extend(
-                IntakeResult(inbound_id=r.inbound_id, disposition="duplicate")
-                for r in received
-                if r.duplicate_of is not None
-            )
-            crash_point("after_receive", self.crash_at)
-            stats.results.extend(self.process_pending(source.name, stop))
-            self.finish_moves(source, uidvalidity, stats)
+            for batch in self._fetch_bounded(source, new_uids[start : start + batch_size]):
+                stats.fetched += len(batch)
+                received = self.store.receive_many(batch, self.clock())
+                stats.received += sum(r.new for r in received)
+                stats.results.extend(
+                    IntakeResult(inbound_id=r.inbound_id, disposition="duplicate")
+                    for r in received
+                    if r.duplicate_of is not None
+                )
+                self._quarantine_oversized(batch, received, stats)
+                crash_point("after_receive", self.crash_at)
+                stats.results.extend(self.process_pending(source.name, stop))
+                self.finish_moves(source, uidvalidity, stats)
         stats.results.extend(self.process_pending(source.name, stop))
         self.finish_moves(source, uidvalidity, stats)
         return stats
+
+    def _fetch_bounded(self, source: Source, uids: Sequence[int]) -> Iterator[list[RawMail]]:
+        """Fetched mail in batches of at most [intake] max_batch_bytes (at least one mail)."""
+        limit = self.settings.intake.max_batch_bytes
+        batch: list[RawMail] = []
+        size = 0
+        for raw in source.fetch(uids, max_bytes=self.settings.intake.max_mail_bytes):
+            if batch and size + len(raw.raw) > limit:
+                yield batch
+                batch, size = [], 0
+            batch.append(raw)
+            size += len(raw.raw)
+        if batch:
+            yield batch
+
+    def _quarantine_oversized(
+        self, batch: Sequence[RawMail], received: Sequence[Received], stats: PassStats
+    ) -> None:
+        """A mail of which only the head was fetched is quarantined at once, saying so."""
+        limit = self.settings.intake.max_mail_bytes
+        for raw, done in zip(batch, received):
+            if raw.full_size is None or not done.new or done.duplicate_of is not None:
+                continue
+            reason = oversized_reason(raw.full_size, limit)
+            self.store.record_failure(
+                done.inbound_id, "fetch", reason, "", self.clock(), quarantine=True
+            )
+            log.warning("mail=%s:%d action=quarantined stage=fetch reason=%s", raw.mailbox,
+                        done.inbound_id, reason)
+            stats.results.append(
+                IntakeResult(inbound_id=done.inbound_id, disposition="quarantined", error=reason)
+            )
 
     def finish_moves(self, source: Source, uidvalidity: int, stats: PassStats) -> None:
         """Move finished mail out of the inbox on the server, then record that it was moved."""
@@ -183,7 +220,9 @@ class MailIntake:
         max_attempts = self.settings.intake.max_attempts
         self.store.quarantine_exhausted(max_attempts, self.clock(), mailbox)
         while not stop():
-            batch = self.store.claim_pending(self.settings.intake.fetch_batch, mailbox)
+            batch = self.store.claim_pending(
+                self.settings.intake.fetch_batch, mailbox, self.settings.intake.max_batch_bytes
+            )
             if not batch:
                 break
             results.extend(self.process_batch(batch))

@@ -121,6 +121,26 @@ def parse_mail(
     )
 
 
+HEAD_KEPT = 65536
+"""Bytes of the first part kept of a mail over max_mail_bytes (with all its headers)."""
+
+
+def oversized_reason(full_size: int, limit: int) -> str:
+    """The quarantine reason of a mail over the size limit of which only the head was kept."""
+    return (
+        f"mail is {full_size} bytes, over the limit of {limit}: only its headers and the "
+        f"first {HEAD_KEPT} bytes of its first part were fetched and kept"
+    )
+
+
+def head_of(raw: bytes) -> bytes:
+    """The header block and the first HEAD_KEPT bytes after it (an oversized mail's head)."""
+    end = raw.find(b"\r\n\r\n", 0, 1024 * 1024)
+    end = raw.find(b"\n\n", 0, 1024 * 1024) if end < 0 else end
+    cut = (end if end >= 0 else min(len(raw), 1024 * 1024)) + HEAD_KEPT
+    return raw[:cut]
+
+
 def count_parts(raw: bytes) -> int:
     """Every MIME part (leaf or multipart): delimiter lines of every boundary the mail declares."""
     boundaries = set(_BOUNDARY.findall(raw[: 64 * 1024 * 1024]))
