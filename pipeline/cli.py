@@ -411,7 +411,6 @@ def _print_table(rows: list[dict[str, Any]], columns: Sequence[str], empty: str)
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     """Create or migrate the database."""
     from pipeline.edges.migrations import latest_version
-
     from pipeline.edges.secrets import create_secret
 
     private_dir(settings.data_dir)
@@ -440,7 +439,9 @@ def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.jobs.retention import prune_raw
 
     done = prune_raw(_open_store(settings), settings, datetime.now(UTC))
-    print(f"raw bytes emptied: {done.processed} processed and {done.quarantined} quarantined mail(s)")
+    print(
+        f"raw bytes emptied: {done.processed} processed and {done.quarantined} quarantined mail(s)"
+    )
     return 0
 
 
@@ -502,14 +503,14 @@ def agent_mail_warnings(settings: Settings) -> list[str]:
         return ["agent mail: ok (no tier members, so no commands by mail)"]
     if security.agent_mail_auth == "token":
         return [
-            "agent mail: WARNING: agent_mail_auth = \"token\": commands run on possession of a "
+            'agent mail: WARNING: agent_mail_auth = "token": commands run on possession of a '
             "token alone, WITHOUT checking DMARC/DKIM/SPF. Anyone who sees one of our mails to an "
             "agent (a forward, a mailbox breach) can act as that agent. Set trusted_authserv_id "
-            "and agent_mail_auth = \"token+dmarc\" once your server adds Authentication-Results."
+            'and agent_mail_auth = "token+dmarc" once your server adds Authentication-Results.'
         ]
     if not security.trusted_authserv_id:
         return [
-            "agent mail: WARNING: agent_mail_auth = \"token+dmarc\" but [security] "
+            'agent mail: WARNING: agent_mail_auth = "token+dmarc" but [security] '
             "trusted_authserv_id is empty: EVERY agent command by mail will be refused"
         ]
     return [
@@ -677,9 +678,10 @@ def cmd_review_list(args: argparse.Namespace, settings: Settings) -> int:
             dict(
                 i,
                 suggested=" ".join(
-                    f"{s['head']}={s['label']}({s['confidence']:.0%})" for s in i["suggestions"]
+                    f"{s['head']}={s['label']}({s['confidence']:.0%})"
+                    for s in i["suggestions"]  # type: ignore[attr-defined]
                 ),
-            )  # type: ignore[attr-defined]
+            )
             for i in items
         ]
         _print_table(

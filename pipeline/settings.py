@@ -448,7 +448,16 @@ def _build(merged: dict[str, Any], sources: tuple[str, ...], mailbox_origin: str
 
 
 AGENT_MAIL_AUTH = ("token+dmarc", "token")
-MAIL_COMMANDS = ("resolve", "pending", "escalate", "assign", "priority", "category", "kind", "close")
+MAIL_COMMANDS = (
+    "resolve",
+    "pending",
+    "escalate",
+    "assign",
+    "priority",
+    "category",
+    "kind",
+    "close",
+)
 
 
 def _check_security(merged: Mapping[str, Any], origin: str) -> None:

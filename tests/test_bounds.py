@@ -27,9 +27,9 @@ from pipeline.stages.lifecycle import PromisePolicy, parse_agent_commands, plan_
 from pipeline.stages.parsing import parse_mail
 from pipeline.stages.reply_matching import match_reply
 from pipeline.stages.screening import ScreeningPolicy, screen_mail
+from tests import tiket_fixtures
 from tests.servers import ImapUser
 from tests.test_intake_imap import mailbox_entry
-from tests import tiket_fixtures
 from tests.tiket_fixtures import test_settings
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -39,7 +39,8 @@ NEWLINES = (
     b"Message-ID: <nl@example.com>\r\n\r\nx" + b"\n" * 6000 + b"x\r\n"
 )
 POLICY = ScreeningPolicy(
-    own_domain="tiket.example.org", own_addresses=frozenset({"support@example.org"}),
+    own_domain="tiket.example.org",
+    own_addresses=frozenset({"support@example.org"}),
     ack_cap_per_hour=10,
 )
 PROMISE = PromisePolicy(
@@ -302,9 +303,13 @@ def test_database_outbox_and_attachments_are_private(tmp_path: Path) -> None:
     assert wrong == {}
 
 
-CONTROL_SUBJECT = "=?utf-8?b?" + __import__("base64").b64encode(
-    "VPN \x1b]52;c;ZXZpbA==\x07 down \x1b[2J\u202egnp.exe".encode()
-).decode() + "?="
+CONTROL_SUBJECT = (
+    "=?utf-8?b?"
+    + __import__("base64")
+    .b64encode("VPN \x1b]52;c;ZXZpbA==\x07 down \x1b[2J\u202egnp.exe".encode())
+    .decode()
+    + "?="
+)
 
 
 def test_control_and_bidi_characters_from_mail_never_reach_the_terminal(

@@ -30,7 +30,9 @@ def acks_to(address: str) -> int:
 def test_a_flood_from_one_sender_gets_at_most_the_cap_of_acks(tmp_path: Path) -> None:
     """400 mails from one sender: 400 tickets, ack_cap_per_hour acknowledgements."""
     runtime = build_runtime(
-        test_settings(tmp_path, extra={"intake": {"ack_cap_per_hour": CAP, "loop_repeat_limit": 1000}}),
+        test_settings(
+            tmp_path, extra={"intake": {"ack_cap_per_hour": CAP, "loop_repeat_limit": 1000}}
+        ),
         triager=NoTriage(),
     )
     maildir = tmp_path / "Maildir"
@@ -45,7 +47,9 @@ def test_a_naive_auto_responder_does_not_loop_with_our_acks(tmp_path: Path) -> N
     """A responder answering every mail we send (no Auto-Submitted, In-Reply-To our mail): after
     rounds of ping-pong it has received at most the cap, and the exchange comes to rest."""
     runtime = build_runtime(
-        test_settings(tmp_path, extra={"intake": {"ack_cap_per_hour": CAP, "loop_repeat_limit": 1000}}),
+        test_settings(
+            tmp_path, extra={"intake": {"ack_cap_per_hour": CAP, "loop_repeat_limit": 1000}}
+        ),
         triager=NoTriage(),
     )
     maildir = tmp_path / "Maildir"

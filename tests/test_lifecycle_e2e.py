@@ -153,12 +153,15 @@ def test_mail_to_review_to_breach_to_escalation_to_agent_resolution(
     assert "first response target missed" in staff_text
 
     # the L2 agent answers the escalation mail with a command
-    reply = passed_by_mx("desk.example").encode() + (
-        f"From: Bob <{AGENT}>\r\nTo: support@example.org\r\nSubject: Re: {escalation['Subject']}\r\n"
-        f"Message-ID: <agent-1@desk.example>\r\nIn-Reply-To: {escalation['Message-ID']}\r\n\r\n"
-        "Hi Ann, we replaced the fuser unit; please try again.\r\n"
-        "#resolve Replaced the fuser unit\r\n"
-    ).encode()
+    reply = (
+        passed_by_mx("desk.example").encode()
+        + (
+            f"From: Bob <{AGENT}>\r\nTo: support@example.org\r\nSubject: Re: {escalation['Subject']}\r\n"
+            f"Message-ID: <agent-1@desk.example>\r\nIn-Reply-To: {escalation['Message-ID']}\r\n\r\n"
+            "Hi Ann, we replaced the fuser unit; please try again.\r\n"
+            "#resolve Replaced the fuser unit\r\n"
+        ).encode()
+    )
     imap_user.append("INBOX", reply)
     run_once(runtime)
     ticket = m.Ticket.get_by_id(2)

@@ -110,12 +110,18 @@ def assert_untouched(desk: Desk, requester_mails: int = 2) -> None:
 def test_a_verified_agent_resolves_by_mail_end_to_end(desk: Desk) -> None:
     """Control: a reply to the escalation mail, passed by the desk's MTA, runs #resolve."""
     desk.deliver(
-        agent_mail(1, "Fixed the profile.\r\n#resolve new VPN profile", thread=desk.token_id,
-                   top=auth_results())
+        agent_mail(
+            1,
+            "Fixed the profile.\r\n#resolve new VPN profile",
+            thread=desk.token_id,
+            top=auth_results(),
+        )
     )
     assert desk.ticket().status == "resolved"
     texts = [str(msg["Subject"]) for msg in desk.mails_to(REQUESTER)]
-    assert any("Resolved" in s for s in texts) and len(texts) == 4  # ack, passed to L2, answer, resolved
+    assert (
+        any("Resolved" in s for s in texts) and len(texts) == 4
+    )  # ack, passed to L2, answer, resolved
 
 
 def test_from_header_alone_with_a_subject_tag_runs_nothing(desk: Desk) -> None:
@@ -133,8 +139,7 @@ def test_from_header_alone_with_a_subject_tag_runs_nothing(desk: Desk) -> None:
 def test_a_guessed_message_id_of_ours_proves_nothing(desk: Desk) -> None:
     """In-Reply-To: <TKT-000001@tiket.example.org> and #resolve: the ticket stays open."""
     desk.deliver(
-        agent_mail(1, "#resolve pwned", thread="<TKT-000001@tiket.example.org>",
-                   top=auth_results())
+        agent_mail(1, "#resolve pwned", thread="<TKT-000001@tiket.example.org>", top=auth_results())
     )
     assert_untouched(desk)
     assert desk.audit("agent_mail_refused")
@@ -166,9 +171,7 @@ def test_authentication_results_of_another_server_are_ignored(desk: Desk) -> Non
     ],
     ids=["bare-name", "quoted-name", "two-addresses"],
 )
-def test_display_name_tricks_and_two_addresses_are_never_an_agent(
-    desk: Desk, sender: str
-) -> None:
+def test_display_name_tricks_and_two_addresses_are_never_an_agent(desk: Desk, sender: str) -> None:
     """Valid token, DMARC pass, but the From names two mailboxes: no command runs."""
     desk.deliver(agent_mail(1, "#resolve", sender=sender, thread=desk.token_id, top=auth_results()))
     assert_untouched(desk)
@@ -178,8 +181,8 @@ def test_display_name_tricks_and_two_addresses_are_never_an_agent(
 def test_a_token_issued_for_another_ticket_does_not_act_on_this_one(desk: Desk) -> None:
     """A token is bound to its ticket: a valid id of TKT-000001 cannot act on TKT-000002."""
     desk.deliver(
-        "From: Bo <bo@example.com>\r\nTo: support@example.org\r\nSubject: Printer\r\n"
-        "Message-ID: <bo-1@example.com>\r\n\r\nPrinter broken.\r\n".encode()
+        b"From: Bo <bo@example.com>\r\nTo: support@example.org\r\nSubject: Printer\r\n"
+        b"Message-ID: <bo-1@example.com>\r\n\r\nPrinter broken.\r\n"
     )
     forged = agent_mail(1, "#close", thread=desk.token_id, top=auth_results()).replace(
         b"[TKT-000001]", b"[TKT-000002]"
@@ -234,15 +237,14 @@ def test_a_stranger_cannot_join_a_ticket_by_its_thread(desk: Desk) -> None:
     ack = desk.mails_to(REQUESTER)[0]
     desk.deliver(
         f"From: Ann <{REQUESTER}>\r\nTo: support@example.org\r\nSubject: Re: VPN\r\n"
-        f"Message-ID: <ann-2@example.com>\r\nIn-Reply-To: {ack['Message-ID']}\r\n\r\nStill.\r\n"
-        .encode()
+        f"Message-ID: <ann-2@example.com>\r\nIn-Reply-To: {ack['Message-ID']}\r\n\r\nStill.\r\n".encode()
     )
     assert m.Message.select().where(m.Message.ticket == 1).count() == 2
 
 
 def test_our_message_ids_carry_a_token_bound_to_their_recipient(desk: Desk) -> None:
     """No id we send is the guessable <REF.purpose@domain> of old: each ends in a token."""
-    ids = [str(msg["Message-ID"]) for msg, in ((x,) for x in desk.mails_to(REQUESTER))]
+    ids = [str(msg["Message-ID"]) for (msg,) in ((x,) for x in desk.mails_to(REQUESTER))]
     ids.append(desk.token_id)
     for message_id in ids:
         local = message_id.strip("<>").split("@")[0]
@@ -279,8 +281,9 @@ def test_the_outbox_refuses_a_recipient_that_is_not_one_mailbox(desk: Desk) -> N
     desk.runtime.store.queue_mails(
         [
             OutgoingMail(message_id="<t1@x>", template="t", to=(bad,), subject="t", raw=raw),
-            OutgoingMail(message_id="<t2@x>", template="t", to=("ok@example.com",), subject="t",
-                         raw=raw),
+            OutgoingMail(
+                message_id="<t2@x>", template="t", to=("ok@example.com",), subject="t", raw=raw
+            ),
         ],
         datetime.now(UTC),
     )

@@ -19,8 +19,8 @@ from imapclient.exceptions import IMAPClientError, LoginError
 
 from pipeline.errors import MailboxError
 from pipeline.records import RawMail
-from pipeline.stages.parsing import HEAD_KEPT
 from pipeline.settings import Mailbox
+from pipeline.stages.parsing import HEAD_KEPT
 
 log = logging.getLogger(__name__)
 FETCH_CHUNK = 100
@@ -113,7 +113,9 @@ class ImapSource:
     def _sizes(self, uids: Sequence[int]) -> dict[int, int]:
         sizes: dict[int, int] = {}
         for start in range(0, len(uids), 1000):
-            answer = self._call(self.client.fetch, list(uids[start : start + 1000]), ["RFC822.SIZE"])
+            answer = self._call(
+                self.client.fetch, list(uids[start : start + 1000]), ["RFC822.SIZE"]
+            )
             sizes.update({uid: int(data.get(b"RFC822.SIZE", 0)) for uid, data in answer.items()})
         return sizes
 
@@ -133,9 +135,7 @@ class ImapSource:
         raw = head + first[:HEAD_KEPT]
         return self._raw_mail(uid, raw, data.get(b"INTERNALDATE"), full_size=size)
 
-    def _raw_mail(
-        self, uid: int, raw: bytes, stamp: Any, full_size: int | None = None
-    ) -> RawMail:
+    def _raw_mail(self, uid: int, raw: bytes, stamp: Any, full_size: int | None = None) -> RawMail:
         if stamp is not None and stamp.tzinfo is None:
             stamp = stamp.replace(tzinfo=UTC)
         return RawMail(

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from pipeline.errors import MailboxError
 from pipeline.records import RawMail
-from pipeline.stages.parsing import head_of
 from pipeline.settings import SAMPLE_MAILS, Mailbox
+from pipeline.stages.parsing import head_of
 
 UIDVALIDITY = 1
 

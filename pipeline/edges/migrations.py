@@ -115,7 +115,9 @@ def _flood_keys(db: Database) -> None:
     db.execute_sql(
         "CREATE INDEX IF NOT EXISTS outbox_ack_key ON outbox (recipient_key, template, created_at)"
     )
-    db.execute_sql("CREATE INDEX IF NOT EXISTS outbox_template_created ON outbox (template, created_at)")
+    db.execute_sql(
+        "CREATE INDEX IF NOT EXISTS outbox_template_created ON outbox (template, created_at)"
+    )
     db.execute_sql(
         "CREATE INDEX IF NOT EXISTS inbound_loop ON inbound (sender_key, body_key, received_at)"
     )

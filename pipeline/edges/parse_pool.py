@@ -204,8 +204,7 @@ class ParsePool:
         """Parse these mails at once, one per worker; returns those that did not finish."""
         pool = self._pool(max(1, self.workers))
         futures: dict[int, Future[ParsedMail | ParseFailure]] = {
-            i: pool.submit(parse_within, self.max_seconds, *items[i], self.limits)
-            for i in indexes
+            i: pool.submit(parse_within, self.max_seconds, *items[i], self.limits) for i in indexes
         }
         # the kernel enforces the CPU budget; this wall-clock backstop covers a worker that is
         # stuck without using CPU (or a machine so busy that CPU time lags far behind)

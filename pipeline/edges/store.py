@@ -19,8 +19,8 @@ from peewee import Database, SqliteDatabase, fn
 from playhouse.db_url import connect as connect_url
 
 from pipeline.edges import fastsql
-from pipeline.edges.files import private_dir, touch_private, write_private
 from pipeline.edges import models as m
+from pipeline.edges.files import private_dir, touch_private, write_private
 from pipeline.edges.migrations import current_version, latest_version, migrate
 from pipeline.errors import ClaimLost, ConfigError, NotFound
 from pipeline.records import (
@@ -257,7 +257,8 @@ class Store:
             heads = list(retried) or list(
                 base.where(m.Inbound.attempts == 0).order_by(m.Inbound.id).limit(limit)
             )
-            ids, total = [], 0
+            ids: list[int] = []
+            total = 0
             for head in heads:
                 if ids and max_bytes and total + head.size > max_bytes:
                     break
@@ -333,7 +334,7 @@ class Store:
     def known_categories(self) -> frozenset[str]:
         """Every category a ticket carries now (what #category by mail may set)."""
         return frozenset(
-            row.category
+            str(row.category)
             for row in m.Ticket.select(m.Ticket.category)
             .where(m.Ticket.category.is_null(False))
             .distinct()
@@ -698,9 +699,7 @@ class Store:
                 .execute()
             )
             if count:
-                self._audit(
-                    AuditEvent(action="raw_pruned", detail=f"{count} {state} mail(s)"), now
-                )
+                self._audit(AuditEvent(action="raw_pruned", detail=f"{count} {state} mail(s)"), now)
         return count
 
     # -- server bookkeeping ---------------------------------------------------------------------

@@ -77,9 +77,7 @@ class AgentGate:
                 mail.sender,
                 "; ".join(check.reasons),
             )
-            return plan_refused_agent_mail(
-                mail, match, check.reasons, notify=verdict.acknowledge
-            )
+            return plan_refused_agent_mail(mail, match, check.reasons, notify=verdict.acknowledge)
         allowed = frozenset(c for t in tiers for c in t.mail_commands)
         return self._verified(mail, ticket, allowed, now)
 

@@ -13,11 +13,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
+from pipeline.edges.secrets import load_keyring
 from pipeline.edges.store import OPEN_STATES, Store
 from pipeline.errors import InvalidAction
 from pipeline.jobs.similar import SimilarIndex
 from pipeline.records import AuditEvent, Dossier, OutgoingMail, TicketState, TicketUpdate
 from pipeline.settings import DAYS, Settings
+from pipeline.stages.agent_auth import issue_message_id
 from pipeline.stages.lifecycle import (
     DeskPolicy,
     TierInfo,
@@ -31,8 +33,6 @@ from pipeline.stages.lifecycle import (
     plan_sla_step,
     plan_status,
 )
-from pipeline.edges.secrets import load_keyring
-from pipeline.stages.agent_auth import issue_message_id
 from pipeline.stages.rendering import DeskIdentity, render_mail
 from pipeline.stages.sla import Calendar, SlaPolicy, sla_actions
 

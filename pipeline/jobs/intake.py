@@ -22,8 +22,6 @@ from pipeline.faults import crash_point
 from pipeline.jobs.agent_mail import AgentGate
 from pipeline.jobs.desk import Desk
 from pipeline.records import (
-    AuditEvent,
-    IntakePlan,
     IntakeResult,
     MailIntent,
     OutgoingMail,
@@ -34,9 +32,9 @@ from pipeline.records import (
     TriageOutcome,
 )
 from pipeline.settings import Settings
-from pipeline.stages.language import detect_language
 from pipeline.stages.addresses import body_key
 from pipeline.stages.agent_auth import issue_message_id
+from pipeline.stages.language import detect_language
 from pipeline.stages.lifecycle import PromisePolicy, plan_intake
 from pipeline.stages.parsing import oversized_reason
 from pipeline.stages.rendering import DeskIdentity, render_mail
@@ -189,8 +187,12 @@ class MailIntake:
             self.store.record_failure(
                 done.inbound_id, "fetch", reason, "", self.clock(), quarantine=True
             )
-            log.warning("mail=%s:%d action=quarantined stage=fetch reason=%s", raw.mailbox,
-                        done.inbound_id, reason)
+            log.warning(
+                "mail=%s:%d action=quarantined stage=fetch reason=%s",
+                raw.mailbox,
+                done.inbound_id,
+                reason,
+            )
             stats.results.append(
                 IntakeResult(inbound_id=done.inbound_id, disposition="quarantined", error=reason)
             )

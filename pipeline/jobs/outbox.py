@@ -86,8 +86,10 @@ def _deliver_row(
     recipients = outbox_recipients(row.recipients)
     refused = unmailable(tuple(recipients))
     if refused or not recipients:  # one address must be one RCPT: never let a sender add more
-        reason = f"refused: {refused[0][:100]!r} is not exactly one mailbox" if refused else (
-            "refused: no recipient"
+        reason = (
+            f"refused: {refused[0][:100]!r} is not exactly one mailbox"
+            if refused
+            else ("refused: no recipient")
         )
         store.outbox_failed(row.id, reason, now, retry_at=None)
         stats.failed += 1

@@ -29,7 +29,10 @@ def prune_raw(store: Store, settings: Settings, now: datetime) -> PruneStats:
     """Empty the raw bytes of mail older than the retention days (0 days: keep for ever)."""
     retention = settings.retention
     counts = {}
-    for state, days in (("done", retention.processed_days), ("quarantined", retention.quarantined_days)):
+    for state, days in (
+        ("done", retention.processed_days),
+        ("quarantined", retention.quarantined_days),
+    ):
         counts[state] = store.prune_raw(state, now - timedelta(days=days), now) if days > 0 else 0
     stats = PruneStats(processed=counts["done"], quarantined=counts["quarantined"])
     if stats.processed or stats.quarantined:

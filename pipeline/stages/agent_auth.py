@@ -29,7 +29,7 @@ from pipeline.records import ParsedMail
 
 KID_LENGTH = 4
 MAC_LENGTH = 20  # base32 characters: 100 bits
-_TOKEN = re.compile(r"[0-9a-f]{%d}[a-z2-7]{%d}" % (KID_LENGTH, MAC_LENGTH))
+_TOKEN = re.compile(rf"[0-9a-f]{{{KID_LENGTH}}}[a-z2-7]{{{MAC_LENGTH}}}")
 _ADDRESS_IN_TEXT = re.compile(r"[^\s<>\"',;:()\[\]@]{1,64}@[A-Za-z0-9.-]{1,253}")
 AUTH_MODES = ("token+dmarc", "token")
 
@@ -257,9 +257,7 @@ def check_agent_mail(
         reason
         for reason in (
             from_problem(mail),
-            check_possession(
-                mail, ref, holders, keyring, domain=domain, prefix=prefix, now=now
-            ),
+            check_possession(mail, ref, holders, keyring, domain=domain, prefix=prefix, now=now),
             check_authenticity(mail, trusted_authserv_id) if mode == "token+dmarc" else None,
         )
         if reason

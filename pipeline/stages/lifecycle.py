@@ -599,7 +599,16 @@ def _check_label(head: str, value: str) -> None:
         raise InvalidAction(f"unknown field {head!r}")
 
 
-MAIL_COMMANDS = ("resolve", "pending", "escalate", "assign", "priority", "category", "kind", "close")
+MAIL_COMMANDS = (
+    "resolve",
+    "pending",
+    "escalate",
+    "assign",
+    "priority",
+    "category",
+    "kind",
+    "close",
+)
 COMMAND_LINE = re.compile(r"#(" + "|".join(MAIL_COMMANDS) + r")\b(.*)", re.IGNORECASE | re.DOTALL)
 _WROTE = re.compile(r"On .{0,200} wrote:", re.DOTALL)
 MAX_LABEL = 64
