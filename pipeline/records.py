@@ -1,4 +1,4 @@
-"""Records: the frozen dataclasses that cross stage boundaries (no Peewee row or email.Message does)."""
+"""Records: the frozen dataclasses that cross stage boundaries (no Peewee row or email.Message does) (pure)"""
 
 from __future__ import annotations
 

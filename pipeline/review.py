@@ -1,4 +1,4 @@
-"""Review (EDGE, terminal): the L1 queue of tickets whose suggestions were not applied, oldest first.
+"""Review (skin, terminal): the L1 queue of tickets whose suggestions were not applied, oldest first.
 
 One key per decision: [a]ccept the suggestions, correct [k]ind, [c]ategory or [p]riority,
 [e]scalate, [s]kip, [q]uit. Every decision is stored next to the original suggestion (a label the
@@ -10,49 +10,17 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from pipeline.errors import InvalidAction
 from pipeline.jobs.desk import Desk
+
+if TYPE_CHECKING:
+    from pipeline.app import Tiket
 from pipeline.records import TicketState
-from pipeline.stages.lifecycle import KINDS, PRIORITIES
+from pipeline.vocabulary import KINDS, PRIORITIES
 
 Ask = Callable[[str], str]
-
-
-def review_item(desk: Desk, ticket_id: int) -> dict[str, object]:
-    """One queue entry as JSON-ready data (for `review list --json` and the screen)."""
-    ticket = desk.store.ticket_state(ticket_id)
-    dossier = desk.dossier(ticket)
-    body = dossier.conversation[0][3] if dossier.conversation else ""
-    return {
-        "ref": ticket.ref,
-        "subject": ticket.subject,
-        "requester": ticket.requester,
-        "created_at": ticket.created_at.isoformat(timespec="seconds"),
-        "status": ticket.status,
-        "breach_suspected": ticket.breach_suspected,
-        "current": {"kind": ticket.kind, "category": ticket.category, "priority": ticket.priority},
-        "suggestions": [
-            {
-                "head": s.head,
-                "label": s.label,
-                "confidence": round(s.confidence, 4),
-                "applied": s.applied,
-            }
-            for s in dossier.suggestions
-        ],
-        "similar": [
-            {
-                "ref": s.ref,
-                "subject": s.subject,
-                "score": round(s.score, 3),
-                "resolution_note": s.resolution_note,
-            }
-            for s in dossier.similar
-        ],
-        "body": body,
-    }
 
 
 def show(item: dict[str, object], out: TextIO, position: str) -> None:
@@ -85,20 +53,21 @@ def show(item: dict[str, object], out: TextIO, position: str) -> None:
 
 
 def run_review(
-    desk: Desk,
+    app: Tiket,
     agent: str,
     ask: Ask,
     out: TextIO,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> int:
     """The interactive loop; returns how many tickets were decided."""
-    queue = desk.store.review_queue()
+    desk = app.desk
+    queue = app.store.review_queue()
     decided = 0
     if not queue:
         print("The review queue is empty.", file=out)
         return 0
     for number, ticket_id in enumerate(queue, start=1):
-        item = review_item(desk, ticket_id)
+        item = app.review_item(ticket_id, similar=True)
         show(item, out, f"[{number}/{len(queue)}]")
         while True:
             key = ask("[a]ccept  [k]ind  [c]ategory  [p]riority  [e]scalate  [s]kip  [q]uit > ")

@@ -6,7 +6,7 @@ import email
 import sys
 from pathlib import Path
 
-from pipeline.daemon import build_runtime, run_once
+from pipeline.app import Tiket
 from pipeline.edges import models as m
 from pipeline.jobs.intake import NoTriage
 from tests.tiket_fixtures import test_settings
@@ -29,13 +29,13 @@ def acks_to(address: str) -> int:
 
 def test_a_flood_from_one_sender_gets_at_most_the_cap_of_acks(tmp_path: Path) -> None:
     """400 mails from one sender: 400 tickets, ack_cap_per_hour acknowledgements."""
-    runtime = build_runtime(
+    runtime = Tiket.open(
         test_settings(tmp_path, extra={"intake": {"ack_cap_per_hour": CAP}}), triager=NoTriage()
     )
     maildir = tmp_path / "Maildir"
     for n in range(400):
         put(maildir, f"f{n}", flood_mail(n, "flooder@example.com"))
-    summary = run_once(runtime)
+    summary = runtime.run_once()
     assert summary.dispositions == {"ticket_created": 400}
     assert acks_to("flooder@example.com") == CAP and m.OutboxRow.select().count() == CAP
 
@@ -43,7 +43,7 @@ def test_a_flood_from_one_sender_gets_at_most_the_cap_of_acks(tmp_path: Path) ->
 def test_a_naive_auto_responder_does_not_loop_with_our_acks(tmp_path: Path) -> None:
     """A responder answering every mail we send (no Auto-Submitted, In-Reply-To our mail): after
     rounds of ping-pong it has received at most the cap, and the exchange comes to rest."""
-    runtime = build_runtime(
+    runtime = Tiket.open(
         test_settings(tmp_path, extra={"intake": {"ack_cap_per_hour": CAP}}), triager=NoTriage()
     )
     maildir = tmp_path / "Maildir"
@@ -52,7 +52,7 @@ def test_a_naive_auto_responder_does_not_loop_with_our_acks(tmp_path: Path) -> N
     answered: set[int] = set()
     sent_per_round = []
     for round_ in range(6):
-        run_once(runtime)
+        runtime.run_once()
         replies = naive_replies(m.OutboxRow.select().where(m.OutboxRow.id.not_in(answered or {0})))
         answered |= {row_id for row_id, _ in replies}
         sent_per_round.append(len(replies))

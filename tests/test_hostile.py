@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.daemon import build_runtime, run_once
+from pipeline.app import Tiket
 from pipeline.edges import models as m
 from pipeline.errors import UnparseableMail
 from pipeline.jobs.intake import NoTriage
@@ -255,13 +255,13 @@ HOSTILE_NAMES = [
 
 def test_hostile_attachment_names_are_stored_inside_the_attachments_folder(tmp_path: Path) -> None:
     """../, absolute paths, NUL and 1,000 characters: files stay under attachments/, names are safe."""
-    runtime = build_runtime(test_settings(tmp_path), triager=NoTriage())
+    runtime = Tiket.open(test_settings(tmp_path), triager=NoTriage())
     maildir = tmp_path / "Maildir"
     for sub in ("cur", "new", "tmp"):
         (maildir / sub).mkdir(parents=True, exist_ok=True)
     for n, header in enumerate(HOSTILE_NAMES):
         (maildir / "new" / f"m{n}").write_bytes(multipart_with(header, f"payload {n}".encode()))
-    summary = run_once(runtime)
+    summary = runtime.run_once()
     assert summary.dispositions["ticket_created"] == len(HOSTILE_NAMES)
     attachments = (tmp_path / "data" / "attachments").resolve()
     for row in m.AttachmentRow.select():
@@ -349,7 +349,7 @@ def test_bombs_are_bounded_in_time_and_memory(bomb, limit_mb: int) -> None:  # t
 
 def test_bombs_in_the_mailbox_end_as_quarantine_or_ticket(tmp_path: Path) -> None:
     """Through the real intake: the bombs are quarantined with a reason or become tickets."""
-    runtime = build_runtime(test_settings(tmp_path), triager=NoTriage())
+    runtime = Tiket.open(test_settings(tmp_path), triager=NoTriage())
     maildir = tmp_path / "Maildir"
     for sub in ("cur", "new", "tmp"):
         (maildir / sub).mkdir(parents=True, exist_ok=True)
@@ -360,7 +360,7 @@ def test_bombs_in_the_mailbox_end_as_quarantine_or_ticket(tmp_path: Path) -> Non
     ):
         (maildir / "new" / name).write_bytes(raw)
     started = time.perf_counter()
-    summary = run_once(runtime)
+    summary = runtime.run_once()
     assert time.perf_counter() - started < 20
     assert sum(summary.dispositions.values()) == 3
     assert set(summary.dispositions) <= {"quarantined", "ticket_created"}
@@ -416,7 +416,7 @@ def test_no_body_text_or_secret_in_any_log_record(
         ).encode()
     )
     (maildir / "new" / "bad").write_bytes(nesting_bomb(300) + marker.encode())
-    summary = run_once(build_runtime(settings_, triager=NoTriage()))
+    summary = (Tiket.open(settings_, triager=NoTriage())).run_once()
     assert summary.dispositions == {"ticket_created": 1, "quarantined": 1}
     assert summary.delivery.sent == 1 and len(summary.failed_mailboxes) == 1
     assert caplog.records

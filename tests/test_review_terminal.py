@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.daemon import build_runtime, run_once
+from pipeline.app import Tiket
 from pipeline.edges import models as m
 from tests.test_lifecycle_e2e import UnsureModel, mail
 from tests.tiket_fixtures import test_settings
@@ -43,7 +43,7 @@ def test_review_in_a_terminal_accepts_then_corrects(tmp_path: Path) -> None:
     (maildir / "new" / "2").write_bytes(
         mail(2, "Monitor flickers", "My monitor flickers badly.", sender="raj@example.com")
     )
-    run_once(build_runtime(settings, triager=UnsureModel()))
+    (Tiket.open(settings, triager=UnsureModel())).run_once()
     main_fd, child_fd = pty.openpty()
     proc = subprocess.Popen(
         [

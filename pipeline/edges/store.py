@@ -36,9 +36,9 @@ from pipeline.records import (
     TicketUpdate,
 )
 from pipeline.settings import Settings, read_secret
+from pipeline.vocabulary import OPEN_STATES
 
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(<[^<>\s]{1,500}>)", re.IGNORECASE | re.MULTILINE)
-OPEN_STATES = ("new", "open", "in_progress", "pending")
 
 
 def utc(dt: datetime | None) -> datetime | None:
@@ -73,6 +73,15 @@ class Received:
     uid: int
     new: bool
     duplicate_of: int | None
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a sqlite:/// URL (None for another database or an in-memory one)."""
+    parts = urlsplit(url)
+    if parts.scheme != "sqlite":
+        return None
+    path = parts.path[1:] if parts.path.startswith("/") else parts.path
+    return Path(path) if path and path != ":memory:" else None
 
 
 def open_database(settings: Settings) -> Database:
@@ -624,8 +633,8 @@ class Store:
             )
         return [row.id for row in rows]
 
-    def release(self, inbound_id: int, now: datetime, actor: str) -> None:
-        """Put a quarantined mail back in the queue with fresh attempts."""
+    def release(self, inbound_id: int, now: datetime, actor: str) -> str:
+        """Put a quarantined mail back in the queue with fresh attempts; returns its mailbox."""
         with self.db.atomic():
             row = m.Inbound.get_or_none(
                 (m.Inbound.id == inbound_id) & (m.Inbound.state == "quarantined")
@@ -638,6 +647,7 @@ class Store:
                 .execute()
             )
             self._audit(AuditEvent(action="released", actor=actor), now, inbound_id=inbound_id)
+        return str(row.mailbox)
 
     # -- server bookkeeping ---------------------------------------------------------------------
     def awaiting_move(self, mailbox: str, uidvalidity: int) -> dict[str, list[int]]:

@@ -12,14 +12,12 @@ import logging
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
 
 from pipeline.edges.parse_pool import ParseFailure, ParsePool, worker_count
-from pipeline.edges.store import Store
 from pipeline.errors import ClaimLost, InvalidAction, UnparseableMail
 from pipeline.faults import crash_point
-from pipeline.jobs.desk import Desk
 from pipeline.records import (
     AuditEvent,
     IntakePlan,
@@ -32,20 +30,17 @@ from pipeline.records import (
     StoredMail,
     TriageOutcome,
 )
-from pipeline.settings import Settings
 from pipeline.stages.language import detect_language
 from pipeline.stages.lifecycle import PromisePolicy, plan_agent_reply, plan_intake
-from pipeline.stages.rendering import DeskIdentity, message_id_for, render_mail
+from pipeline.stages.rendering import message_id_for, render_mail
 from pipeline.stages.reply_matching import match_reply, own_id_ref, subject_refs, thread_ids
 from pipeline.stages.screening import ScreeningPolicy, screen_mail
 
+if TYPE_CHECKING:
+    from pipeline.app import Tiket
+    from pipeline.jobs.desk import Desk
+
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    """The real clock (the edges pass `now` into the pure stages)."""
-    return datetime.now(UTC)
 
 
 class Source(Protocol):
@@ -89,23 +84,16 @@ class PassStats:
 class MailIntake:
     """Runs intake for every mailbox against one store."""
 
-    def __init__(
-        self, settings: Settings, store: Store, triager: Triager, clock: Clock = utcnow
-    ) -> None:
+    def __init__(self, app: Tiket) -> None:
+        settings = app.settings
+        self.app = app
         self.settings = settings
-        self.store = store
-        self.triager = triager
-        self.clock = clock
-        desk = settings.desk
-        self.desk = DeskIdentity(
-            name=desk.name,
-            address=desk.address,
-            message_id_domain=desk.message_id_domain,
-            timezone=desk.timezone,
-        )
+        self.store = app.store
+        self.clock = app.clock
+        self.desk = app.identity
         self.screening = ScreeningPolicy(
-            own_domain=desk.message_id_domain,
-            own_addresses=frozenset({desk.address.lower()}),
+            own_domain=self.desk.message_id_domain,
+            own_addresses=frozenset({self.desk.address.lower()}),
             ack_cap_per_hour=settings.intake.ack_cap_per_hour,
         )
         self.promise = PromisePolicy(
@@ -115,12 +103,21 @@ class MailIntake:
         )
         self.folders = {m.name: m for m in settings.mailboxes}
         self.crash_at = str(settings.section("debug")["crash_at"])
-        self.desk_actions = Desk(settings, store)
         self.parser = ParsePool(
             worker_count(settings.intake.parse_workers),
             settings.intake.max_mail_bytes,
             settings.intake.max_attachment_bytes,
         )
+
+    @property
+    def triager(self) -> Triager:
+        """The app's triager (the model loads on the first batch that needs it)."""
+        return self.app.triager
+
+    @property
+    def desk_actions(self) -> Desk:
+        """The app's ticket actions (agent mail commands go through them)."""
+        return self.app.desk
 
     # -- one mailbox --------------------------------------------------------------------------
     def poll(

@@ -1,4 +1,4 @@
-"""Digest: the managers' daily figures, computed from plain rows and `now` (pure).
+"""Digest: the managers' daily figures, computed from plain rows and `now` (pure)
 
 The edge (digest_job.py) runs the aggregate queries and hands this module frozen rows of plain
 values; `build_digest` turns them into one frozen DigestFigures that both templates and
@@ -29,13 +29,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from pipeline.vocabulary import PRIORITIES, TIERS
+
 if TYPE_CHECKING:  # only the type: settings.py reads the environment, this module must not
     from pipeline.settings import Settings
 
-PRIORITIES = ("P1", "P2", "P3", "P4")
-TIERS = ("L1", "L2", "L3")
-CLOSED_STATES = ("resolved", "closed")
-OPEN_STATES = ("new", "open", "in_progress", "pending")
 """Every state but resolved/closed (lifecycle.STATES); a positive list so an index can serve it."""
 RESOLUTION_GOAL_HOURS = 24.0
 TREND_DAYS = 7

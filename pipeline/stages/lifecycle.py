@@ -1,4 +1,4 @@
-"""Lifecycle: the ticket state machine and plan_intake(), which decides what one inbound mail changes.
+"""Lifecycle: the ticket state machine and plan_intake(), which decides what one inbound mail changes (pure)
 
 Pure: every input (the parsed mail, screening's verdict, the reply match, triage's outcome, the
 promise policy) is a parameter; the result is an IntakePlan that the store applies in one transaction.
@@ -27,18 +27,9 @@ from pipeline.records import (
     TriageOutcome,
     Verdict,
 )
-from pipeline.stages.sla import (
-    CLOCKS,
-    TIERS,
-    ClockFacts,
-    ClockView,
-    SlaAction,
-    SlaPolicy,
-    clock_view,
-    next_tier,
-)
+from pipeline.stages.sla import ClockFacts, ClockView, SlaAction, SlaPolicy, clock_view, next_tier
+from pipeline.vocabulary import CLOCKS, HEADS, KINDS, PRIORITIES, TIERS
 
-STATES = ("new", "open", "in_progress", "pending", "resolved", "closed")
 TRANSITIONS: Mapping[str, frozenset[str]] = {
     "new": frozenset({"open", "in_progress", "pending", "resolved", "closed"}),
     "open": frozenset({"in_progress", "pending", "resolved", "closed"}),
@@ -263,9 +254,6 @@ def _acknowledgement(
 
 # -- agent actions, review, escalation and SLA steps ---------------------------------------------
 
-HEADS = ("kind", "category", "priority")
-KINDS = ("incident", "request")
-PRIORITIES = ("P1", "P2", "P3", "P4")
 REQUESTER_TEMPLATES = {"resolved": "resolved", "closed": "closed", "pending": "question"}
 
 
@@ -778,15 +766,7 @@ def _dossier_context(
         {
             "name": "first response" if c == "first_response" else "resolution",
             "due": local_time(v.due, zone),
-            "state": (
-                "met"
-                if v.stopped_at and not v.breached
-                else "BREACHED"
-                if v.breached
-                else "paused"
-                if v.paused
-                else "running"
-            ),
+            "state": v.state.upper() if v.breached else v.state,
             "left": _hours(v.remaining),
         }
         for c, v in views.items()

@@ -1,4 +1,4 @@
-"""Parsing: raw bytes -> ParsedMail with mail-parser (addresses, UTC date, text with HTML fallback, attachments).
+"""Parsing: raw bytes -> ParsedMail with mail-parser (addresses, UTC date, text with HTML fallback, attachments) (pure)
 
 Pure: no I/O, no clock; `received_at` stands in for a missing or unreadable Date header.
 """

@@ -1,4 +1,4 @@
-"""SLA: due times by priority and business calendar, clocks paused while pending, warnings and breaches.
+"""SLA: due times by priority and business calendar, clocks paused while pending, warnings and breaches (pure)
 
 Pure functions of a ticket's facts, its status changes and `now`. A clock counts business time
 (or wall time for 24x7 priorities) from the ticket's creation, minus the time it spent pending on
@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-CLOCKS = ("first_response", "resolution")
-TIERS = ("L1", "L2", "L3")
+from pipeline.vocabulary import CLOCKS, TIERS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,6 +76,15 @@ class ClockView:
     def breached(self) -> bool:
         """True when the clock ran past its target (stopped late, or still running past due)."""
         return self.remaining < timedelta(0)
+
+    @property
+    def state(self) -> str:
+        """met | breached | paused | running: the one wording of a clock's state."""
+        if self.stopped_at and not self.breached:
+            return "met"
+        if self.breached:
+            return "breached"
+        return "paused" if self.paused else "running"
 
 
 def business_time(start: datetime, end: datetime, calendar: Calendar) -> timedelta:
