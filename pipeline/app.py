@@ -120,6 +120,9 @@ def desk_policy(settings: Settings) -> DeskPolicy:
             calendar=calendar,
             always_on=frozenset(sla.always_on),
             warn_before=timedelta(minutes=sla.warn_before_minutes),
+            escalate_first_response=frozenset(
+                p for p, on in sla.escalate_on_missed_first_response.items() if on
+            ),
         ),
         tiers={k: TierInfo(key=k, name=t.name, group=t.group) for k, t in settings.tiers.items()},
         security_contact=settings.security_contact,

@@ -682,22 +682,22 @@ def plan_sla_step(
             ),
         ),
     )
-    if action.kind == "warning":
+    if action.kind == "warning" or action.escalate_to is None:  # tell the tier that has it
         info = policy.tiers[action.tier]
         mail = MailIntent(
             template="sla_warning",
             to=(info.group,),
-            purpose=f"warn-{action.clock}-{action.tier}",
+            purpose=f"{'warn' if action.kind == 'warning' else 'missed'}-{action.clock}-{action.tier}",
             context=(
                 ("ticket", _summary(ticket, zone)),
                 ("what", what),
                 ("due", local_time(action.due, zone)),
+                ("missed", action.kind == "breach"),
+                ("escalates", policy.sla.escalates(action.clock, ticket.priority)),
             ),
             locale="en",
         )
         return replace(marker, mails=(mail,))
-    if action.escalate_to is None:
-        return marker
     return merge_updates(
         marker,
         plan_assign(
