@@ -215,6 +215,12 @@ class Tiket:
 
         return MailIntake(self)
 
+    @cached_property
+    def categories(self) -> frozenset[str]:
+        """The desk's category keys ([triage] categories); empty: any category is accepted."""
+        configured = self.settings.section("triage").get("categories") or {}
+        return frozenset(str(k) for k in configured)
+
     def load_model(self) -> str | None:
         """Load the triage model now (the daemon does, before its first IDLE); the failure or None."""
         load = getattr(self.triager, "load", None)

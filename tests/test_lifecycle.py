@@ -117,7 +117,9 @@ def test_review_keeps_suggestions_and_corrections_as_labels() -> None:
         Suggestion(head="kind", label="request", confidence=0.6, applied=False),
         Suggestion(head="category", label="Hardware", confidence=0.7, applied=False),
     )
-    update = plan_review(ticket(), suggestions, {"kind": "incident", "priority": "P2"}, "l1")
+    update = plan_review(
+        ticket(), suggestions, {"kind": "incident", "priority": "P2"}, "l1", accept=("category",)
+    )
     assert set(update.decisions) == {
         ("kind", "incident", "request"),
         ("category", "Hardware", "Hardware"),
@@ -227,3 +229,54 @@ def test_a_requester_reply_to_an_escalated_ticket_reaches_its_tier() -> None:
     [forward] = reply_to("L2").mails
     assert forward.to == ("l2@desk.example",) and dict(forward.context)["text"] == "It jams again."
     assert reply_to("L1").mails == ()
+
+
+UNSURE = (
+    Suggestion(head="kind", label="request", confidence=0.6, applied=False),
+    Suggestion(head="category", label="printing", confidence=0.7, applied=False),
+    Suggestion(head="priority", label="P3", confidence=0.9, applied=True),
+)
+
+
+@pytest.mark.parametrize(
+    ("corrections", "accept", "decided", "labelled", "still_waiting"),
+    [
+        ({"kind": "incident"}, (), frozenset(), {"kind"}, True),  # one fix: category still unsure
+        ({}, ("category",), frozenset({"kind"}), {"category"}, False),  # the last unsure head
+        ({"category": "network"}, ("kind",), frozenset(), {"kind", "category"}, False),
+        ({"priority": "P1"}, (), frozenset(), {"priority"}, True),  # an applied head corrected
+    ],
+)
+def test_review_labels_only_what_the_agent_decided(
+    corrections: dict[str, str],
+    accept: tuple[str, ...],
+    decided: frozenset[str],
+    labelled: set[str],
+    still_waiting: bool,
+) -> None:
+    """Correcting one field never accepts the others; the ticket waits until all are decided."""
+    update = plan_review(ticket(), UNSURE, corrections, "l1", accept=accept, decided=decided)
+    assert {head for head, _, _ in update.decisions} == labelled
+    assert dict(update.fields)["needs_review"] is still_waiting
+    assert (update.status is None) is still_waiting
+
+
+@pytest.mark.parametrize(
+    ("corrections", "accept", "message"),
+    [
+        ({"colour": "red"}, (), "unknown field 'colour'"),
+        ({"priority": "P9"}, (), "priority must be one of P1, P2, P3, P4"),
+        ({"category": "hacked-label"}, (), "unknown category 'hacked-label'"),
+        ({}, ("urgency",), "unknown field 'urgency'"),
+        ({}, (), "nothing decided"),
+    ],
+)
+def test_review_refuses_unknown_fields_and_values(
+    corrections: dict[str, str], accept: tuple[str, ...], message: str
+) -> None:
+    """Unknown keys and invalid values get a message that names them; nothing is saved."""
+    with pytest.raises(InvalidAction, match=message):
+        plan_review(
+            ticket(), UNSURE, corrections, "l1", accept=accept,
+            categories=frozenset({"printing", "network"}),
+        )  # fmt: skip

@@ -117,6 +117,8 @@ def test_mail_to_review_to_breach_to_escalation_to_agent_resolution(
                 "incident",
                 "--priority",
                 "P3",
+                "--category",
+                "Hardware",
                 "--agent",
                 "l1.anna",
             ]

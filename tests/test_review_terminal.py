@@ -71,8 +71,10 @@ def test_review_in_a_terminal_accepts_then_corrects(tmp_path: Path) -> None:
         screen = read_until(main_fd, "[2/2]", seen)
         read_until(main_fd, "[a]ccept", seen[-1:])
         os.write(main_fd, b"k\n")
-        read_until(main_fd, "kind (incident/request)", seen)
+        read_until(main_fd, "kind (1) incident  2) request)", seen)
         os.write(main_fd, b"incident\n")
+        screen = read_until(main_fd, "still to decide: category, priority", seen)
+        os.write(main_fd, b"a\n")  # the rest: accept the suggestions (each a decision of its own)
         read_until(main_fd, "Done: 2 decided.", seen)
     finally:
         proc.wait(timeout=30)
@@ -85,3 +87,36 @@ def test_review_in_a_terminal_accepts_then_corrects(tmp_path: Path) -> None:
         m.Decision.get((m.Decision.ticket == 2) & (m.Decision.head == "kind")).suggested
         == "request"
     )
+
+
+def test_review_keys_out_of_place_get_a_message_and_ctrl_d_stops_cleanly(tmp_path: Path) -> None:
+    """An unknown key is named; Ctrl-D at the prompt ends the session, exit 0, nothing saved."""
+    settings = test_settings(tmp_path)
+    maildir = tmp_path / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    (maildir / "new" / "1").write_bytes(mail(1, "Need Visio licence", "Please install Visio."))
+    (Tiket.open(settings, triager=UnsureModel())).run_once()
+    main_fd, child_fd = pty.openpty()
+    command = [sys.executable, "-m", "pipeline.cli", "--config", str(tmp_path / "tiket.toml")]
+    proc = subprocess.Popen(
+        [*command, "review", "--agent", "anna"],
+        stdin=child_fd,
+        stdout=child_fd,
+        stderr=child_fd,
+        cwd=ROOT,
+        close_fds=True,
+    )
+    os.close(child_fd)
+    seen: list[str] = []
+    try:
+        read_until(main_fd, "[a]ccept", seen)
+        os.write(main_fd, b"x\n")
+        read_until(main_fd, "unknown key 'x'", seen)
+        os.write(main_fd, b"\x04")  # Ctrl-D at an empty prompt
+        read_until(main_fd, "Stopped: 0 decided.", seen)
+    finally:
+        proc.wait(timeout=30)
+        os.close(main_fd)
+    assert proc.returncode == 0
+    assert m.Decision.select().count() == 0 and m.Ticket.get_by_id(1).needs_review

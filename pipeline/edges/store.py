@@ -867,6 +867,11 @@ class Store:
             .order_by(m.SuggestionRow.id)
         )
 
+    def decided_heads(self, ticket_id: int) -> frozenset[str]:
+        """Heads an agent has labelled on this ticket (corrected or explicitly accepted)."""
+        rows = m.Decision.select(m.Decision.head).where(m.Decision.ticket == ticket_id)
+        return frozenset(str(r.head) for r in rows)
+
     def conversation(self, ticket_id: int) -> tuple[tuple[str, str, str, str], ...]:
         """(at, direction, from, body) of every message of a ticket, oldest first."""
         return tuple(

@@ -482,11 +482,19 @@ def plan_breach_route(
     return merge_updates(update, flag)
 
 
-def plan_fields(ticket: TicketState, changes: Mapping[str, str], actor: str) -> TicketUpdate:
-    """Set kind, category or priority by hand; each is stored as a label for retraining."""
+def plan_fields(
+    ticket: TicketState,
+    changes: Mapping[str, str],
+    actor: str,
+    suggestions: tuple[Suggestion, ...] = (),
+    categories: frozenset[str] = frozenset(),
+) -> TicketUpdate:
+    """Set kind, category or priority by hand; each is stored as a label for retraining, next to
+    what the model had suggested for that head (so auto-applied suggestions get checked too)."""
     for head, value in changes.items():
-        _check_label(head, value)
-    decisions = tuple((h, v, None) for h, v in changes.items())
+        _check_label(head, value, categories)
+    suggested = {s.head: s.label for s in suggestions}
+    decisions = tuple((h, v, suggested.get(h)) for h, v in changes.items())
     detail = " ".join(f"{h}={v}" for h, v in changes.items())
     return TicketUpdate(
         ticket_id=ticket.id,
@@ -498,23 +506,47 @@ def plan_fields(ticket: TicketState, changes: Mapping[str, str], actor: str) -> 
     )
 
 
+def unsure_heads(suggestions: tuple[Suggestion, ...]) -> tuple[str, ...]:
+    """Heads that wait for an agent: suggested but not applied, or not suggested at all."""
+    applied = {s.head for s in suggestions if s.applied}
+    return tuple(h for h in HEADS if h not in applied)
+
+
 def plan_review(
     ticket: TicketState,
     suggestions: tuple[Suggestion, ...],
     corrections: Mapping[str, str],
     actor: str,
+    *,
+    accept: tuple[str, ...] = (),
+    decided: frozenset[str] = frozenset(),
+    categories: frozenset[str] = frozenset(),
 ) -> TicketUpdate:
-    """L1's verdict on a suggested ticket: every head gets a label (the suggestion unless corrected)."""
+    """L1's verdict on some heads: a correction sets a head, an accept takes its suggestion.
+
+    Only the heads decided here are labelled (a label is what the next model learns from, so
+    nothing is accepted silently); the ticket leaves the queue once every unsure head has been
+    decided, now or before. Raises InvalidAction for an unknown head, an invalid value, or an
+    accept of a head with no suggestion.
+    """
     labels: dict[str, str] = {}
     suggested = {s.head: s.label for s in suggestions}
-    for head in HEADS:
-        label = corrections.get(head) or suggested.get(head) or getattr(ticket, head)
-        if label:
-            _check_label(head, label)
-            labels[head] = label
-    fields: dict[str, object] = dict(labels, needs_review=False)
+    for head in accept:
+        if head not in HEADS:
+            raise InvalidAction(f"unknown field {head!r}; the fields are {', '.join(HEADS)}")
+        if head not in corrections:
+            if not suggested.get(head):
+                raise InvalidAction(f"nothing was suggested for {head}: give a value")
+            labels[head] = str(suggested[head])
+    for head, label in corrections.items():
+        _check_label(head, label, categories)
+        labels[head] = label
+    if not labels:
+        raise InvalidAction("nothing decided: accept a suggestion or give a value")
+    waiting = set(unsure_heads(suggestions)) - decided - set(labels)
+    fields: dict[str, object] = dict(labels, needs_review=bool(waiting))
     status = None
-    if ticket.status == "new":
+    if ticket.status == "new" and not waiting:
         fields["status"] = "open"
         status = ("new", "open", "reviewed by L1")
     kept = [h for h in labels if labels[h] == suggested.get(h)]
@@ -533,13 +565,17 @@ def plan_review(
     )
 
 
-def _check_label(head: str, value: str) -> None:
-    if head == "kind" and value not in KINDS:
-        raise InvalidAction(f"kind must be one of {KINDS}, not {value!r}")
-    if head == "priority" and value not in PRIORITIES:
-        raise InvalidAction(f"priority must be one of {PRIORITIES}, not {value!r}")
+def _check_label(head: str, value: str, categories: frozenset[str] = frozenset()) -> None:
+    """Raises InvalidAction for an unknown head or a value outside its known classes (for
+    category: the desk's categories, when it has a list)."""
     if head not in HEADS:
-        raise InvalidAction(f"unknown field {head!r}")
+        raise InvalidAction(f"unknown field {head!r}; the fields are {', '.join(HEADS)}")
+    if head == "kind" and value not in KINDS:
+        raise InvalidAction(f"kind must be one of {', '.join(KINDS)}, not {value!r}")
+    if head == "priority" and value not in PRIORITIES:
+        raise InvalidAction(f"priority must be one of {', '.join(PRIORITIES)}, not {value!r}")
+    if head == "category" and categories and value not in categories:
+        raise InvalidAction(f"unknown category {value!r}; known: {', '.join(sorted(categories))}")
 
 
 COMMAND_LINE = re.compile(
