@@ -127,6 +127,7 @@ def desk_policy(settings: Settings) -> DeskPolicy:
         tiers={k: TierInfo(key=k, name=t.name, group=t.group) for k, t in settings.tiers.items()},
         security_contact=settings.security_contact,
         auto_close_after=timedelta(hours=sla.auto_close_after_hours),
+        tell_relaxed_target=sla.tell_requester_of_relaxed_target,
     )
 
 

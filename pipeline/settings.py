@@ -90,6 +90,7 @@ class SlaSettings:
     warn_before_minutes: int
     auto_close_after_hours: float
     escalate_on_missed_first_response: Mapping[str, bool]
+    tell_requester_of_relaxed_target: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -150,7 +150,9 @@ class Desk:
         """Change kind, category or priority (stored as labels for retraining)."""
         return self.act(
             ref,
-            lambda t, d: plan_fields(t, changes, actor, d.suggestions, self.app.categories),
+            lambda t, d: plan_fields(
+                t, changes, actor, d.suggestions, self.app.categories, self.policy, now
+            ),
             now,
         )
 
@@ -175,7 +177,13 @@ class Desk:
                 if accept or not corrections:
                     raise InvalidAction(f"{ticket.ref} is not waiting for review")
                 return plan_fields(
-                    ticket, corrections, actor, dossier.suggestions, self.app.categories
+                    ticket,
+                    corrections,
+                    actor,
+                    dossier.suggestions,
+                    self.app.categories,
+                    self.policy,
+                    now,
                 )
             return plan_review(
                 ticket,
@@ -185,6 +193,8 @@ class Desk:
                 accept=accept,
                 decided=dossier.decided,
                 categories=self.app.categories,
+                policy=self.policy,
+                now=now,
             )
 
         return self.act(ref, planner, now)

@@ -274,6 +274,7 @@ class DeskPolicy:
     tiers: Mapping[str, TierInfo]
     security_contact: str
     auto_close_after: timedelta
+    tell_relaxed_target: bool = False  # mail the requester when a target moves later, too
 
 
 def local_time(value: datetime | None, zone: str) -> str:
@@ -482,12 +483,42 @@ def plan_breach_route(
     return merge_updates(update, flag)
 
 
+def plan_target_update(
+    ticket: TicketState, priority: str, policy: DeskPolicy, now: datetime
+) -> MailIntent | None:
+    """The requester's short update when a new priority moves the promised time: the first
+    response while none was given, else the resolution. Only for a tighter target, unless the
+    desk also tells relaxed ones; None when nothing the requester was promised moves."""
+    if ticket.status in ("resolved", "closed") or priority == ticket.priority:
+        return None
+    clock = "first_response" if ticket.first_response_at is None else "resolution"
+    facts = clock_facts(ticket)
+    before = clock_view(clock, facts, policy.sla, now).due
+    after = clock_view(clock, replace(facts, priority=priority), policy.sla, now).due
+    if before is None or after is None or after == before:
+        return None
+    if after > before and not policy.tell_relaxed_target:
+        return None
+    zone = policy.sla.calendar.timezone
+    return _requester_mail(
+        ticket,
+        "target_changed",
+        f"target-{priority}",
+        priority=priority,
+        first_response=clock == "first_response",
+        due=local_time(after, zone),
+        sooner=after < before,
+    )
+
+
 def plan_fields(
     ticket: TicketState,
     changes: Mapping[str, str],
     actor: str,
     suggestions: tuple[Suggestion, ...] = (),
     categories: frozenset[str] = frozenset(),
+    policy: DeskPolicy | None = None,
+    now: datetime | None = None,
 ) -> TicketUpdate:
     """Set kind, category or priority by hand; each is stored as a label for retraining, next to
     what the model had suggested for that head (so auto-applied suggestions get checked too)."""
@@ -503,7 +534,20 @@ def plan_fields(
         fields=tuple(changes.items()),
         decisions=decisions,
         events=(AuditEvent(action="fields_changed", actor=actor, detail=detail),),
+        mails=_target_mails(ticket, changes, policy, now),
     )
+
+
+def _target_mails(
+    ticket: TicketState,
+    labels: Mapping[str, str],
+    policy: DeskPolicy | None,
+    now: datetime | None,
+) -> tuple[MailIntent, ...]:
+    if policy is None or now is None or "priority" not in labels:
+        return ()
+    mail = plan_target_update(ticket, labels["priority"], policy, now)
+    return () if mail is None else (mail,)
 
 
 def unsure_heads(suggestions: tuple[Suggestion, ...]) -> tuple[str, ...]:
@@ -521,6 +565,8 @@ def plan_review(
     accept: tuple[str, ...] = (),
     decided: frozenset[str] = frozenset(),
     categories: frozenset[str] = frozenset(),
+    policy: DeskPolicy | None = None,
+    now: datetime | None = None,
 ) -> TicketUpdate:
     """L1's verdict on some heads: a correction sets a head, an accept takes its suggestion.
 
@@ -562,6 +608,7 @@ def plan_review(
         status=status,
         decisions=tuple((h, labels[h], suggested.get(h)) for h in labels),
         events=(AuditEvent(action="reviewed", actor=actor, detail=detail.strip("; ")),),
+        mails=_target_mails(ticket, labels, policy, now),
     )
 
 
@@ -686,6 +733,9 @@ def _command(
             else argument
         },
         agent,
+        dossier.suggestions,
+        policy=policy,
+        now=now,
     )
 
 
