@@ -24,7 +24,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import MailboxError, NotFound, TiketError
-from pipeline.records import IntakeResult
+from pipeline.records import IntakeResult, SimilarTicket
 from pipeline.settings import DAYS, Mailbox, Settings
 from pipeline.stages.lifecycle import DeskPolicy, TierInfo
 from pipeline.stages.rendering import DeskIdentity
@@ -390,6 +390,11 @@ class Tiket:
             }
             for v in views
         ]
+
+    def similar_index_query(self, text: str, k: int = 3) -> tuple[SimilarTicket, ...]:
+        """The k resolved tickets most like `text` (the index catches up with the database first)."""
+        self.similar.refresh()
+        return self.similar.query(text, k)
 
     def similar_to(self, ref: str) -> list[dict[str, Any]]:
         """The most similar resolved tickets, with how they were solved."""
