@@ -33,7 +33,11 @@ def test_a_ticket_resolved_after_a_newer_one_is_found(tmp_path: Path) -> None:
     old = ticket(1, "VPN drops every hour on the home wifi", None, None)
     ticket(2, "Printer on floor 3 jams with A3 paper", T0 + timedelta(hours=1), "Cleared roller")
     assert [s.ref for s in app.similar_index_query("printer floor 3 jams")] == ["TKT-000002"]
-    old.status, old.resolved_at, old.resolution_note = "resolved", T0 + timedelta(hours=2), "New VPN"
+    old.status, old.resolved_at, old.resolution_note = (
+        "resolved",
+        T0 + timedelta(hours=2),
+        "New VPN",
+    )
     old.save()
     assert [s.ref for s in app.similar_index_query("vpn drops on wifi")] == ["TKT-000001"]
 
