@@ -33,29 +33,20 @@ def read_until(fd: int, marker: str, seen: list[str], timeout: float = 30) -> st
     return "".join(seen)
 
 
-def test_review_in_a_terminal_accepts_then_corrects(tmp_path: Path) -> None:
-    """Two tickets wait; 'a' accepts the first, 'k' + 'incident' corrects the second; queue empties."""
+def review_session(tmp_path: Path, mails: list[bytes]) -> tuple[subprocess.Popen[bytes], int]:
+    """The mails taken in (every suggestion unsure), then `tiket review` on a pseudo-terminal:
+    the process and the terminal's controlling side."""
     settings = test_settings(tmp_path)
     maildir = tmp_path / "Maildir"
     for sub in ("cur", "new", "tmp"):
         (maildir / sub).mkdir(parents=True)
-    (maildir / "new" / "1").write_bytes(mail(1, "Need Visio licence", "Please install Visio."))
-    (maildir / "new" / "2").write_bytes(
-        mail(2, "Monitor flickers", "My monitor flickers badly.", sender="raj@example.com")
-    )
-    (Tiket.open(settings, triager=UnsureModel())).run_once()
+    for n, raw in enumerate(mails, start=1):
+        (maildir / "new" / str(n)).write_bytes(raw)
+    Tiket.open(settings, triager=UnsureModel()).run_once()
     main_fd, child_fd = pty.openpty()
+    command = [sys.executable, "-m", "pipeline.cli", "--config", str(tmp_path / "tiket.toml")]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pipeline.cli",
-            "--config",
-            str(tmp_path / "tiket.toml"),
-            "review",
-            "--agent",
-            "anna",
-        ],
+        [*command, "review", "--agent", "anna"],
         stdin=child_fd,
         stdout=child_fd,
         stderr=child_fd,
@@ -63,6 +54,18 @@ def test_review_in_a_terminal_accepts_then_corrects(tmp_path: Path) -> None:
         close_fds=True,
     )
     os.close(child_fd)
+    return proc, main_fd
+
+
+def test_review_in_a_terminal_accepts_then_corrects(tmp_path: Path) -> None:
+    """Two tickets wait; 'a' accepts the first, 'k' + 'incident' corrects the second; queue empties."""
+    proc, main_fd = review_session(
+        tmp_path,
+        [
+            mail(1, "Need Visio licence", "Please install Visio."),
+            mail(2, "Monitor flickers", "My monitor flickers badly.", sender="raj@example.com"),
+        ],
+    )
     seen: list[str] = []
     try:
         screen = read_until(main_fd, "[a]ccept", seen)
@@ -91,23 +94,9 @@ def test_review_in_a_terminal_accepts_then_corrects(tmp_path: Path) -> None:
 
 def test_review_keys_out_of_place_get_a_message_and_ctrl_d_stops_cleanly(tmp_path: Path) -> None:
     """An unknown key is named; Ctrl-D at the prompt ends the session, exit 0, nothing saved."""
-    settings = test_settings(tmp_path)
-    maildir = tmp_path / "Maildir"
-    for sub in ("cur", "new", "tmp"):
-        (maildir / sub).mkdir(parents=True)
-    (maildir / "new" / "1").write_bytes(mail(1, "Need Visio licence", "Please install Visio."))
-    (Tiket.open(settings, triager=UnsureModel())).run_once()
-    main_fd, child_fd = pty.openpty()
-    command = [sys.executable, "-m", "pipeline.cli", "--config", str(tmp_path / "tiket.toml")]
-    proc = subprocess.Popen(
-        [*command, "review", "--agent", "anna"],
-        stdin=child_fd,
-        stdout=child_fd,
-        stderr=child_fd,
-        cwd=ROOT,
-        close_fds=True,
+    proc, main_fd = review_session(
+        tmp_path, [mail(1, "Need Visio licence", "Please install Visio.")]
     )
-    os.close(child_fd)
     seen: list[str] = []
     try:
         read_until(main_fd, "[a]ccept", seen)
