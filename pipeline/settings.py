@@ -20,11 +20,11 @@ from urllib.parse import unquote, urlsplit
 
 from pipeline import ROOT
 from pipeline.errors import ConfigError
+from pipeline.vocabulary import PRIORITIES
 
 DEFAULTS_PATH = ROOT / "config" / "defaults.toml"
 SAMPLE_MAILS = ROOT / "config" / "sample-mails"
 ENV_PREFIX = "TIKET_"
-PRIORITIES = ("P1", "P2", "P3", "P4")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,6 +96,8 @@ class SlaSettings:
     always_on: tuple[str, ...]
     warn_before_minutes: int
     auto_close_after_hours: float
+    escalate_on_missed_first_response: Mapping[str, bool]
+    tell_requester_of_relaxed_target: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -233,13 +235,32 @@ def _run_token_command(command: str, origin: str, key: str) -> str:
     return done.stdout.strip()
 
 
+def find_config(
+    path: str | Path | None, env: Mapping[str, str], cwd: Path, home: Path
+) -> Path | None:
+    """The desk's config file, found the usual way: --config, $TIKET_CONFIG, ./tiket.toml,
+    $XDG_CONFIG_HOME/tiket/tiket.toml (~/.config/...), /etc/tiket/tiket.toml; None: defaults only.
+    An explicit path (or $TIKET_CONFIG) is returned even when missing, so its error names it."""
+    explicit = path or env.get("TIKET_CONFIG")
+    if explicit:
+        return Path(explicit)
+    config_home = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
+    for candidate in (cwd / "tiket.toml", config_home / "tiket" / "tiket.toml", SYSTEM_CONFIG):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+SYSTEM_CONFIG = Path("/etc/tiket/tiket.toml")
+
+
 def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """Load defaults, then the user file (path, or $TIKET_CONFIG), then env overrides."""
+    """Load defaults, then the desk's file (see find_config), then TIKET_SECTION__KEY overrides."""
     env = os.environ if env is None else env
     defaults = _read_toml(DEFAULTS_PATH)
     merged = _deep_copy(defaults)
     sources = [str(DEFAULTS_PATH)]
-    user_path = path or env.get("TIKET_CONFIG") or None
+    user_path = find_config(path, env, Path.cwd(), Path.home())
     mailbox_origin = str(DEFAULTS_PATH)
     if user_path:
         user = _read_toml(Path(user_path))
@@ -497,6 +518,9 @@ def _build_sla(sla: Mapping[str, Any], origin: str) -> SlaSettings:
     values = {k: v for k, v in sla.items()}
     values["first_response_hours"] = MappingProxyType(dict(sla["first_response_hours"]))
     values["resolution_hours"] = MappingProxyType(dict(sla["resolution_hours"]))
+    values["escalate_on_missed_first_response"] = MappingProxyType(
+        {p: bool(v) for p, v in sla["escalate_on_missed_first_response"].items()}
+    )
     for key in ("business_days", "holidays", "always_on"):
         values[key] = tuple(sla[key])
     return SlaSettings(**values)

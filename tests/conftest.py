@@ -127,7 +127,7 @@ def pg_url(postgres: Postgres) -> Iterator[str]:
 from tests import tiket_fixtures
 
 BACKENDS = ("sqlite", "postgresql")
-_DB_HELPERS = ("test_settings", "build_runtime", "open_database")
+_DB_HELPERS = ("test_settings", "Tiket", "open_database")
 
 
 def _touches_database(metafunc: pytest.Metafunc) -> bool:

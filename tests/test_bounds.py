@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipeline.app import Tiket
 from pipeline.cli import main
-from pipeline.daemon import build_runtime, poll_mailbox, run_once
 from pipeline.edges import models as m
 from pipeline.edges.parse_pool import ParseFailure, ParsePool
 from pipeline.errors import InvalidAction, UnparseableMail
@@ -170,7 +170,7 @@ def test_a_mail_over_the_cpu_budget_is_quarantined_while_the_sla_job_runs(tmp_pa
     stopped, the mail quarantined with the reason, the next mail becomes a ticket, and the SLA
     job keeps running in another thread meanwhile (the intake thread waits without the GIL)."""
     settings_ = test_settings(tmp_path, extra={"intake": {"max_mail_seconds": 1.0}})
-    runtime = build_runtime(settings_, triager=NoTriage())
+    runtime = Tiket.open(settings_, triager=NoTriage())
     put(tmp_path / "Maildir", "a-bomb", header_bomb(5))
     put(tmp_path / "Maildir", "b-fine", NEWLINES)
     intake_done = threading.Event()
@@ -180,7 +180,7 @@ def test_a_mail_over_the_cpu_budget_is_quarantined_while_the_sla_job_runs(tmp_pa
 
     def intake() -> None:
         try:
-            poll_mailbox(runtime, runtime.settings.mailboxes[0])
+            runtime.poll_mailbox(runtime.settings.mailboxes[0])
         except BaseException as exc:  # surfaced below: a thread's exception is otherwise lost
             failures.append(exc)
         finally:
@@ -191,7 +191,7 @@ def test_a_mail_over_the_cpu_budget_is_quarantined_while_the_sla_job_runs(tmp_pa
     while not intake_done.is_set():
         # the SLA job's work, without its lease row: on SQLite a write from this thread could
         # end the intake thread's read snapshot (SQLITE_BUSY_SNAPSHOT), which is not under test
-        runtime.intake.desk_actions.run_sla(datetime.now(UTC))
+        runtime.run_sla(datetime.now(UTC))
         if not intake_done.is_set():
             sla_runs_during_intake.append(1)
         intake_done.wait(0.05)
@@ -215,7 +215,7 @@ def test_an_oversized_mail_over_dovecot_keeps_only_its_head(
         mailboxes=[mailbox_entry(imap_user, tmp_path)],
         extra={"intake": {"max_mail_bytes": 1024 * 1024}},
     )
-    runtime = build_runtime(settings_, triager=NoTriage())
+    runtime = Tiket.open(settings_, triager=NoTriage())
     big = (
         b"From: big@example.com\r\nTo: support@example.org\r\nSubject: logs\r\n"
         b"Message-ID: <big@example.com>\r\nMIME-Version: 1.0\r\n"
@@ -230,7 +230,7 @@ def test_an_oversized_mail_over_dovecot_keeps_only_its_head(
         b"From: a@example.com\r\nTo: support@example.org\r\nSubject: ok\r\n"
         b"Message-ID: <ok@example.com>\r\n\r\nhello\r\n",
     )
-    summary = run_once(runtime)
+    summary = runtime.run_once()
     assert summary.dispositions == {"quarantined": 1, "ticket_created": 1}
     [row] = m.Inbound.select().where(m.Inbound.state == "quarantined")
     assert row.stage == "fetch" and "only its headers" in row.reason and str(len(big)) in row.reason
@@ -252,10 +252,10 @@ def test_retention_empties_raw_bytes_of_old_mail(tmp_path: Path) -> None:
             "retention": {"processed_days": 10.0, "quarantined_days": 5.0},
         },
     )
-    runtime = build_runtime(settings_, triager=NoTriage())
+    runtime = Tiket.open(settings_, triager=NoTriage())
     put(tmp_path / "Maildir", "a", NEWLINES)
     put(tmp_path / "Maildir", "b", header_bomb(0.01))
-    run_once(runtime)
+    runtime.run_once()
     assert prune_raw(runtime.store, settings_, datetime.now(UTC) + timedelta(days=4)).processed == 0
     stats = prune_raw(runtime.store, settings_, datetime.now(UTC) + timedelta(days=6))
     assert (stats.processed, stats.quarantined) == (0, 1)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.daemon import build_runtime
+from pipeline.app import Tiket
 from pipeline.edges import models as m
 from pipeline.edges.store import open_database
 from pipeline.jobs.intake import NoTriage
@@ -48,7 +48,7 @@ def test_a_daemon_that_lost_its_claim_rolls_back_instead_of_doubling(tmp_path: P
     """A claims a batch, stalls; B re-claims one mail and finishes it; A's apply of it rolls back."""
     from datetime import datetime
 
-    runtime = build_runtime(test_settings(tmp_path), triager=NoTriage())
+    runtime = Tiket.open(test_settings(tmp_path), triager=NoTriage())
     now = datetime.now(UTC)
     runtime.store.receive_many(
         [RawMail(mailbox="test", uidvalidity=1, uid=n, raw=mail(n)) for n in range(3)], now

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import re
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pipeline import cli as cli_module
-from pipeline.daemon import Runtime, build_runtime
+from pipeline.app import Tiket
 from pipeline.digest_cli import register
 from pipeline.edges import models as m
 from pipeline.jobs.digest_job import compute_figures, render_digest, run_digest_job
@@ -295,33 +294,6 @@ def test_digest_due_once_a_day_after_send_at(
 
 
 @pytest.mark.one_backend
-def test_pure_module_imports_no_edges_and_reads_no_clock() -> None:
-    """digest.py imports no database, I/O edge, clock or environment (settings only for typing)."""
-    source = (Path(__file__).parents[1] / "pipeline" / "digest.py").read_text(encoding="utf-8")
-    imported: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.col_offset == 0:
-            imported.add(node.module)
-    forbidden = {
-        "peewee",
-        "os",
-        "time",
-        "sqlite3",
-        "smtplib",
-        "imapclient",
-        "schedule",
-        "pipeline.edges.models",
-        "pipeline.edges.store",
-        "pipeline.settings",
-    }
-    assert not {name.split(".")[0] for name in imported} & forbidden
-    assert not imported & forbidden
-    for call in ("now(", "utcnow(", "today(", "os.environ", "getenv"):
-        assert call not in source
-
-
 # -- the fixture database ---------------------------------------------------------------------------
 def _config(tmp_path: Path, managers: tuple[str, ...] = MANAGERS, send_at: str = "07:30") -> Path:
     """A config file for tmp_path with the desk in Kuala Lumpur and [digest] set."""
@@ -527,16 +499,16 @@ def build_busy_day() -> dict[str, m.Ticket]:
 
 
 @pytest.fixture
-def busy(tmp_path: Path) -> Iterator[Runtime]:
+def busy(tmp_path: Path) -> Iterator[Tiket]:
     """A runtime on a migrated SQLite database holding the busy day."""
     settings = load_settings(_config(tmp_path), env={})
-    runtime = build_runtime(settings, triager=NoTriage())
+    runtime = Tiket.open(settings, triager=NoTriage())
     build_busy_day()
     yield runtime
     runtime.store.db.close()
 
 
-def test_fixture_database_gives_the_known_figures(busy: Runtime) -> None:
+def test_fixture_database_gives_the_known_figures(busy: Tiket) -> None:
     """The SQL aggregates over the busy day give the hand-computed figures."""
     f = compute_figures(busy.store, busy.settings, DAY, NOW)
     assert f.intake.total == 7 and f.intake.needs_review == 3
@@ -618,7 +590,7 @@ def _key_numbers(f: DigestFigures) -> list[str]:
     ]
 
 
-def test_busy_day_renders_both_parts_with_the_same_figures(busy: Runtime) -> None:
+def test_busy_day_renders_both_parts_with_the_same_figures(busy: Tiket) -> None:
     """Text and HTML parts of the busy day carry the same key numbers; the mail is automatic."""
     f = compute_figures(busy.store, busy.settings, DAY, NOW)
     mail = render_digest(f, busy.settings, NOW)
@@ -632,7 +604,7 @@ def test_busy_day_renders_both_parts_with_the_same_figures(busy: Runtime) -> Non
     Path("/tmp/digest-preview.html").write_text(html, encoding="utf-8")
 
 
-def test_html_is_safe_for_mail_clients(busy: Runtime) -> None:
+def test_html_is_safe_for_mail_clients(busy: Tiket) -> None:
     """No scripts, no remote images, a max-width single column, bars with % widths."""
     f = compute_figures(busy.store, busy.settings, DAY, NOW)
     _, _, html = _parts(render_digest(f, busy.settings, NOW).raw)
@@ -645,7 +617,7 @@ def test_html_is_safe_for_mail_clients(busy: Runtime) -> None:
 def test_empty_day_renders_a_clear_no_tickets_line(tmp_path: Path) -> None:
     """A database without any rows renders both parts, saying no tickets came in."""
     settings = load_settings(_config(tmp_path), env={})
-    runtime = build_runtime(settings, triager=NoTriage())
+    runtime = Tiket.open(settings, triager=NoTriage())
     f = compute_figures(runtime.store, settings, DAY, NOW)
     message, text, html = _parts(render_digest(f, settings, NOW).raw)
     assert (
@@ -656,23 +628,13 @@ def test_empty_day_renders_a_clear_no_tickets_line(tmp_path: Path) -> None:
 
 # -- CLI -----------------------------------------------------------------------------------------
 @pytest.fixture
-def tiket(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """pipeline.cli.main with `digest` and `report` registered (until cli.py calls register)."""
-    original = cli_module.build_parser
-
-    def build_parser() -> argparse.ArgumentParser:
-        parser = original()
-        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        if "digest" not in sub.choices:
-            register(sub)
-        return parser
-
-    monkeypatch.setattr(cli_module, "build_parser", build_parser)
+def tiket() -> Any:
+    """pipeline.cli.main (it registers `digest` and `report`)."""
     return cli_module.main
 
 
 def test_report_json_equals_the_figures_shown_in_the_preview(
-    busy: Runtime, tiket: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    busy: Tiket, tiket: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`report --json` prints the figures the preview HTML and text show."""
     config = str(busy.settings.sources[-1])
@@ -719,9 +681,7 @@ def test_report_json_equals_the_figures_shown_in_the_preview(
         assert number in text and number in html, number
 
 
-def test_send_twice_queues_one_row_and_delivers_it(
-    busy: Runtime, tiket: Any, tmp_path: Path
-) -> None:
+def test_send_twice_queues_one_row_and_delivers_it(busy: Tiket, tiket: Any, tmp_path: Path) -> None:
     """`digest --send` run twice for a day: one outbox row, sent once to the file outbox."""
     config = str(busy.settings.sources[-1])
     for _ in range(2):
@@ -755,15 +715,15 @@ def test_digest_commands_have_examples() -> None:
 
 
 # -- the daemon's job -------------------------------------------------------------------------------
-def test_daemon_job_sends_once_per_day_after_send_at(busy: Runtime) -> None:
+def test_daemon_job_sends_once_per_day_after_send_at(busy: Tiket) -> None:
     """Before 07:30 nothing; at 07:31 yesterday's digest is queued; later ticks queue nothing."""
-    assert run_digest_job(busy, local(27, 7)) is False
-    assert run_digest_job(busy, local(27, 7.52)) is True
-    assert run_digest_job(busy, local(27, 7.6)) is False
-    assert run_digest_job(busy, local(27, 18)) is False
+    assert run_digest_job(busy.store, busy.settings, local(27, 7)) is False
+    assert run_digest_job(busy.store, busy.settings, local(27, 7.52)) is True
+    assert run_digest_job(busy.store, busy.settings, local(27, 7.6)) is False
+    assert run_digest_job(busy.store, busy.settings, local(27, 18)) is False
     ids = [row.message_id for row in m.OutboxRow.select().where(m.OutboxRow.template == "digest")]
     assert ids == ["<digest-2026-11-26@tiket.example.org>"]
-    assert run_digest_job(busy, local(28, 8)) is True
+    assert run_digest_job(busy.store, busy.settings, local(28, 8)) is True
     assert m.OutboxRow.select().where(m.OutboxRow.template == "digest").count() == 2
 
 
@@ -776,3 +736,24 @@ def test_the_resolution_goal_comes_from_config(tmp_path: Path) -> None:
         tmp_path, extra={"digest": {"resolution_goal_hours": 8.0}}
     )
     assert targets_from(settings).resolution_goal_hours == 8.0
+
+
+@pytest.mark.one_backend
+def test_applied_suggestions_are_scored_by_what_agents_later_did() -> None:
+    """Agreement counts only looked-at fields; applied suggestions get their own precision."""
+    from pipeline.stages.digest import DecisionPair, _review
+
+    review = _review(
+        (),
+        (
+            DecisionPair(head="category", suggested="printing", chosen="printing", count=3),
+            DecisionPair(head="category", suggested="email", chosen="network", count=1),
+            DecisionPair(head="priority", suggested="P3", chosen="P3", applied=True, count=8),
+            DecisionPair(head="priority", suggested="P3", chosen="P1", applied=True, count=2),
+        ),
+    )
+    heads = {h.head: h for h in review.heads}
+    assert (heads["category"].decided, heads["category"].agreed) == (4, 3)
+    assert heads["category"].applied_checked == 0 and heads["category"].applied_precision is None
+    assert (heads["priority"].applied_checked, heads["priority"].applied_confirmed) == (10, 8)
+    assert heads["priority"].applied_precision == 0.8

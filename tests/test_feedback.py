@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from classifiers import load_model
+from pipeline.app import Tiket
 from pipeline.cli import main
-from pipeline.daemon import build_runtime, run_once
 from pipeline.edges import models as m
 from tests.test_lifecycle_e2e import UnsureModel
 from tests.tiket_fixtures import test_settings
@@ -81,7 +81,7 @@ def test_feedback_teaches_a_category_the_model_never_predicted(
             f"From: u{n}@example.com\r\nSubject: {text}\r\nMessage-ID: <p{n}@example.com>\r\n\r\n"
             f"Hello, {text}. Please help.\r\n".encode()
         )
-    run_once(build_runtime(settings, triager=UnsureModel()))
+    (Tiket.open(settings, triager=UnsureModel())).run_once()
     for ticket in m.Ticket.select():
         assert (
             main(["--config", config, "review", "set", ticket.ref, "--category", "Printing"]) == 0

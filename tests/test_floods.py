@@ -6,7 +6,7 @@ import email
 import sys
 from pathlib import Path
 
-from pipeline.daemon import build_runtime, run_once
+from pipeline.app import Tiket
 from pipeline.edges import models as m
 from pipeline.jobs.intake import NoTriage
 from tests.tiket_fixtures import test_settings
@@ -29,7 +29,7 @@ def acks_to(address: str) -> int:
 
 def test_a_flood_from_one_sender_gets_at_most_the_cap_of_acks(tmp_path: Path) -> None:
     """400 mails from one sender: 400 tickets, ack_cap_per_hour acknowledgements."""
-    runtime = build_runtime(
+    runtime = Tiket.open(
         test_settings(
             tmp_path, extra={"intake": {"ack_cap_per_hour": CAP, "loop_repeat_limit": 1000}}
         ),
@@ -38,7 +38,7 @@ def test_a_flood_from_one_sender_gets_at_most_the_cap_of_acks(tmp_path: Path) ->
     maildir = tmp_path / "Maildir"
     for n in range(400):
         put(maildir, f"f{n}", flood_mail(n, "flooder@example.com"))
-    summary = run_once(runtime)
+    summary = runtime.run_once()
     assert summary.dispositions == {"ticket_created": 400}
     assert acks_to("flooder@example.com") == CAP and m.OutboxRow.select().count() == CAP
 
@@ -46,7 +46,7 @@ def test_a_flood_from_one_sender_gets_at_most_the_cap_of_acks(tmp_path: Path) ->
 def test_a_naive_auto_responder_does_not_loop_with_our_acks(tmp_path: Path) -> None:
     """A responder answering every mail we send (no Auto-Submitted, In-Reply-To our mail): after
     rounds of ping-pong it has received at most the cap, and the exchange comes to rest."""
-    runtime = build_runtime(
+    runtime = Tiket.open(
         test_settings(
             tmp_path, extra={"intake": {"ack_cap_per_hour": CAP, "loop_repeat_limit": 1000}}
         ),
@@ -58,7 +58,7 @@ def test_a_naive_auto_responder_does_not_loop_with_our_acks(tmp_path: Path) -> N
     answered: set[int] = set()
     sent_per_round = []
     for round_ in range(6):
-        run_once(runtime)
+        runtime.run_once()
         replies = naive_replies(m.OutboxRow.select().where(m.OutboxRow.id.not_in(answered or {0})))
         answered |= {row_id for row_id, _ in replies}
         sent_per_round.append(len(replies))
@@ -83,14 +83,14 @@ def test_plus_addressing_case_and_dots_do_not_multiply_the_cap(tmp_path: Path) -
     """victim+N@, Victim@ and v.ictim@gmail: one mailbox, so ack_cap_per_hour acks in all
     (today's main sent 30 of 30)."""
     limits = {"ack_cap_per_hour": CAP, "loop_repeat_limit": 1000}  # the cap alone is tested
-    runtime = build_runtime(test_settings(tmp_path, extra={"intake": limits}), triager=NoTriage())
+    runtime = Tiket.open(test_settings(tmp_path, extra={"intake": limits}), triager=NoTriage())
     maildir = tmp_path / "Maildir"
     for n in range(30):
         sender = (f"victim+{n}@example.com", f"Victim+x{n}@EXAMPLE.com")[n % 2]
         put(maildir, f"p{n}", flood_mail(n, sender))
     for n in range(10):
         put(maildir, f"g{n}", flood_mail(100 + n, f"v.i.c.t.i.m+{n}@googlemail.com"))
-    summary = run_once(runtime)
+    summary = runtime.run_once()
     assert summary.dispositions == {"ticket_created": 40}
     by_key = {
         key: m.OutboxRow.select().where(m.OutboxRow.recipient_key == key).count()
@@ -105,14 +105,14 @@ def test_plus_addressing_case_and_dots_do_not_multiply_the_cap(tmp_path: Path) -
 
 def test_many_distinct_senders_hit_the_desk_wide_cap(tmp_path: Path) -> None:
     """60 distinct senders in an hour, desk cap 20: 60 tickets, 20 acks, 40 audited as held."""
-    runtime = build_runtime(
+    runtime = Tiket.open(
         test_settings(tmp_path, extra={"intake": {"desk_ack_cap_per_hour": 20}}),
         triager=NoTriage(),
     )
     maildir = tmp_path / "Maildir"
     for n in range(60):
         put(maildir, f"d{n}", flood_mail(n, f"sender{n}@example{n}.net"))
-    summary = run_once(runtime)
+    summary = runtime.run_once()
     assert summary.dispositions == {"ticket_created": 60}
     assert m.OutboxRow.select().count() == 20
     assert summary.rules["exceeds_desk_ack_cap"] == 40
@@ -133,7 +133,7 @@ def headerless_answer(ours: bytes, n: int) -> bytes:
 def test_a_headerless_auto_responder_loop_comes_to_rest(tmp_path: Path) -> None:
     """Each of our acks is answered by a new mail with the same body: after loop_repeat_limit
     acks the loop guard stops answering, although the per-sender cap (100) is far away."""
-    runtime = build_runtime(
+    runtime = Tiket.open(
         test_settings(tmp_path, extra={"intake": {"ack_cap_per_hour": 100}}), triager=NoTriage()
     )
     maildir = tmp_path / "Maildir"
@@ -141,7 +141,7 @@ def test_a_headerless_auto_responder_loop_comes_to_rest(tmp_path: Path) -> None:
     answered: set[int] = set()
     sent_per_round = []
     for round_ in range(8):
-        run_once(runtime)
+        runtime.run_once()
         new = list(m.OutboxRow.select().where(m.OutboxRow.id.not_in(answered or {0})))
         answered |= {row.id for row in new}
         sent_per_round.append(len(new))

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.daemon import Runtime, build_runtime, run_once
+from pipeline.app import Tiket
 from pipeline.edges import models as m
 from pipeline.jobs.intake import NoTriage
 from tests.servers import ImapUser, SmtpSink
@@ -60,20 +60,19 @@ class Desk:
         )
         self.imap = imap
         self.sink = sink
-        self.runtime: Runtime = build_runtime(self.settings, triager=NoTriage())
+        self.runtime = Tiket.open(self.settings, triager=NoTriage())
         self.deliver(
             f"From: Ann <{REQUESTER}>\r\nTo: support@example.org\r\nSubject: VPN down\r\n"
             "Message-ID: <ann-1@example.com>\r\n\r\nThe VPN does not connect.\r\n".encode()
         )
-        desk = self.runtime.intake.desk_actions
-        desk.assign("TKT-000001", "L2", "l1.carol", datetime.now(UTC))
-        run_once(self.runtime)
+        self.runtime.desk.assign("TKT-000001", "L2", "l1.carol", datetime.now(UTC))
+        self.runtime.run_once()
         [escalation] = self.mails_to("l2@example.org")
         self.token_id = str(escalation["Message-ID"])
 
     def deliver(self, raw: bytes) -> None:
         self.imap.append("INBOX", raw)
-        run_once(self.runtime)
+        self.runtime.run_once()
 
     def mails_to(self, address: str) -> list[email.message.EmailMessage]:
         return [
@@ -273,7 +272,6 @@ def test_a_quoted_from_with_commas_never_becomes_several_rcpts(desk: Desk) -> No
 
 def test_the_outbox_refuses_a_recipient_that_is_not_one_mailbox(desk: Desk) -> None:
     """Even a row that reached the outbox goes nowhere when its address is not one mailbox."""
-    from pipeline.daemon import deliver_outbox
     from pipeline.records import OutgoingMail
 
     bad = '"x,victim1@corp.example,y"@attacker.test'
@@ -288,7 +286,7 @@ def test_the_outbox_refuses_a_recipient_that_is_not_one_mailbox(desk: Desk) -> N
         datetime.now(UTC),
     )
     before = len(desk.sink.messages())
-    stats = deliver_outbox(desk.runtime)
+    stats = desk.runtime.deliver_outbox()
     assert (stats.sent, stats.failed) == (1, 1)
     assert [meta["rcpt_tos"] for meta, _ in desk.sink.messages()[before:]] == [["ok@example.com"]]
     row = m.OutboxRow.get(m.OutboxRow.message_id == "<t1@x>")

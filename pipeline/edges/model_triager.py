@@ -61,6 +61,11 @@ class ModelTriager:
         """The loaded model's version, or None."""
         return getattr(self._model, "version", None)
 
+    @property
+    def failure(self) -> str | None:
+        """Why the model could not be loaded, or None."""
+        return self._failure
+
     def load(self) -> str | None:
         """Load (or build) the model now; returns the failure reason, or None when it loaded."""
         if self._model is not None or self._failure is not None:

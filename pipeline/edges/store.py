@@ -38,9 +38,9 @@ from pipeline.records import (
 )
 from pipeline.settings import Settings, read_secret
 from pipeline.stages.addresses import body_key, normalised_address
+from pipeline.vocabulary import OPEN_STATES
 
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(<[^<>\s]{1,500}>)", re.IGNORECASE | re.MULTILINE)
-OPEN_STATES = ("new", "open", "in_progress", "pending")
 ACK_TEMPLATES = ("acknowledgement", "agent_notice")
 """Automatic answers to a sender: the per-sender and desk-wide caps count them."""
 
@@ -85,6 +85,15 @@ class Received:
     uid: int
     new: bool
     duplicate_of: int | None
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a sqlite:/// URL (None for another database or an in-memory one)."""
+    parts = urlsplit(url)
+    if parts.scheme != "sqlite":
+        return None
+    path = parts.path[1:] if parts.path.startswith("/") else parts.path
+    return Path(path) if path and path != ":memory:" else None
 
 
 def open_database(settings: Settings) -> Database:
@@ -671,8 +680,8 @@ class Store:
             )
         return [row.id for row in rows]
 
-    def release(self, inbound_id: int, now: datetime, actor: str) -> None:
-        """Put a quarantined mail back in the queue with fresh attempts."""
+    def release(self, inbound_id: int, now: datetime, actor: str) -> str:
+        """Put a quarantined mail back in the queue with fresh attempts; returns its mailbox."""
         with self.db.atomic():
             row = m.Inbound.get_or_none(
                 (m.Inbound.id == inbound_id) & (m.Inbound.state == "quarantined")
@@ -685,6 +694,7 @@ class Store:
                 .execute()
             )
             self._audit(AuditEvent(action="released", actor=actor), now, inbound_id=inbound_id)
+        return str(row.mailbox)
 
     def prune_raw(self, state: str, before: datetime, now: datetime) -> int:
         """Empty the raw bytes of mails in `state` finished before `before`; returns how many."""
@@ -920,6 +930,11 @@ class Store:
             .order_by(m.SuggestionRow.id)
         )
 
+    def decided_heads(self, ticket_id: int) -> frozenset[str]:
+        """Heads an agent has labelled on this ticket (corrected or explicitly accepted)."""
+        rows = m.Decision.select(m.Decision.head).where(m.Decision.ticket == ticket_id)
+        return frozenset(str(r.head) for r in rows)
+
     def conversation(self, ticket_id: int) -> tuple[tuple[str, str, str, str], ...]:
         """(at, direction, from, body) of every message of a ticket, oldest first."""
         return tuple(
@@ -1030,16 +1045,26 @@ class Store:
             )
         )
 
-    def resolved_texts(self, after_id: int, limit: int) -> list[tuple[int, str, str, str]]:
-        """(id, ref, subject + first message, resolution note) of resolved or closed tickets."""
+    def resolved_texts(
+        self, after: tuple[datetime, int] | None, limit: int
+    ) -> list[tuple[int, str, str, str, datetime]]:
+        """(id, ref, subject + first message, resolution note, resolved_at) of resolved or closed
+        tickets resolved after `after` = (resolved_at, id), in that order (so a ticket resolved
+        late is found even when newer tickets were resolved before it)."""
+        T = m.Ticket
+        newer: Any = T.id > 0
+        if after is not None:
+            at, ticket_id = naive(after[0]), after[1]
+            newer = (T.resolved_at > at) | ((T.resolved_at == at) & (T.id > ticket_id))
         rows = (
-            m.Ticket.select(m.Ticket.id, m.Ticket.ref, m.Ticket.subject, m.Ticket.resolution_note)
+            T.select(T.id, T.ref, T.subject, T.resolution_note, T.resolved_at)
             .where(
-                (m.Ticket.id > after_id)
-                & m.Ticket.resolution_note.is_null(False)
-                & m.Ticket.status.in_(("resolved", "closed"))
+                newer
+                & T.resolved_at.is_null(False)
+                & T.resolution_note.is_null(False)
+                & T.status.in_(("resolved", "closed"))
             )
-            .order_by(m.Ticket.id)
+            .order_by(T.resolved_at, T.id)
             .limit(limit)
         )
         found = list(rows)
@@ -1052,7 +1077,13 @@ class Store:
             ):
                 bodies.setdefault(msg.ticket_id, msg.body[:1000])
         return [
-            (t.id, t.ref, f"{t.subject}\n{bodies.get(t.id, '')}", t.resolution_note or "")
+            (
+                t.id,
+                t.ref,
+                f"{t.subject}\n{bodies.get(t.id, '')}",
+                t.resolution_note or "",
+                naive_to_utc(t.resolved_at or datetime.min),  # never NULL: filtered above
+            )
             for t in found
         ]
 

@@ -86,9 +86,8 @@ class AgentGate:
     ) -> IntakePlan:
         """A verified agent answered a ticket mail: their #commands act, the rest goes out."""
         ticket = self.store.ticket_state(info.id)
-        categories = frozenset(self.settings.section("triage")["categories"]) | (
-            self.store.known_categories()
-        )
+        # the desk's list when it has one ([triage] categories), else those tickets carry now
+        categories = self.desk.app.categories or self.store.known_categories()
         try:
             update = plan_agent_reply(
                 ticket,

@@ -12,15 +12,15 @@ import logging
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Protocol
 
 from pipeline.edges.parse_pool import ParseFailure, ParsePool, worker_count
-from pipeline.edges.store import Received, Store
+from pipeline.edges.store import Received
 from pipeline.errors import ClaimLost, UnparseableMail
 from pipeline.faults import crash_point
 from pipeline.jobs.agent_mail import AgentGate
-from pipeline.jobs.desk import Desk
 from pipeline.records import (
     IntakeResult,
     MailIntent,
@@ -31,23 +31,20 @@ from pipeline.records import (
     StoredMail,
     TriageOutcome,
 )
-from pipeline.settings import Settings
 from pipeline.stages.addresses import body_key
 from pipeline.stages.agent_auth import issue_message_id
 from pipeline.stages.language import detect_language
 from pipeline.stages.lifecycle import PromisePolicy, plan_intake
 from pipeline.stages.parsing import oversized_reason
-from pipeline.stages.rendering import DeskIdentity, render_mail
+from pipeline.stages.rendering import render_mail
 from pipeline.stages.reply_matching import match_reply, subject_refs, thread_ids
 from pipeline.stages.screening import ScreeningPolicy, screen_mail
 
+if TYPE_CHECKING:
+    from pipeline.app import Tiket
+    from pipeline.jobs.desk import Desk
+
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    """The real clock (the edges pass `now` into the pure stages)."""
-    return datetime.now(UTC)
 
 
 class Source(Protocol):
@@ -91,23 +88,16 @@ class PassStats:
 class MailIntake:
     """Runs intake for every mailbox against one store."""
 
-    def __init__(
-        self, settings: Settings, store: Store, triager: Triager, clock: Clock = utcnow
-    ) -> None:
+    def __init__(self, app: Tiket) -> None:
+        settings = app.settings
+        self.app = app
         self.settings = settings
-        self.store = store
-        self.triager = triager
-        self.clock = clock
-        desk = settings.desk
-        self.desk = DeskIdentity(
-            name=desk.name,
-            address=desk.address,
-            message_id_domain=desk.message_id_domain,
-            timezone=desk.timezone,
-        )
+        self.store = app.store
+        self.clock = app.clock
+        self.desk = app.identity
         self.screening = ScreeningPolicy(
-            own_domain=desk.message_id_domain,
-            own_addresses=frozenset({desk.address.lower()}),
+            own_domain=self.desk.message_id_domain,
+            own_addresses=frozenset({self.desk.address.lower()}),
             ack_cap_per_hour=settings.intake.ack_cap_per_hour,
             desk_ack_cap_per_hour=settings.intake.desk_ack_cap_per_hour,
             loop_repeat_limit=settings.intake.loop_repeat_limit,
@@ -120,8 +110,6 @@ class MailIntake:
         self.loop_window = timedelta(hours=settings.intake.loop_window_hours)
         self.folders = {m.name: m for m in settings.mailboxes}
         self.crash_at = str(settings.section("debug")["crash_at"])
-        self.desk_actions = Desk(settings, store)
-        self.agent_gate = AgentGate(settings, store, self.desk_actions)
         self.parser = ParsePool(
             worker_count(settings.intake.parse_workers),
             settings.intake.max_mail_bytes,
@@ -130,6 +118,21 @@ class MailIntake:
             max_parts=settings.intake.max_parts,
             max_text_chars=settings.intake.max_text_chars,
         )
+
+    @property
+    def triager(self) -> Triager:
+        """The app's triager (the model loads on the first batch that needs it)."""
+        return self.app.triager
+
+    @property
+    def desk_actions(self) -> Desk:
+        """The app's ticket actions (agent mail commands go through them)."""
+        return self.app.desk
+
+    @cached_property
+    def agent_gate(self) -> AgentGate:
+        """Verifies agents' mail and our own thread ids before anything acts on them."""
+        return AgentGate(self.settings, self.store, self.app.desk)
 
     # -- one mailbox --------------------------------------------------------------------------
     def poll(

@@ -1,6 +1,6 @@
-"""Addresses: which addresses tiket may mail, and the normalised form its floods caps count by.
+"""Addresses: which addresses tiket may mail, and the normalised form the flood caps count (pure)
 
-Pure. An address is mailable only when it parses to exactly one mailbox in the plain dot-atom form
+An address is mailable only when it parses to exactly one mailbox in the plain dot-atom form
 (no quotes, commas, angle brackets, spaces or control characters), so no sender can turn one
 address into several SMTP recipients. Every pattern here is linear: the separators are not in
 the repeated character classes.

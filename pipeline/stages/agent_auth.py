@@ -1,4 +1,4 @@
-"""Agent auth: whether a mail that claims to come from an agent may run commands (pure).
+"""Agent auth: whether a mail that claims to come from an agent may run commands (pure)
 
 Three checks, each a pure function over the parsed mail:
   - possession: In-Reply-To/References hold a Message-ID that tiket issued for this ticket to this

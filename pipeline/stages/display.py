@@ -1,4 +1,4 @@
-"""Display: text from mail made safe for a terminal or a log line (pure).
+"""Display: text from mail made safe for a terminal or a log line (pure)
 
 Control characters (C0 but tab and newline, DEL, C1), bidirectional overrides and isolates, and
 line/paragraph separators are shown as visible \\uXXXX escapes, so a mail can neither run a

@@ -1,4 +1,4 @@
-"""Rendering: Jinja2 templates -> OutgoingMail (multipart text + HTML); never sends.
+"""Rendering: Jinja2 templates -> OutgoingMail (multipart text + HTML); never sends (pure)
 
 Templates live in templates/<locale>/<name>.txt.j2 and .html.j2; the text template holds two blocks,
 `subject` and `body`; the HTML template is a whole document. StrictUndefined everywhere, autoescape for HTML. Every mail carries

@@ -1,4 +1,4 @@
-"""Reply matching: which existing ticket a mail belongs to.
+"""Reply matching: which existing ticket a mail belongs to (pure)
 
 Order: In-Reply-To, then References (newest first), against the ids that prove a thread: every
 stored inbound and outbound Message-ID, and our own ids whose token the caller verified (a bare
