@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import email
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline.app import Tiket
 from pipeline.edges import models as m
+from pipeline.jobs.digest_job import compute_figures
 from pipeline.jobs.intake import NoTriage
 from tests.tiket_fixtures import test_settings
 
@@ -116,6 +118,9 @@ def test_many_distinct_senders_hit_the_desk_wide_cap(tmp_path: Path) -> None:
     assert summary.dispositions == {"ticket_created": 60}
     assert m.OutboxRow.select().count() == 20
     assert summary.rules["exceeds_desk_ack_cap"] == 40
+    now = datetime.now(UTC)
+    figures = compute_figures(runtime.store, runtime.settings, now.date(), now)
+    assert figures.health.acks_held == 40  # the managers see what was held back
 
 
 def headerless_answer(ours: bytes, n: int) -> bytes:

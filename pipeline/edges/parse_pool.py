@@ -186,14 +186,21 @@ class ParsePool:
             suspects += self._wave(order[start : start + width], items, results)
         for index in suspects:
             if self._wave([index], items, results):
-                results[index] = ParseFailure(
-                    UnparseableMail(
-                        f"parsing took more than {self.max_seconds:g} s of CPU "
-                        "([intake] max_mail_seconds): the parse worker was stopped"
-                    ),
-                    "",
-                )
+                results[index] = ParseFailure(UnparseableMail(self._over_budget), "")
         return [results[i] for i in range(len(items))]
+
+    @property
+    def _backstop(self) -> float:
+        """Wall-clock seconds a wave may take: the kernel enforces the CPU budget; this only
+        covers a worker stuck without using CPU, so it is generous (a busy machine, pickling)."""
+        return max(120.0, self.max_seconds * 10)
+
+    @property
+    def _over_budget(self) -> str:
+        return (
+            f"parsing took more than {self.max_seconds:g} s of CPU ([intake] max_mail_seconds), "
+            f"or more than {self._backstop:g} s in all: the parse worker was stopped"
+        )
 
     def _wave(
         self,
@@ -206,9 +213,7 @@ class ParsePool:
         futures: dict[int, Future[ParsedMail | ParseFailure]] = {
             i: pool.submit(parse_within, self.max_seconds, *items[i], self.limits) for i in indexes
         }
-        # the kernel enforces the CPU budget; this wall-clock backstop covers a worker that is
-        # stuck without using CPU (or a machine so busy that CPU time lags far behind)
-        wait(futures.values(), timeout=self.max_seconds * 3 + 5)
+        wait(futures.values(), timeout=self._backstop)
         unfinished = []
         for index, future in futures.items():
             try:
