@@ -215,15 +215,19 @@ class ParsePool:
         }
         wait(futures.values(), timeout=self._backstop)
         unfinished = []
+        causes = set()
         for index, future in futures.items():
             try:
                 if not future.done():
-                    raise TimeoutError
+                    raise TimeoutError(f"not done after {self._backstop:g} s")
                 results[index] = future.result()
-            except (BrokenProcessPool, TimeoutError, OSError, RuntimeError):
+            except (BrokenProcessPool, TimeoutError, OSError, RuntimeError) as exc:
                 unfinished.append(index)
+                causes.add(f"{type(exc).__name__}: {exc}"[:200])
         if unfinished:
-            log.warning("parse action=worker_stopped mails=%d", len(unfinished))
+            log.warning(
+                "parse action=worker_stopped mails=%d cause=%s", len(unfinished), "; ".join(causes)
+            )
             self._kill()
         return unfinished
 
