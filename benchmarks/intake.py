@@ -82,7 +82,8 @@ def _children() -> dict[int, list[int]]:
 
 
 def _tree_rss_mb(root: int) -> float:
-    tree, todo, pages = _children(), [root], 0
+    tree, pages = _children(), 0
+    todo = list(tree.get(root, ()))  # the descendants, not this script
     while todo:
         pid = todo.pop()
         todo.extend(tree.get(pid, ()))
