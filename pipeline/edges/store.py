@@ -66,6 +66,14 @@ def quick_message_id(raw: bytes) -> str:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Applied:
+    """What apply_plan wrote: the mail's ticket (None for a mail that makes none)."""
+
+    ticket_id: int | None
+    ref: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Received:
     """The outcome of receiving one mail: its row id and whether it is a duplicate."""
 
@@ -286,130 +294,211 @@ class Store:
         )
         return SenderHistory(acks_last_hour=int(cursor.fetchone()[0]))
 
-    def tickets_by_message_ids(self, message_ids: Iterable[str]) -> dict[str, TicketInfo]:
-        """Tickets that own any of these Message-IDs, inbound or outbound."""
-        ids = list(dict.fromkeys(message_ids))[:100]
-        if not ids:
-            return {}
+    def ack_counts(self, addresses: Iterable[str], now: datetime) -> dict[str, int]:
+        """Acknowledgements each address got in the last hour (one query for a batch's senders)."""
+        since = m.OutboxRow.created_at.db_value(naive(now - timedelta(hours=1)))
+        counts: dict[str, int] = {}
+        for chunk in fastsql.chunks(sorted({a for a in addresses if a})):
+            rows = fastsql.select_in(
+                self.db,
+                "SELECT {q}first_recipient{q}, COUNT(*) FROM {q}outbox{q} WHERE "
+                "{q}template{q} = {p} AND {q}created_at{q} >= {p} AND {q}first_recipient{q} IN {in} "
+                "GROUP BY {q}first_recipient{q}",
+                ["acknowledgement", since],
+                chunk,
+            )
+            counts.update((address, int(n)) for address, n in rows)
+        return counts
+
+    def thread_lookups(
+        self, message_ids: Iterable[str], refs: Iterable[str]
+    ) -> tuple[dict[str, TicketInfo], dict[str, TicketInfo]]:
+        """Tickets that own any of these Message-IDs (inbound or outbound), and tickets by
+        reference: ({message_id: ticket}, {ref: ticket}), in a few queries for a whole batch."""
         found: dict[str, int] = {}
-        for row in m.Message.select(m.Message.message_id, m.Message.ticket).where(
-            m.Message.message_id.in_(ids)
-        ):
-            found.setdefault(row.message_id, row.ticket_id)
-        for sent in m.OutboxRow.select(m.OutboxRow.message_id, m.OutboxRow.ticket).where(
-            m.OutboxRow.message_id.in_(ids) & m.OutboxRow.ticket.is_null(False)
-        ):
-            found.setdefault(sent.message_id, sent.ticket_id or 0)
-        infos = self._ticket_infos(m.Ticket.id.in_(set(found.values()))) if found else {}
+        ids, wanted = sorted(set(message_ids)), set(refs)
+        for chunk in fastsql.chunks(ids):
+            for message_id, ticket_id in fastsql.select_in(
+                self.db,
+                "SELECT {q}message_id{q}, {q}ticket_id{q} FROM {q}message{q} "
+                "WHERE {q}message_id{q} IN {in} ORDER BY {q}id{q}",
+                [],
+                chunk,
+            ):
+                found.setdefault(message_id, ticket_id)
+        for chunk in fastsql.chunks(ids):
+            for message_id, ticket_id in fastsql.select_in(
+                self.db,
+                "SELECT {q}message_id{q}, {q}ticket_id{q} FROM {q}outbox{q} "
+                "WHERE {q}ticket_id{q} IS NOT NULL AND {q}message_id{q} IN {in}",
+                [],
+                chunk,
+            ):
+                found.setdefault(message_id, ticket_id)
+        infos = self._ticket_infos("id", sorted(set(found.values())))
+        infos.update(self._ticket_infos("ref", sorted(wanted)))
         by_id = {info.id: info for info in infos.values()}
-        return {mid: by_id[tid] for mid, tid in found.items() if tid in by_id}
+        by_message_id = {mid: by_id[tid] for mid, tid in found.items() if tid in by_id}
+        by_ref = {info.ref: info for info in infos.values() if info.ref in wanted}
+        return by_message_id, by_ref
+
+    def tickets_by_message_ids(self, message_ids: Iterable[str]) -> dict[str, TicketInfo]:
+        """Tickets that own any of these Message-IDs (the first 100), inbound or outbound."""
+        ids = list(dict.fromkeys(message_ids))[:100]
+        return self.thread_lookups(ids, ())[0] if ids else {}
 
     def tickets_by_refs(self, refs: Iterable[str]) -> dict[str, TicketInfo]:
-        """Tickets by reference (TKT-000123)."""
+        """Tickets by reference (TKT-000123; the first 20)."""
         refs = list(dict.fromkeys(refs))[:20]
-        return self._ticket_infos(m.Ticket.ref.in_(refs)) if refs else {}
+        return self.thread_lookups((), refs)[1] if refs else {}
 
-    def _ticket_infos(self, where: Any) -> dict[str, TicketInfo]:
-        tickets = list(m.Ticket.select().where(where))
-        if not tickets:
-            return {}
-        people: dict[int, set[str]] = {t.id: set() for t in tickets}
-        for p in m.Participant.select().where(m.Participant.ticket.in_(list(people))):
-            people[p.ticket_id].add(p.address)
+    def _ticket_infos(self, column: str, values: Sequence[Any]) -> dict[str, TicketInfo]:
+        """Tickets whose `column` (id or ref) is one of `values`, by reference."""
+        tickets: dict[int, tuple[Any, ...]] = {}
+        for chunk in fastsql.chunks(values):
+            for row in fastsql.select_in(
+                self.db,
+                "SELECT {q}id{q}, {q}ref{q}, {q}status{q}, {q}requester{q}, {q}subject{q}, "
+                "{q}priority{q}, {q}tier{q} FROM {q}ticket{q} WHERE {q}" + column + "{q} IN {in}",
+                [],
+                chunk,
+            ):
+                tickets[row[0]] = row
+        people: dict[int, set[str]] = {ticket_id: set() for ticket_id in tickets}
+        for chunk in fastsql.chunks(sorted(tickets)):
+            for ticket_id, address in fastsql.select_in(
+                self.db,
+                "SELECT {q}ticket_id{q}, {q}address{q} FROM {q}participant{q} "
+                "WHERE {q}ticket_id{q} IN {in}",
+                [],
+                chunk,
+            ):
+                people[ticket_id].add(address)
         return {
-            t.ref: TicketInfo(
-                id=t.id,
-                ref=t.ref,
-                status=t.status,
-                requester=t.requester,
-                participants=frozenset(people[t.id]),
-                subject=t.subject,
-                priority=t.priority,
-                tier=t.tier,
+            ref: TicketInfo(
+                id=ticket_id,
+                ref=ref,
+                status=status,
+                requester=requester,
+                participants=frozenset(people[ticket_id]),
+                subject=subject,
+                priority=priority,
+                tier=tier,
             )
-            for t in tickets
+            for ticket_id, ref, status, requester, subject, priority, tier in tickets.values()
         }
 
     # -- apply ----------------------------------------------------------------------------------
-    def apply_plan(
-        self,
-        stored: StoredMail,
-        mail: ParsedMail,
-        plan: IntakePlan,
-        now: datetime,
-        render: Callable[[str], list[OutgoingMail]],
-    ) -> tuple[str | None, bool]:
-        """Write everything a plan says in one transaction; returns (ticket ref, acknowledged).
+    def savepoint(self) -> Any:
+        """A transaction, or a savepoint inside the caller's (one mail of a batch)."""
+        return self.db.atomic()
 
-        `render(ref)` turns the plan's mail intents into rendered mails once the reference is known.
+    def apply_plan(
+        self, stored: StoredMail, mail: ParsedMail, plan: IntakePlan, now: datetime
+    ) -> Applied:
+        """Write the rows a plan says (ticket, message, attachments, suggestions, audit events);
+        returns the ticket's id and reference, known at once (no callback).
+
+        Run it inside `savepoint()`, then queue the rendered mail and `finish_intake()` in the same
+        savepoint: the mail is applied whole or not at all.
         """
         at = naive(now)
-        with self.db.atomic():
-            ticket_id, ref = self._ticket_for(plan, stored, at)
-            if plan.update is not None:
-                self._apply_update_rows(plan.update, now)
-            if ticket_id is not None and plan.store_message:
-                _, message_id = fastsql.insert(
-                    self.db,
-                    m.Message,
-                    [
-                        {
-                            "ticket": ticket_id,
-                            "inbound": stored.id,
-                            "direction": "agent" if plan.update is not None else "in",
-                            "message_id": mail.message_id,
-                            "sender": mail.sender,
-                            "subject": mail.subject,
-                            "body": mail.text,
-                            "created_at": at,
-                        }
-                    ],
-                    returning=True,
-                )
+        ticket_id, ref = self._ticket_for(plan, stored, at)
+        if plan.update is not None:
+            self._apply_update_rows(plan.update, now)
+        if ticket_id is not None and plan.store_message:
+            _, message_id = fastsql.insert(
+                self.db,
+                m.Message,
+                [
+                    {
+                        "ticket": ticket_id,
+                        "inbound": stored.id,
+                        "direction": "agent" if plan.update is not None else "in",
+                        "message_id": mail.message_id,
+                        "sender": mail.sender,
+                        "subject": mail.subject,
+                        "body": mail.text,
+                        "created_at": at,
+                    }
+                ],
+                returning=bool(mail.attachments),
+            )
+            if mail.attachments:
                 assert message_id is not None
                 self._store_attachments(message_id, mail)
-            if ticket_id is not None and plan.triage is not None and plan.new_ticket is not None:
-                self._store_suggestions(ticket_id, plan, at)
-            self._audit_many(plan.events, now, ticket_id, stored.id)
-            outgoing = render(ref) if (ref and (plan.mails or plan.update)) else []
-            acknowledged = False
-            for out in outgoing:
-                queued = self._queue_mail(out, now, ticket_id=ticket_id, inbound_id=stored.id)
-                acknowledged |= queued and out.template == "acknowledgement"
-            finished = fastsql.update(
-                self.db,
-                m.Inbound,
-                stored.id,
-                {
-                    "state": "done",
-                    "disposition": plan.disposition,
-                    "rule": plan.rule,
-                    "ticket": ticket_id,
-                    "acknowledged": acknowledged,
-                    "processed_at": at,
-                    "stage": None,
-                    "reason": None,
-                },
-                expect={"state": "pending", "attempts": stored.attempts},
+        if ticket_id is not None and plan.triage is not None and plan.new_ticket is not None:
+            self._store_suggestions(ticket_id, plan, at)
+        self._audit_many(plan.events, now, ticket_id, stored.id)
+        return Applied(ticket_id=ticket_id, ref=ref)
+
+    def finish_intake(
+        self,
+        stored: StoredMail,
+        plan: IntakePlan,
+        applied: Applied,
+        outgoing: Sequence[OutgoingMail],
+        now: datetime,
+    ) -> bool:
+        """Queue the mail's rendered mails and mark it done; returns whether it was acknowledged.
+
+        The claim is the fence: raises ClaimLost when another daemon re-claimed or finished the
+        mail meanwhile (the caller's savepoint then rolls back everything written for it).
+        """
+        at = naive(now)
+        acknowledged = False
+        for out in outgoing:
+            queued = self._queue_mail(out, now, ticket_id=applied.ticket_id, inbound_id=stored.id)
+            acknowledged |= queued and out.template == "acknowledgement"
+        finished = fastsql.update(
+            self.db,
+            m.Inbound,
+            stored.id,
+            {
+                "state": "done",
+                "disposition": plan.disposition,
+                "rule": plan.rule,
+                "ticket": applied.ticket_id,
+                "acknowledged": acknowledged,
+                "processed_at": at,
+                "stage": None,
+                "reason": None,
+            },
+            expect={"state": "pending", "attempts": stored.attempts},
+        )
+        if not finished:
+            raise ClaimLost(
+                f"inbound {stored.id} was claimed again or finished by another "
+                "daemon; this daemon's work on it is rolled back"
             )
-            if not finished:  # the claim is the fence: another daemon re-claimed or finished it
-                raise ClaimLost(
-                    f"inbound {stored.id} was claimed again or finished by another "
-                    "daemon; this daemon's work on it is rolled back"
-                )
-        return ref, acknowledged
+        return acknowledged
+
+    def _next_ticket_id(self) -> int:
+        """The id the next ticket gets, so its reference goes into the INSERT itself.
+
+        PostgreSQL: the id sequence (safe between daemons). SQLite: one writer at a time; the
+        write that follows in the same transaction fails if another connection wrote meanwhile.
+        """
+        if isinstance(self.db, SqliteDatabase):
+            sql = 'SELECT COALESCE(MAX("id"), 0) + 1 FROM "ticket"'
+        else:
+            sql = "SELECT nextval(pg_get_serial_sequence('ticket', 'id'))"
+        return int(self.db.execute_sql(sql).fetchone()[0])
 
     def _ticket_for(
         self, plan: IntakePlan, stored: StoredMail, at: datetime
     ) -> tuple[int | None, str | None]:
         if plan.new_ticket is not None:
             new = plan.new_ticket
-            _, ticket_id = fastsql.insert(
+            ticket_id = self._next_ticket_id()
+            ref = f"{self.ref_prefix}-{ticket_id:06d}"
+            fastsql.insert(
                 self.db,
                 m.Ticket,
                 [
                     {
-                        "ref": f"pending-{stored.id}",
+                        "id": ticket_id,
+                        "ref": ref,
                         "subject": new.subject,
                         "requester": new.requester,
                         "requester_name": new.requester_name,
@@ -427,11 +516,7 @@ class Store:
                         "updated_at": at,
                     }
                 ],
-                returning=True,
             )
-            assert ticket_id is not None
-            ref = f"{self.ref_prefix}-{ticket_id:06d}"
-            fastsql.update(self.db, m.Ticket, ticket_id, {"ref": ref})
             self._add_participants(ticket_id, new.requester, new.participants)
             return ticket_id, ref
         if plan.existing is not None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -27,8 +28,11 @@ from pipeline.records import (
     ParsedMail,
     RawMail,
     ReplyMatch,
+    SenderHistory,
     StoredMail,
+    TicketInfo,
     TriageOutcome,
+    Verdict,
 )
 from pipeline.stages.language import detect_language
 from pipeline.stages.lifecycle import PromisePolicy, plan_agent_reply, plan_intake
@@ -38,6 +42,7 @@ from pipeline.stages.screening import ScreeningPolicy, screen_mail
 
 if TYPE_CHECKING:
     from pipeline.app import Tiket
+    from pipeline.edges.store import Applied
     from pipeline.jobs.desk import Desk
 
 log = logging.getLogger(__name__)
@@ -79,6 +84,110 @@ class PassStats:
     received: int = 0
     moved: int = 0
     results: list[IntakeResult] = field(default_factory=list)
+
+
+Lookups = tuple[Mapping[str, TicketInfo], Mapping[str, TicketInfo]]
+"""({Message-ID: ticket}, {reference: ticket}): what reply matching looks up."""
+
+
+def _makes_ticket(verdict: Verdict, match: ReplyMatch) -> bool:
+    """An accepted mail that answers no open ticket makes a new one (and is triaged)."""
+    return verdict.accept and (match.ticket is None or match.ticket.status == "closed")
+
+
+@dataclass(slots=True)
+class BatchState:
+    """What a batch looked up in bulk, and what its mails changed since (EDGE-free bookkeeping).
+
+    Before triage it simulates the batch's earlier mails (`predict_stored`); while applying it
+    tracks what they really wrote, so a later mail is matched again when an earlier one touched
+    what it looks up, and the ack cap counts the acknowledgements queued in this batch.
+    """
+
+    keys: dict[int, tuple[tuple[str, ...], tuple[str, ...]]]
+    by_id: dict[str, TicketInfo]
+    by_ref: dict[str, TicketInfo]
+    acks_before: dict[str, int]
+    predicted: dict[str, TicketInfo] = field(default_factory=dict)
+    written_ids: set[str] = field(default_factory=set)
+    touched: set[int] = field(default_factory=set)
+    created_refs: set[str] = field(default_factory=set)
+    acks_added: Counter[str] = field(default_factory=Counter)
+
+    def lookups(self, inbound_id: int) -> Lookups:
+        """The bulk lookups restricted to one mail's keys (its first 100 ids, 20 references)."""
+        ids, refs = self.keys[inbound_id]
+        return (
+            {i: self.by_id[i] for i in ids if i in self.by_id},
+            {r: self.by_ref[r] for r in refs if r in self.by_ref},
+        )
+
+    def predicted_lookups(self, inbound_id: int) -> Lookups:
+        """As `lookups`, plus the messages the batch's earlier mails are expected to store."""
+        by_id, by_ref = self.lookups(inbound_id)
+        ids, _ = self.keys[inbound_id]
+        extra = {i: self.predicted[i] for i in ids if i in self.predicted and i not in by_id}
+        return {**by_id, **extra}, by_ref
+
+    def predict_stored(self, mail: ParsedMail, ticket: TicketInfo | None, new: bool) -> None:
+        """An earlier mail will store its Message-ID under this ticket (or a new one)."""
+        if new:
+            ticket = TicketInfo(
+                id=-len(self.predicted) - 1,
+                ref="",
+                status="new",
+                requester=mail.sender,
+                participants=frozenset((mail.sender, *mail.cc)),
+                subject=mail.subject,
+            )
+        if ticket is not None and mail.message_id:
+            self.predicted.setdefault(mail.message_id, ticket)
+
+    def start_applying(self) -> None:
+        """Predictions are done; from now on only what was really written counts."""
+        self.predicted.clear()
+
+    def stale(self, inbound_id: int) -> bool:
+        """True when an earlier mail of the batch wrote something this mail's match looks up."""
+        ids, refs = self.keys[inbound_id]
+        if not (self.written_ids or self.touched or self.created_refs):
+            return False
+        by_id, by_ref = self.lookups(inbound_id)
+        return (
+            any(i in self.written_ids for i in ids)
+            or any(r in self.created_refs for r in refs)
+            or any(t.id in self.touched for t in (*by_id.values(), *by_ref.values()))
+        )
+
+    def history(self, sender: str) -> SenderHistory:
+        """The sender's acknowledgements in the last hour, this batch's included."""
+        if not sender:
+            return SenderHistory()
+        return SenderHistory(
+            acks_last_hour=self.acks_before.get(sender, 0) + self.acks_added[sender]
+        )
+
+    def applied(
+        self,
+        mail: ParsedMail,
+        plan: IntakePlan,
+        applied: Applied,
+        outgoing: Sequence[OutgoingMail],
+        *,
+        acknowledged: bool,
+    ) -> None:
+        """Record what one mail's committed savepoint wrote."""
+        if applied.ticket_id is not None and plan.store_message:
+            self.written_ids.add(mail.message_id)
+        self.written_ids.update(out.message_id for out in outgoing)
+        if plan.new_ticket is not None and applied.ref:
+            self.created_refs.add(applied.ref)
+        elif applied.ticket_id is not None:
+            self.touched.add(applied.ticket_id)
+        if acknowledged:
+            self.acks_added.update(
+                out.to[0] for out in outgoing if out.template == "acknowledgement" and out.to
+            )
 
 
 class MailIntake:
@@ -180,28 +289,92 @@ class MailIntake:
         return results
 
     def process_batch(self, batch: Sequence[StoredMail]) -> list[IntakeResult]:
-        """Parse the batch, triage it in one model call, then plan and apply mail by mail.
+        """Parse the batch; screen and match it; triage its new tickets in one model call; then
+        plan, apply, render and queue mail by mail.
+
+        Screening and reply matching run before triage, so a mail that is screened out or threads
+        into an open ticket never goes through the model. They are first worked out for the whole
+        batch from a few bulk lookups, with the effects of the batch's earlier mails simulated (a
+        reply to a mail earlier in the batch); each mail is then screened and matched again, for
+        real, just before it is planned (the ack cap counts the acknowledgements the batch has
+        queued; lookups an earlier mail may have changed are made again), and a mail that turns
+        out to need triage after all is triaged alone.
 
         The batch is one transaction and each mail a savepoint inside it: a failing mail rolls back
         alone, and the batch pays for one commit. Attempts were committed before (claim_pending),
         so a crash mid-batch only means the batch's mails are retried, one by one.
         """
-        parsed: dict[int, ParsedMail] = {}
         results: list[IntakeResult] = []
+        mails: list[tuple[StoredMail, ParsedMail]] = []
         outcomes = self.parser.parse_many([(s.raw, s.received_at) for s in batch])
         for stored, outcome in zip(batch, outcomes):
             if isinstance(outcome, ParseFailure):
                 results.append(self._fail(stored, "parse", outcome.error, outcome.trace))
             else:
-                parsed[stored.id] = outcome
-        triage = self._triage(parsed)
+                mails.append((stored, outcome))
+        if not mails:
+            return results
+        state = self._batch_state(mails)
+        triage = self._triage(
+            {s.id: p for s, p in mails if self._predict_new_ticket(s.id, p, state)}
+        )
+        state.start_applying()
         with self.store.db.atomic():  # one commit per batch; each mail is its own savepoint
-            for stored in batch:
-                if stored.id in parsed:
-                    results.append(
-                        self._process_parsed(stored, parsed[stored.id], triage.get(stored.id))
-                    )
+            for stored, mail in mails:
+                results.append(self._process_parsed(stored, mail, triage, state))
         return results
+
+    # -- the batch's lookups --------------------------------------------------------------------
+    def _batch_state(self, mails: Sequence[tuple[StoredMail, ParsedMail]]) -> BatchState:
+        keys = {stored.id: self._lookup_keys(mail) for stored, mail in mails}
+        by_id, by_ref = self.store.thread_lookups(
+            (i for ids, _ in keys.values() for i in ids),
+            (r for _, refs in keys.values() for r in refs),
+        )
+        now = self.clock()
+        acks = self.store.ack_counts((mail.sender for _, mail in mails), now)
+        return BatchState(keys=keys, by_id=by_id, by_ref=by_ref, acks_before=acks)
+
+    def _lookup_keys(self, mail: ParsedMail) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The Message-IDs (the first 100) and references (the first 20) a mail's match looks up."""
+        desk = self.settings.desk
+        ids = thread_ids(mail)
+        refs = [
+            r for r in (own_id_ref(i, desk.message_id_domain, desk.ref_prefix) for i in ids) if r
+        ]
+        refs.extend(subject_refs(mail.subject, desk.ref_prefix))
+        return tuple(dict.fromkeys(ids))[:100], tuple(dict.fromkeys(refs))[:20]
+
+    def _predict_new_ticket(self, inbound_id: int, mail: ParsedMail, state: BatchState) -> bool:
+        """Will this mail make a new ticket (and so need triage)? Screening's accept does not
+        depend on the sender's history (the ack cap only withholds the answer); the match sees
+        the batch's earlier mails as if they were applied."""
+        verdict = screen_mail(mail, self.screening, SenderHistory())
+        match = self._match_from(mail, state.predicted_lookups(inbound_id))
+        new = _makes_ticket(verdict, match)
+        if verdict.accept or (verdict.rule == "is_bounce" and match.ticket is not None):
+            state.predict_stored(mail, match.ticket, new)
+        return new
+
+    def _match(self, inbound_id: int, mail: ParsedMail, state: BatchState) -> ReplyMatch:
+        """The real match, inside the batch's transaction: from the bulk lookups, unless an
+        earlier mail of the batch changed what this one looks up (then it is looked up again)."""
+        if state.stale(inbound_id):
+            return self._match_from(mail, self.store.thread_lookups(*state.keys[inbound_id]))
+        return self._match_from(mail, state.lookups(inbound_id))
+
+    def _match_from(
+        self, mail: ParsedMail, lookups: tuple[Mapping[str, TicketInfo], Mapping[str, TicketInfo]]
+    ) -> ReplyMatch:
+        desk = self.settings.desk
+        return match_reply(
+            mail,
+            lookups[0],
+            lookups[1],
+            own_domain=desk.message_id_domain,
+            prefix=desk.ref_prefix,
+            trusted=self.settings.agents,
+        )
 
     def _triage(self, mails: dict[int, ParsedMail]) -> dict[int, TriageOutcome]:
         if not mails:
@@ -216,31 +389,43 @@ class MailIntake:
         return dict(zip(mails, outcomes))
 
     def _process_parsed(
-        self, stored: StoredMail, mail: ParsedMail, triage: TriageOutcome | None
+        self,
+        stored: StoredMail,
+        mail: ParsedMail,
+        triaged: dict[int, TriageOutcome],
+        state: BatchState,
     ) -> IntakeResult:
         stage = "screen"
         try:
             now = self.clock()
-            verdict = screen_mail(mail, self.screening, self.store.sender_history(mail.sender, now))
+            verdict = screen_mail(mail, self.screening, state.history(mail.sender))
             stage = "match"
-            match = self._match(mail)
+            match = self._match(stored.id, mail, state)
             stage = "plan"
             if verdict.accept and self._from_agent(mail, match):
                 plan = self._plan_agent_reply(mail, match, now)
             else:
                 language = detect_language(mail.text, mail.content_language)
+                triage = triaged.get(stored.id)
+                if triage is None and _makes_ticket(verdict, match):  # the prediction missed it
+                    stage = "triage"
+                    triage = self._triage({stored.id: mail})[stored.id]
+                    stage = "plan"
                 plan = plan_intake(mail, verdict, match, triage, self.promise, language=language)
             stage = "apply"
             mails = plan.mails + (plan.update.mails if plan.update else ())
-            ref, acknowledged = self.store.apply_plan(
-                stored, mail, plan, now, lambda ref: self._render(mails, ref, stored.id, now)
-            )
+            with self.store.savepoint():
+                applied = self.store.apply_plan(stored, mail, plan, now)
+                outgoing = self._render(mails, applied.ref, stored.id, now) if applied.ref else []
+                acknowledged = self.store.finish_intake(stored, plan, applied, outgoing, now)
         except ClaimLost as exc:  # another daemon owns the mail now: not a failure of the mail
             log.warning("mail=%s:%d action=skipped reason=%s", stored.mailbox, stored.id, exc)
             return IntakeResult(inbound_id=stored.id, disposition="claim_lost")
         except Exception as exc:  # isolation point: per mail
             return self._fail(stored, stage, exc)
+        state.applied(mail, plan, applied, outgoing, acknowledged=acknowledged)
         crash_point("after_apply", self.crash_at)
+        ref = applied.ref
         result = IntakeResult(
             inbound_id=stored.id,
             disposition=plan.disposition,
@@ -290,24 +475,6 @@ class MailIntake:
             )
         return IntakePlan(
             disposition="reply_added", rule="agent_reply", existing=match.ticket, update=update
-        )
-
-    def _match(self, mail: ParsedMail) -> ReplyMatch:
-        desk = self.settings.desk
-        ids = thread_ids(mail)
-        refs = [
-            r for r in (own_id_ref(i, desk.message_id_domain, desk.ref_prefix) for i in ids) if r
-        ]
-        refs.extend(subject_refs(mail.subject, desk.ref_prefix))
-        by_id = self.store.tickets_by_message_ids(ids) if ids else {}
-        by_ref = self.store.tickets_by_refs(refs) if refs else {}
-        return match_reply(
-            mail,
-            by_id,
-            by_ref,
-            own_domain=desk.message_id_domain,
-            prefix=desk.ref_prefix,
-            trusted=self.settings.agents,
         )
 
     def _render(
