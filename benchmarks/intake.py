@@ -409,6 +409,7 @@ def main() -> None:
     parser.add_argument("--source", choices=("maildir", "imap"), default="maildir")
     parser.add_argument("--model-dir", default=str(ROOT / "tiket-data" / "model"))
     parser.add_argument("--no-stages", action="store_true", help="skip the breakdown run")
+    parser.add_argument("--stages-only", action="store_true", help="only the breakdown run")
     parser.add_argument("--stage-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stage_child:
@@ -423,6 +424,9 @@ def main() -> None:
         f"file outbox; {len(mails)} generated mails (mean {size / 1024:.1f} KB); {args.runs} runs; "
         f"{os.cpu_count()} CPUs; CPU = user+sys of the whole process tree"
     )
+    if args.stages_only:
+        print_breakdown(stage_breakdown(mails[:1], args), stage_breakdown(mails, args), len(mails))
+        return
     ceiling = statistics.median(bare_parse_rate(mails) for _ in range(args.runs))
     print(f"ceiling: mail-parser bare parse {ceiling:6.0f} mails per CPU-second (median)")
     with imap_server(args) if args.source == "imap" else nullfill() as fill:

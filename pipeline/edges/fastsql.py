@@ -106,17 +106,23 @@ def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
 
 
 @lru_cache(maxsize=256)
-def _select_sql(template: str, param: str, quote: str, count: int) -> str:
+def _in_sql(template: str, param: str, quote: str, count: int) -> str:
     listed = "(" + ", ".join([param] * count) + ")"
     return template.format(q=quote, p=param, **{"in": listed})
+
+
+def execute_in(db: Database, template: str, params: Sequence[Any], values: Sequence[Any]) -> int:
+    """Run a statement written with {q} (identifier quote), {p} (a parameter) and one {in} (the
+    non-empty list `values`, bound after `params`); returns the rows changed."""
+    sql = _in_sql(template, db.param, db.quote[0], len(values))
+    return int(db.execute_sql(sql, [*params, *values]).rowcount)
 
 
 def select_in(
     db: Database, template: str, params: Sequence[Any], values: Sequence[Any]
 ) -> list[tuple[Any, ...]]:
-    """Rows of a SELECT written with {q} (identifier quote), {p} (a parameter) and one {in} (the
-    list `values`, bound after `params`); the statement is built once per shape."""
+    """Rows of a SELECT written as for execute_in; the statement is built once per shape."""
     if not values:
         return []
-    sql = _select_sql(template, db.param, db.quote[0], len(values))
+    sql = _in_sql(template, db.param, db.quote[0], len(values))
     return list(db.execute_sql(sql, [*params, *values]).fetchall())

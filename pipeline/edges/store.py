@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +24,7 @@ from pipeline.edges.migrations import current_version, latest_version, migrate
 from pipeline.errors import ClaimLost, ConfigError, NotFound
 from pipeline.records import (
     AuditEvent,
+    DueMail,
     IntakePlan,
     OutgoingMail,
     ParsedMail,
@@ -815,27 +816,60 @@ class Store:
         return None if row is None else str(row.holder)
 
     # -- outbox ---------------------------------------------------------------------------------
-    def due_outbox(self, now: datetime, limit: int) -> list[m.OutboxRow]:
-        """Pending outbox rows whose next attempt is due, oldest first."""
-        return list(
-            m.OutboxRow.select()
-            .where((m.OutboxRow.status == "pending") & (m.OutboxRow.next_attempt_at <= naive(now)))
-            .order_by(m.OutboxRow.id)
-            .limit(limit)
-        )
+    def due_outbox(
+        self, now: datetime, limit: int, cached: Mapping[str, bytes] | None = None
+    ) -> list[DueMail]:
+        """Pending outbox rows whose next attempt is due, oldest first.
 
-    def outbox_sent(self, row_id: int, now: datetime) -> None:
-        """Mark a row delivered."""
-        (
-            m.OutboxRow.update(
-                status="sent",
-                sent_at=naive(now),
-                attempts=m.OutboxRow.attempts + 1,
-                last_error=None,
+        `cached`: rendered bytes this process queued itself, by Message-ID; those rows' blobs are
+        not read back from the database.
+        """
+        q, p = self.db.quote[0], self.db.param
+        rows = self.db.execute_sql(
+            f"SELECT {q}id{q}, {q}message_id{q}, {q}template{q}, {q}recipients{q}, "
+            f"{q}attempts{q}, {q}give_up_at{q} FROM {q}outbox{q} WHERE {q}status{q} = {p} AND "
+            f"{q}next_attempt_at{q} <= {p} ORDER BY {q}id{q} LIMIT {int(limit)}",
+            ["pending", m.OutboxRow.next_attempt_at.db_value(naive(now))],
+        ).fetchall()
+        cached = cached or {}
+        raws = {row[0]: cached[row[1]] for row in rows if row[1] in cached}
+        for chunk in fastsql.chunks([row[0] for row in rows if row[0] not in raws]):
+            raws.update(
+                (row_id, bytes(raw))
+                for row_id, raw in fastsql.select_in(
+                    self.db,
+                    "SELECT {q}id{q}, {q}raw{q} FROM {q}outbox{q} WHERE {q}id{q} IN {in}",
+                    [],
+                    chunk,
+                )
             )
-            .where(m.OutboxRow.id == row_id)
-            .execute()
-        )
+        give_up = m.OutboxRow.give_up_at
+        return [
+            DueMail(
+                id=row_id,
+                message_id=message_id,
+                template=template,
+                recipients=tuple(r for r in recipients.split(",") if r),
+                raw=raws[row_id],
+                attempts=attempts,
+                give_up_at=utc(give_up.python_value(give_up_at)),
+            )
+            for row_id, message_id, template, recipients, attempts, give_up_at in rows
+        ]
+
+    def outbox_sent(self, row_ids: Sequence[int], now: datetime) -> None:
+        """Mark rows delivered: one UPDATE (and one commit) for a delivered batch."""
+        at = m.OutboxRow.sent_at.db_value(naive(now))
+        with self.db.atomic():
+            for chunk in fastsql.chunks(list(row_ids)):
+                fastsql.execute_in(
+                    self.db,
+                    "UPDATE {q}outbox{q} SET {q}status{q} = {p}, {q}sent_at{q} = {p}, "
+                    "{q}attempts{q} = {q}attempts{q} + 1, {q}last_error{q} = NULL "
+                    "WHERE {q}id{q} IN {in}",
+                    ["sent", at],
+                    chunk,
+                )
 
     def outbox_failed(
         self, row_id: int, error: str, now: datetime, *, retry_at: datetime | None
