@@ -244,37 +244,64 @@ class Store:
         return results
 
     # -- claim ----------------------------------------------------------------------------------
-    def claim_pending(self, limit: int, mailbox: str | None = None) -> list[StoredMail]:
+    def claim_pending(
+        self, limit: int, mailbox: str | None = None, known_raw: Mapping[int, bytes] | None = None
+    ) -> list[StoredMail]:
         """Pending mails to process, with their attempt counted (committed) before any work.
 
         Fresh mails are claimed as a batch; a mail that failed before is claimed alone, so that a
-        mail that kills the process can only ever use up its own attempts.
+        mail that kills the process can only ever use up its own attempts. `known_raw`: the bytes
+        of mails this process has just received, by inbound id (not read back).
         """
+        q, p = self.db.quote[0], self.db.param
+        where = f"{q}state{q} = {p}" + (f" AND {q}mailbox{q} = {p}" if mailbox is not None else "")
+        params: list[Any] = ["pending"] + ([mailbox] if mailbox is not None else [])
+        select = (
+            f"SELECT {q}id{q}, {q}mailbox{q}, {q}uidvalidity{q}, {q}uid{q}, {q}attempts{q}, "
+            f"{q}received_at{q} FROM {q}inbound{q} WHERE {where}"
+        )
         with self.db.atomic():
-            base = m.Inbound.select().where(m.Inbound.state == "pending")
-            if mailbox is not None:
-                base = base.where(m.Inbound.mailbox == mailbox)
-            retried = base.where(m.Inbound.attempts > 0).order_by(m.Inbound.id).limit(1)
-            rows = list(retried) or list(
-                base.where(m.Inbound.attempts == 0).order_by(m.Inbound.id).limit(limit)
+            rows = (
+                self.db.execute_sql(
+                    f"{select} AND {q}attempts{q} > 0 ORDER BY {q}id{q} LIMIT 1", params
+                ).fetchall()
+                or self.db.execute_sql(
+                    f"{select} AND {q}attempts{q} = 0 ORDER BY {q}id{q} LIMIT {int(limit)}", params
+                ).fetchall()
             )
-            if rows:
-                (
-                    m.Inbound.update(attempts=m.Inbound.attempts + 1)
-                    .where(m.Inbound.id.in_([r.id for r in rows]))
-                    .execute()
+            ids = [row[0] for row in rows]
+            for chunk in fastsql.chunks(ids):
+                fastsql.execute_in(
+                    self.db,
+                    "UPDATE {q}inbound{q} SET {q}attempts{q} = {q}attempts{q} + 1 "
+                    "WHERE {q}id{q} IN {in}",
+                    [],
+                    chunk,
                 )
+        known = known_raw or {}
+        raws = {i: known[i] for i in ids if i in known}
+        for chunk in fastsql.chunks([i for i in ids if i not in raws]):
+            raws.update(
+                (row_id, bytes(raw))
+                for row_id, raw in fastsql.select_in(
+                    self.db,
+                    "SELECT {q}id{q}, {q}raw{q} FROM {q}inbound{q} WHERE {q}id{q} IN {in}",
+                    [],
+                    chunk,
+                )
+            )
+        received = m.Inbound.received_at
         return [
             StoredMail(
-                id=r.id,
-                mailbox=r.mailbox,
-                uidvalidity=r.uidvalidity,
-                uid=r.uid,
-                raw=bytes(r.raw),
-                attempts=r.attempts + 1,
-                received_at=utc(r.received_at) or datetime.now(UTC),
+                id=row_id,
+                mailbox=box,
+                uidvalidity=uidvalidity,
+                uid=uid,
+                raw=raws[row_id],
+                attempts=attempts + 1,
+                received_at=utc(received.python_value(received_at)) or datetime.now(UTC),
             )
-            for r in rows
+            for row_id, box, uidvalidity, uid, attempts, received_at in rows
         ]
 
     # -- lookups for the pure stages ------------------------------------------------------------

@@ -251,7 +251,8 @@ class MailIntake:
                 if r.duplicate_of is not None
             )
             crash_point("after_receive", self.crash_at)
-            stats.results.extend(self.process_pending(source.name, stop))
+            raws = {r.inbound_id: mail.raw for r, mail in zip(received, batch) if r.new}
+            stats.results.extend(self.process_pending(source.name, stop, raws))
             self.finish_moves(source, uidvalidity, stats)
         stats.results.extend(self.process_pending(source.name, stop))
         self.finish_moves(source, uidvalidity, stats)
@@ -275,14 +276,18 @@ class MailIntake:
 
     # -- the pending queue --------------------------------------------------------------------
     def process_pending(
-        self, mailbox: str | None = None, stop: Callable[[], bool] = lambda: False
+        self,
+        mailbox: str | None = None,
+        stop: Callable[[], bool] = lambda: False,
+        known_raw: Mapping[int, bytes] | None = None,
     ) -> list[IntakeResult]:
-        """Process pending mails until none is left (or stop() says so)."""
+        """Process pending mails until none is left (or stop() says so). `known_raw`: the bytes of
+        mails just received, by inbound id, so they are not read back from the database."""
         results: list[IntakeResult] = []
         max_attempts = self.settings.intake.max_attempts
         self.store.quarantine_exhausted(max_attempts, self.clock(), mailbox)
         while not stop():
-            batch = self.store.claim_pending(self.settings.intake.fetch_batch, mailbox)
+            batch = self.store.claim_pending(self.settings.intake.fetch_batch, mailbox, known_raw)
             if not batch:
                 break
             results.extend(self.process_batch(batch))
