@@ -410,12 +410,14 @@ class MailIntake:
             if verdict.accept and self._from_agent(mail, match):
                 plan = self._plan_agent_reply(mail, match, now)
             else:
-                language = detect_language(mail.text, mail.content_language)
+                new = _makes_ticket(verdict, match)
                 triage = triaged.get(stored.id)
-                if triage is None and _makes_ticket(verdict, match):  # the prediction missed it
+                if triage is None and new:  # the prediction missed it
                     stage = "triage"
                     triage = self._triage({stored.id: mail})[stored.id]
                     stage = "plan"
+                # only a new ticket's acknowledgement is written in the requester's language
+                language = detect_language(mail.text, mail.content_language) if new else "en"
                 plan = plan_intake(mail, verdict, match, triage, self.promise, language=language)
             stage = "apply"
             mails = plan.mails + (plan.update.mails if plan.update else ())
