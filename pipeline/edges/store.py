@@ -20,6 +20,7 @@ from playhouse.db_url import connect as connect_url
 
 from pipeline.edges import fastsql
 from pipeline.edges import models as m
+from pipeline.edges.files import write_atomically
 from pipeline.edges.migrations import current_version, latest_version, migrate
 from pipeline.errors import ClaimLost, ConfigError, NotFound
 from pipeline.records import (
@@ -587,13 +588,11 @@ class Store:
 
     def _write_blob(self, digest: str, payload: bytes) -> None:
         """Content-addressed file: its name is its sha256, so writing it twice is harmless."""
-        path = self.blob_path(digest)
-        if path.exists():
+        path = str(self.blob_path(digest))
+        if os.path.exists(path):
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{digest}.{os.getpid()}.tmp")
-        tmp.write_bytes(payload)
-        os.replace(tmp, path)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_atomically(path, payload, f".{digest}.{os.getpid()}.tmp")
 
     def blob_path(self, digest: str) -> Path:
         """Where an attachment with this sha256 lives."""
