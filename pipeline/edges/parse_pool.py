@@ -94,6 +94,9 @@ class ParsePool:
             return [parse_one(raw, at, *self.limits) for raw, at in items]
         if self._executor is None:
             context = multiprocessing.get_context("forkserver")
+            # the forkserver imports the parser once; each worker forked from it inherits it
+            # instead of importing mail-parser and the email package again (~0.2 CPU-s each)
+            context.set_forkserver_preload([parse_mail.__module__])
             self._executor = ProcessPoolExecutor(
                 self.workers, mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
             )
