@@ -787,7 +787,7 @@ class Store:
             raise NotFound(f"no ticket {ref_or_id}")
         last = (
             m.Message.select(m.Message.message_id)
-            .where(m.Message.ticket == row.id)
+            .where((m.Message.ticket == row.id) & (m.Message.direction == "in"))  # not a note
             .order_by(m.Message.id.desc())
             .first()
         )
@@ -811,6 +811,12 @@ class Store:
                 return
             yield from self._states(rows, {})
             last_id = rows[-1].id
+
+    def states_of(self, ids: Sequence[int]) -> list[TicketState]:
+        """These tickets, loaded in bulk (a page of the console's queue)."""
+        if not ids:
+            return []
+        return self._states(list(m.Ticket.select().where(m.Ticket.id.in_(list(ids)))), {})
 
     def _states(self, rows: Sequence[m.Ticket], last: dict[int, str | None]) -> list[TicketState]:
         ids = [row.id for row in rows]

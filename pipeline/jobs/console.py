@@ -1,0 +1,285 @@
+"""Console (orchestrator): what the web console shows and who may use it.
+
+The queue and the ticket page (rows from the console store, SLA clocks from the pure SLA code),
+sign-in links (single use, 15 minutes, only the token's hash stored, rate-limited), server-side
+sessions and the trusted proxy header. Ticket changes are not here: the skin calls app.desk.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import ipaddress
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from pipeline.edges.console_store import ConsoleStore, Deadlines, QueuePage, QueueQuery
+from pipeline.stages.agent_actions import fill_canned, sign_in_mail
+from pipeline.stages.lifecycle import clock_facts
+from pipeline.stages.sla import clock_view
+from pipeline.vocabulary import CLOCKS, OPEN_STATES
+
+if TYPE_CHECKING:
+    from pipeline.app import Tiket
+
+log = logging.getLogger(__name__)
+
+
+def token_hash(token: str) -> str:
+    """What is stored of a sign-in link's or a session's token (never the token itself)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebSettings:
+    """[web], validated."""
+
+    listen: str
+    enabled: bool
+    base_url: str
+    admins: frozenset[str]
+    trusted_user_header: str
+    trusted_proxies: tuple[str, ...]
+    session_hours: float
+    link_minutes: int
+    links_per_address: int
+    links_per_ip: int
+    threads: int
+    page_size: int
+    refresh_seconds: int
+
+    @classmethod
+    def from_section(cls, section: Any) -> WebSettings:
+        """From settings.section("web")."""
+        return cls(
+            listen=str(section["listen"]),
+            enabled=bool(section["enabled"]),
+            base_url=str(section["base_url"]).rstrip("/"),
+            admins=frozenset(str(a).lower() for a in section["admins"]),
+            trusted_user_header=str(section["trusted_user_header"]),
+            trusted_proxies=tuple(str(p) for p in section["trusted_proxies"]),
+            session_hours=float(section["session_hours"]),
+            link_minutes=int(section["link_minutes"]),
+            links_per_address=int(section["links_per_address"]),
+            links_per_ip=int(section["links_per_ip"]),
+            threads=int(section["threads"]),
+            page_size=int(section["page_size"]),
+            refresh_seconds=int(section["refresh_seconds"]),
+        )
+
+    def is_trusted_proxy(self, address: str) -> bool:
+        """True when the peer is one of [web] trusted_proxies (addresses or networks)."""
+        try:
+            peer = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        for entry in self.trusted_proxies:
+            try:
+                if peer in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                continue
+        return False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Agent:
+    """A signed-in agent: their address, tiers (empty for a manager) and session."""
+
+    address: str
+    tiers: tuple[str, ...]
+    admin: bool
+    session_id: int
+    csrf: str
+
+
+class Console:
+    """The web console's reads, sign-in and sessions (one per Tiket)."""
+
+    def __init__(self, app: Tiket) -> None:
+        self.app = app
+        self.settings = app.settings
+        self.web = WebSettings.from_section(app.settings.section("web"))
+        sla = app.settings.sla
+        self.data = ConsoleStore(
+            app.store,
+            Deadlines(
+                first_response=sla.first_response_hours,
+                resolution=sla.resolution_hours,
+                default_priority=sla.default_priority,
+            ),
+        )
+
+    # -- who is an agent ------------------------------------------------------------------------
+    def tiers_of(self, address: str) -> tuple[str, ...]:
+        """The tiers an address is a member of (empty: not an agent)."""
+        address = address.lower()
+        return tuple(k for k, t in self.settings.tiers.items() if address in t.members)
+
+    def is_agent(self, address: str) -> bool:
+        """A tier member or a console admin."""
+        return bool(self.tiers_of(address)) or address.lower() in self.web.admins
+
+    def agent(self, address: str, session_id: int, csrf: str) -> Agent:
+        """The Agent record of a session."""
+        admin = address in self.web.admins
+        return Agent(
+            address=address,
+            tiers=self.tiers_of(address),
+            admin=admin,
+            session_id=session_id,
+            csrf=csrf,
+        )
+
+    # -- sign-in links --------------------------------------------------------------------------
+    def request_link(self, address: str, ip: str, base_url: str) -> None:
+        """Mail a one-time sign-in link to an agent. The caller tells everyone the same thing:
+        a stranger's address, or one over its rate limit, gets no link and no different answer."""
+        now = self.app.clock()
+        address = address.strip().lower()[:254]
+        window = now - timedelta(hours=1)
+        by_address, by_ip = self.data.sign_in_requests(address, ip, window)
+        expires = now + timedelta(minutes=self.web.link_minutes)
+        if by_ip >= self.web.links_per_ip or by_address >= self.web.links_per_address:
+            log.warning("sign_in=refused reason=rate_limit ip=%s", ip)
+            return
+        if not self.is_agent(address):
+            self.data.record_sign_in(address, ip, None, now, expires, None)
+            log.info("sign_in=refused reason=not_an_agent ip=%s", ip)
+            return
+        token = secrets.token_urlsafe(32)
+        link = f"{self.web.base_url or base_url.rstrip('/')}/signin/{token}"
+        mail = self.app.desk.render_loose_mail(
+            sign_in_mail(address, link, self.web.link_minutes), now
+        )
+        self.data.record_sign_in(address, ip, token_hash(token), now, expires, mail)
+        log.info("sign_in=link_queued agent=%s ip=%s", address, ip)
+
+    def redeem_link(self, token: str) -> str | None:
+        """The agent a link signs in (once, within its lifetime), or None."""
+        address = self.data.redeem_sign_in(token_hash(token), self.app.clock())
+        if address is None or not self.is_agent(address):
+            return None
+        return address
+
+    # -- sessions -------------------------------------------------------------------------------
+    def open_session(self, address: str, via: str, ip: str, user_agent: str) -> str:
+        """A new session for an agent; returns the cookie's token (only its hash is stored)."""
+        now = self.app.clock()
+        token = secrets.token_urlsafe(32)
+        with self.app.store.db.atomic():
+            self.data.create_session(
+                token_hash=token_hash(token),
+                agent=address.lower(),
+                csrf=secrets.token_urlsafe(24),
+                via=via,
+                ip=ip,
+                user_agent=user_agent,
+                now=now,
+                expires=now + timedelta(hours=self.web.session_hours),
+            )
+        log.info("session=opened agent=%s via=%s ip=%s", address, via, ip)
+        return token
+
+    def session_agent(self, token: str) -> Agent | None:
+        """The agent of a live session cookie, or None."""
+        if not token:
+            return None
+        found = self.data.session(token_hash(token), self.app.clock())
+        if found is None:
+            return None
+        session_id, address, csrf = found
+        if not self.is_agent(address):  # removed from the tiers since: the session is void
+            return None
+        return self.agent(address, session_id, csrf)
+
+    def close_session(self, session_id: int) -> None:
+        """Sign out (revoke this session)."""
+        self.data.revoke_session(session_id, self.app.clock())
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """Live sessions (for `tiket web sessions list`)."""
+        return self.data.sessions(self.app.clock())
+
+    def revoke(self, session_id: int | None = None, agent: str = "") -> int:
+        """Revoke one session or every session of an agent; returns how many."""
+        return self.data.revoke_session(session_id, self.app.clock(), agent)
+
+    # -- pages ----------------------------------------------------------------------------------
+    def queue(self, query: QueueQuery) -> QueuePage:
+        """One page of the queue, each row with its next due time (exact, from the SLA code)."""
+        now = self.app.clock()
+        page = self.data.queue(query, now)
+        states = {s.id: s for s in self.app.store.states_of([r["id"] for r in page.rows])}
+        for row in page.rows:
+            state = states.get(row["id"])
+            row["due"], row["late"] = self._next_due(state, now) if state else (None, False)
+            row["age"] = now - row["created_at"]
+        return page
+
+    def _next_due(self, state: Any, now: datetime) -> tuple[datetime | None, bool]:
+        facts = clock_facts(state)
+        views = [clock_view(c, facts, self.app.policy.sla, now) for c in CLOCKS]
+        running = [v for v in views if v.stopped_at is None and v.due is not None]
+        if not running or state.status not in OPEN_STATES:
+            return None, False
+        first = min(running, key=lambda v: v.due or now)
+        return first.due, first.breached
+
+    @cached_property
+    def categories(self) -> list[str]:
+        """The category pick-list (read once per process: it changes with a new model)."""
+        return self.data.known_categories()
+
+    def ticket(self, ref: str) -> dict[str, Any]:
+        """Everything the ticket page shows except the similar tickets (loaded on their own)."""
+        data = self.app.show_ticket(ref, similar=False)
+        state = self.app.store.ticket_state(ref)
+        data["id"] = state.id
+        data["version"] = state.version
+        data["assignee"] = state.assignee
+        attachments = self.data.attachments_of(state.id)
+        data["messages"] = [
+            dict(msg, attachments=attachments.get(msg["id"], []), html=self._html_of(msg))
+            for msg in self.data.messages(state.id)
+        ]
+        return data
+
+    def _html_of(self, message: dict[str, Any]) -> str:
+        """A received mail's HTML part, sanitised (nh3), or "" when it has none."""
+        if message["direction"] != "in" or not message["inbound_id"]:
+            return ""
+        import nh3
+
+        raw = self.data.raw_mail(int(message["inbound_id"]))
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        part = parsed.get_body(preferencelist=("html",))  # type: ignore[attr-defined]
+        if part is None:
+            return ""
+        try:
+            html = str(part.get_content())
+        except (LookupError, ValueError):
+            return ""
+        tags = set(nh3.ALLOWED_TAGS) - {"img"}  # no remote images: no tracking pixels
+        return str(nh3.clean(html, tags=tags, link_rel="noopener noreferrer nofollow"))
+
+    def canned(self, ref: str, agent: str) -> list[dict[str, Any]]:
+        """The canned replies, each filled in for this ticket and agent."""
+        state = self.app.store.ticket_state(ref)
+        values = {
+            "ref": state.ref,
+            "subject": state.subject,
+            "requester_name": state.requester_name or state.requester,
+            "requester": state.requester,
+            "agent": agent,
+            "agent_name": agent.split("@")[0].replace(".", " ").title(),
+            "desk_name": self.settings.desk.name,
+        }
+        return [
+            dict(c, filled=fill_canned(str(c["body"]), values)) for c in self.data.canned_replies()
+        ]
