@@ -77,7 +77,8 @@ class Desk:
     # -- building blocks ------------------------------------------------------------------------
     def dossier(self, ticket: TicketState) -> Dossier:
         """Suggestions, conversation and the most similar resolved tickets."""
-        conversation = self.store.conversation(ticket.id)
+        # internal notes stay in the console: a dossier travels by mail
+        conversation = tuple(c for c in self.store.conversation(ticket.id) if c[1] != "note")
         self.similar.refresh()
         first = conversation[0][3] if conversation else ""
         similar = self.similar.query(f"{ticket.subject}\n{first}", exclude=(ticket.id,))

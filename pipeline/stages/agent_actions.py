@@ -116,7 +116,12 @@ def plan_merge(source: TicketState, target: TicketState, actor: str, now: dateti
         ticket_id=source.id,
         ref=source.ref,
         actor=actor,
-        fields=(("status", "closed"), ("closed_at", now), ("resolution_note", note)),
+        fields=(
+            ("status", "closed"),
+            ("closed_at", now),
+            ("resolution_note", note),
+            ("needs_review", False),
+        ),
         status=(source.status, "closed", note),
         events=(AuditEvent(action="merged", actor=actor, detail=f"into {target.ref}"),),
         mails=(mail,),

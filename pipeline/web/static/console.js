@@ -3,6 +3,7 @@
 (function () {
   "use strict";
   var current = 0;
+  var advance = false;  // after an accept: move to the next ticket still waiting for review
   var csrf = document.body.dataset.csrf || "";
   var page = document.body.dataset.page;
 
@@ -36,6 +37,7 @@
       .then(function (result) {
         var status = document.getElementById("status");
         if (status) { status.textContent = result.failed.length ? result.failed.join("; ") : "accepted " + result.done; }
+        advance = true;
         refreshQueue();
       });
   }
@@ -103,7 +105,16 @@
     }
   });
 
-  document.body.addEventListener("htmx:afterSwap", function () { mark(); });
+  document.body.addEventListener("htmx:afterSwap", function () {
+    if (advance) {
+      advance = false;
+      var all = rows();
+      var next = all.findIndex(function (r, i) { return i >= current && r.classList.contains("review"); });
+      if (next < 0) { next = all.findIndex(function (r) { return r.classList.contains("review"); }); }
+      if (next >= 0) { current = next; }
+    }
+    mark();
+  });
 
   document.addEventListener("DOMContentLoaded", function () {
     if (page === "queue") {
@@ -111,6 +122,8 @@
       status.id = "status"; status.className = "status"; status.setAttribute("role", "status");
       var live = document.getElementById("live");
       if (live) { live.parentNode.insertBefore(status, live); }
+      var first = rows().findIndex(function (r) { return r.classList.contains("review"); });
+      current = first >= 0 ? first : 0;
       mark();
       if (new URLSearchParams(window.location.search).get("focus") === "search") { focusField("search"); }
     }
