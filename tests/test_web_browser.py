@@ -26,6 +26,7 @@ from tests.web_fixtures import ANNA, BOB, SUBJECTS, desk_settings, link_in, seed
 
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
+expect.set_options(timeout=90_000)  # generous: two shared cores, other test runs at once
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = os.environ.get("TIKET_SCREENSHOT_DIR", "")  # also copy screenshots there (for the README)
 
@@ -145,6 +146,7 @@ def test_an_agent_works_the_queue_in_a_real_browser(
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         anna = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        anna.set_default_timeout(120_000)  # an escalation builds the similar-ticket index
         anna.on("dialog", lambda dialog: dialog.accept())
         link = sign_in(anna, base, sink, ANNA)
         assert review_rows(anna) == 11
@@ -219,6 +221,7 @@ def test_an_agent_works_the_queue_in_a_real_browser(
 
         # two agents on one ticket: the second, stale save is refused and keeps its text
         bob = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        bob.set_default_timeout(120_000)
         sign_in(bob, base, sink, BOB)
         bob.goto(f"{base}/t/{target}")
         anna.goto(f"{base}/t/{target}")
@@ -230,7 +233,9 @@ def test_an_agent_works_the_queue_in_a_real_browser(
         bob.wait_for_selector("text=changed by someone else")
         assert bob.input_value("#note") == "Bob's careful note"
         browser.close()
-    notes = [m for _, d, _, m in app.store.conversation(app.store.ticket_state(target).id) if d == "note"]
+    notes = [
+        m for _, d, _, m in app.store.conversation(app.store.ticket_state(target).id) if d == "note"
+    ]
     assert notes == ["Checked the RADIUS log: account locked at 07:58.", "Anna's note first"]
 
 
@@ -244,7 +249,9 @@ def test_the_real_server_refuses_strangers_and_forged_posts(
         opener.open(base + "/")
     assert refused.value.code == 302 and refused.value.headers["Location"] == "/signin"
     with pytest.raises(urllib.error.HTTPError) as forged:
-        urllib.request.urlopen(urllib.request.Request(base + "/bulk", data=b"action=close", method="POST"))
+        urllib.request.urlopen(
+            urllib.request.Request(base + "/bulk", data=b"action=close", method="POST")
+        )
     assert forged.value.code == 401
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])

@@ -396,6 +396,7 @@ class ConsoleStore:
 
     def revoke_session(self, session_id: int | None, now: datetime, agent: str = "") -> int:
         """Revoke one session (by id) or every session of an agent; returns how many."""
+        params: list[object]
         if session_id is not None:
             sql, params = "id = ?", [session_id]
         else:

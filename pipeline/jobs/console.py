@@ -258,7 +258,7 @@ class Console:
 
         raw = self.data.raw_mail(int(message["inbound_id"]))
         parsed = email.message_from_bytes(raw, policy=email.policy.default)
-        part = parsed.get_body(preferencelist=("html",))  # type: ignore[attr-defined]
+        part = parsed.get_body(preferencelist=("html",))
         if part is None:
             return ""
         try:

@@ -138,9 +138,9 @@ def create_app(tiket: Tiket, deliver: Callable[[], None] = lambda: None) -> Flas
             page = render_template("signin.html", sent=False, pre=pre_token(), agent=None, bad=True)
             return with_pre_cookie(Response(page, status=403))
         cookie = console.open_session(address, "link", g.ip, request.headers.get("User-Agent", ""))
-        response = redirect("/")
-        set_session_cookie(response, cookie)
-        return response
+        done = redirect("/")
+        set_session_cookie(done, cookie)
+        return done
 
     @flask.route("/signout", methods=["POST"])
     def signout() -> Any:
@@ -337,7 +337,7 @@ def create_app(tiket: Tiket, deliver: Callable[[], None] = lambda: None) -> Flas
             return request.headers["X-Forwarded-Proto"].lower() == "https"
         return request.scheme == "https"
 
-    def set_session_cookie(response: Response, token: str) -> None:
+    def set_session_cookie(response: Any, token: str) -> None:
         response.set_cookie(
             SESSION_COOKIE,
             token,
