@@ -50,6 +50,7 @@ def create_app(tiket: Tiket, deliver: Callable[[], None] = lambda: None) -> Flas
     flask.jinja_env.globals.update(KINDS=KINDS, PRIORITIES=PRIORITIES, TIERS=TIERS, STATES=STATES)
     flask.jinja_env.filters["ago"] = human_span
     flask.jinja_env.filters["due_in"] = due_in
+    flask.jinja_env.filters["when"] = when
     flask.config.update(TIKET=tiket, DELIVER=deliver, MAX_CONTENT_LENGTH=2 * 1024 * 1024)
     console = tiket.console
 
@@ -467,6 +468,12 @@ def human_span(span: timedelta) -> str:
     if seconds >= 3600:
         return f"{seconds // 3600}h"
     return f"{max(seconds, 0) // 60}m"
+
+
+def when(value: object) -> str:
+    """A stored time (datetime or ISO text, UTC) as 'YYYY-MM-DD HH:MM UTC'."""
+    text = str(value or "-").replace("T", " ")
+    return text[:16] + " UTC" if len(text) >= 16 and text[:4].isdigit() else text
 
 
 def due_in(due: datetime | None, now: datetime) -> str:
