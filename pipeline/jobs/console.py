@@ -234,7 +234,7 @@ class Console:
     @cached_property
     def categories(self) -> list[str]:
         """The category pick-list (read once per process: it changes with a new model)."""
-        return self.data.known_categories()
+        return sorted(set(self.data.known_categories()) | self.app.categories)
 
     def ticket(self, ref: str) -> dict[str, Any]:
         """Everything the ticket page shows except the similar tickets (loaded on their own)."""

@@ -380,7 +380,7 @@ def bulk_action(
     """One row of a bulk action: accept, assign (to a tier) or close."""
     now = tiket.clock()
     if action == "accept":
-        tiket.desk.review(ref, {}, agent, now, version=version)
+        tiket.desk.accept_all(ref, agent, now, version=version)
     elif action == "assign":
         tiket.desk.assign(ref, form.get("tier", ""), agent, now, version=version)
     else:
@@ -441,9 +441,16 @@ def save_fields(
     if action == "accept":
         if not state.needs_review:
             raise InvalidAction(f"{ref} is not waiting for review")
-        suggested = {s.head: s.label for s in tiket.store.suggestions(state.id)}
-        corrections = {h: v for h, v in chosen.items() if v and v != suggested.get(h)}
-        tiket.desk.review(ref, corrections, agent, now, version=version)
+        suggestions = tiket.store.suggestions(state.id)
+        suggested = {s.head: s.label for s in suggestions}
+        current = {h: getattr(state, h) for h in chosen}
+        corrections = {
+            h: v for h, v in chosen.items() if v and v != (suggested.get(h) or current[h])
+        }
+        accept = tuple(
+            s.head for s in suggestions if s.label and not s.applied and s.head not in corrections
+        )
+        tiket.desk.review(ref, corrections, agent, now, accept=accept, version=version)
         fixed = f" (corrected {', '.join(corrections)})" if corrections else ""
         return f"{ref} accepted{fixed}"
     changes = {h: v for h, v in chosen.items() if v and v != getattr(state, h)}
