@@ -321,3 +321,20 @@ def test_the_cli_has_the_same_actions(desk: Any, tmp_path: Path, capsys: Any) ->
         mails_to(tmp_path, "user7@example.com")
         and app.store.ticket_state(f"{R(11)}").status == "closed"
     )
+
+
+def test_two_web_processes_share_sign_in_and_sessions(tmp_path: Path) -> None:
+    """A link asked for through one console works on another; its session is valid on both."""
+    settings = desk_settings(tmp_path)
+    first = seed_tickets(settings, tmp_path, count=2)
+    second = Tiket(settings)
+    one, two = app_client(first), app_client(second)
+    ask_link(one, ANNA)
+    token = link_in(text(mails_to(tmp_path, ANNA)[-1])).rsplit("/", 1)[1]
+    assert (
+        two.post(f"/signin/{token}", data={"csrf": pre(two, f"/signin/{token}")}).status_code == 302
+    )
+    cookie = two.get_cookie("tiket_session")
+    assert cookie is not None
+    one.set_cookie("tiket_session", cookie.value)
+    assert one.get("/").status_code == 200 and ANNA in one.get("/").get_data(as_text=True)

@@ -274,3 +274,27 @@ def test_the_real_server_refuses_strangers_and_forged_posts(
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
+
+
+def test_the_daemon_serves_the_console_when_enabled(tmp_path: Path) -> None:
+    """`tiket run` with [web] enabled = true answers on [web] listen next to its mailboxes."""
+    port = free_port()
+    desk_settings(tmp_path, enabled=True, listen=f"127.0.0.1:{port}")
+    (tmp_path / "Maildir" / "new").mkdir(parents=True)
+    log = open(tmp_path / "run.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "--config", str(tmp_path / "tiket.toml"), "run"],
+        cwd=ROOT,
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        assert wait_until(lambda: _up(base + "/health"), 90), (tmp_path / "run.log").read_text()
+        with urllib.request.urlopen(base + "/signin", timeout=10) as page:
+            assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=60) == 0
+        log.close()
