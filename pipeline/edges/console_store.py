@@ -176,48 +176,68 @@ class ConsoleStore:
         return where, params
 
     # -- the queue ------------------------------------------------------------------------------
-    def queue(self, query: QueueQuery, now: datetime) -> QueuePage:
-        """One page of the queue, sorted by SLA risk (the first nominal deadline first) by default."""
+    def queue(
+        self, query: QueueQuery, now: datetime, counts: dict[str, int] | None = None
+    ) -> QueuePage:
+        """One page of the queue, sorted by SLA risk (the first nominal deadline first) by
+        default; `counts` (from counts()) when the caller has them fresh."""
         where, params = self._filters(query, now)
         clause = " AND ".join(where)
         order = SORTS.get(query.sort, SORTS["due"])
         offset = (max(query.page, 1) - 1) * query.page_size
-        rows = self._sql(
-            "SELECT t.id, t.ref, t.subject, t.requester, t.requester_name, t.status, t.kind, "
-            "t.category, t.priority, t.tier, t.assignee, t.needs_review, t.breach_suspected, "
-            f"t.created_at, t.version, {self.due_expression()} AS due_key "
-            f"FROM ticket t WHERE {clause} ORDER BY {order} LIMIT ? OFFSET ?",
+        # the page's ids first, from the covering index alone; then only those rows are read
+        page = self._sql(
+            f"SELECT t.id, {self.due_expression()} AS due_key FROM ticket t WHERE {clause} "
+            f"ORDER BY {order} LIMIT ? OFFSET ?",
             [*params, query.page_size, offset],
         )
-        total = self._sql(f"SELECT COUNT(*) FROM ticket t WHERE {clause}", params)[0][0]
+        ids = [row[0] for row in page]
+        by_id = {
+            row[0]: row
+            for row in self._sql(
+                "SELECT t.id, t.ref, t.subject, t.requester, t.requester_name, t.status, t.kind, "
+                "t.category, t.priority, t.tier, t.assignee, t.needs_review, t.breach_suspected, "
+                "t.created_at, t.version, t.first_response_at FROM ticket t "
+                f"WHERE t.id IN ({', '.join('?' for _ in ids) or 'NULL'})",
+                ids,
+            )
+        }
+        rows = [by_id[i] for i in ids if i in by_id]
+        counts = counts if counts is not None else self.counts(query, now)
+        scope, _ = self._scope(query)
+        total = (
+            counts["open"]
+            if len(where) == len(scope)  # no filter beyond the agent's scope
+            else self._sql(f"SELECT COUNT(*) FROM ticket t WHERE {clause}", params)[0][0]
+        )
         names = (
             "id ref subject requester requester_name status kind category priority tier "
-            "assignee needs_review breach_suspected created_at version"
+            "assignee needs_review breach_suspected created_at version first_response_at"
         ).split()
         found = [dict(zip(names, row)) for row in rows]
         for row in found:
             row["needs_review"] = bool(row["needs_review"])
             row["breach_suspected"] = bool(row["breach_suspected"])
-            created = row["created_at"]
-            if isinstance(created, str):
-                created = datetime.fromisoformat(created)
-            row["created_at"] = naive_to_utc(created)
+            for key in ("created_at", "first_response_at"):
+                value = row[key]
+                if isinstance(value, str):
+                    value = datetime.fromisoformat(value)
+                row[key] = naive_to_utc(value) if value is not None else None
         self._add_suggestions(found)
-        return QueuePage(rows=tuple(found), total=int(total), counts=self.counts(query, now))
+        return QueuePage(rows=tuple(found), total=int(total), counts=counts)
 
     def counts(self, query: QueueQuery, now: datetime) -> dict[str, int]:
         """How many of the agent's open tickets wait for review, are late, are theirs."""
         where, params = self._scope(QueueQuery(agent=query.agent, tiers=query.tiers))
         scope = " AND ".join(where)
-        review, mine, late = self._sql(
+        review, mine, late, total = self._sql(
             "SELECT "
             "SUM(CASE WHEN t.needs_review = ? THEN 1 ELSE 0 END), "
             "SUM(CASE WHEN t.assignee = ? THEN 1 ELSE 0 END), "
             f"SUM(CASE WHEN {self.due_expression()} < {self._now_expression()} THEN 1 ELSE 0 END),"
             f" COUNT(*) FROM ticket t WHERE {scope}",
             [True, query.agent, self._time(now), *params],
-        )[0][:3]
-        total = self._sql(f"SELECT COUNT(*) FROM ticket t WHERE {scope}", params)[0][0]
+        )[0]
         return {
             "open": int(total or 0),
             "review": int(review or 0),
@@ -299,6 +319,21 @@ class ConsoleStore:
                 [ticket_id],
             )
         ]
+
+    def status_changes(self, ids: Sequence[int]) -> dict[int, list[tuple[datetime, str, str]]]:
+        """(at, from, to) of every status change of these tickets, oldest first (SLA pauses)."""
+        found: dict[int, list[tuple[datetime, str, str]]] = {i: [] for i in ids}
+        if not ids:
+            return found
+        marks = ", ".join("?" for _ in ids)
+        for ticket_id, at, before, after in self._sql(
+            "SELECT ticket_id, created_at, from_status, to_status FROM statuschange "
+            f"WHERE ticket_id IN ({marks}) ORDER BY id",
+            list(ids),
+        ):
+            when = datetime.fromisoformat(at) if isinstance(at, str) else at
+            found[ticket_id].append((naive_to_utc(when), before, after))
+        return found
 
     def raw_mail(self, inbound_id: int) -> bytes:
         """The raw bytes of a received mail (to show its sanitised HTML part)."""

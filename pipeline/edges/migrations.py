@@ -130,6 +130,14 @@ POSTGRES_SEARCH = (
 """PostgreSQL full-text search: expression indexes (nothing to keep in step)."""
 
 
+QUEUE_INDEX = (
+    "CREATE INDEX IF NOT EXISTS ticket_queue ON ticket (status, tier, needs_review, priority, "
+    "breach_suspected, first_response_at, created_at, assignee)"
+)
+"""Covers the console queue's filters and its nominal deadline: sorting and counting the open
+tickets never reads the table (a page then reads its 50 rows)."""
+
+
 def _web_console(db: Database) -> None:
     """The web console: a version per ticket (edit conflicts), sessions, sign-in requests, saved
     views, canned replies, full-text search and the queue's index."""
@@ -137,9 +145,7 @@ def _web_console(db: Database) -> None:
     db.create_tables(
         [models.WebSession, models.SignInRequest, models.SavedView, models.CannedReply], safe=True
     )
-    db.execute_sql(
-        "CREATE INDEX IF NOT EXISTS ticket_queue ON ticket (status, tier, needs_review, created_at)"
-    )
+    db.execute_sql(QUEUE_INDEX)
     for sql in POSTGRES_SEARCH if isinstance(db, PostgresqlDatabase) else SQLITE_SEARCH:
         db.execute_sql(sql)
     now = datetime.now(UTC).replace(tzinfo=None)

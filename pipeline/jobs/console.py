@@ -20,14 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.edges.console_store import ConsoleStore, Deadlines, QueuePage, QueueQuery
 from pipeline.stages.agent_actions import fill_canned, sign_in_mail
-from pipeline.stages.lifecycle import clock_facts
-from pipeline.stages.sla import clock_view
+from pipeline.stages.sla import ClockFacts, clock_view
 from pipeline.vocabulary import CLOCKS, OPEN_STATES
 
 if TYPE_CHECKING:
     from pipeline.app import Tiket
 
 log = logging.getLogger(__name__)
+
+
+COUNTS_FRESH = timedelta(seconds=5)
+"""How long the queue's counts are reused (per agent and scope) before they are counted again."""
 
 
 def token_hash(token: str) -> str:
@@ -106,6 +109,7 @@ class Console:
         self.settings = app.settings
         self.web = WebSettings.from_section(app.settings.section("web"))
         sla = app.settings.sla
+        self._counts: dict[tuple[str, tuple[str, ...] | None], tuple[datetime, dict[str, int]]] = {}
         self.data = ConsoleStore(
             app.store,
             Deadlines(
@@ -214,19 +218,39 @@ class Console:
     def queue(self, query: QueueQuery) -> QueuePage:
         """One page of the queue, each row with its next due time (exact, from the SLA code)."""
         now = self.app.clock()
-        page = self.data.queue(query, now)
-        states = {s.id: s for s in self.app.store.states_of([r["id"] for r in page.rows])}
+        page = self.data.queue(query, now, self._cached_counts(query, now))
+        changes = self.data.status_changes([r["id"] for r in page.rows])
         for row in page.rows:
-            state = states.get(row["id"])
-            row["due"], row["late"] = self._next_due(state, now) if state else (None, False)
+            row["due"], row["late"] = self._next_due(row, changes[row["id"]], now)
             row["age"] = now - row["created_at"]
         return page
 
-    def _next_due(self, state: Any, now: datetime) -> tuple[datetime | None, bool]:
-        facts = clock_facts(state)
+    def _cached_counts(self, query: QueueQuery, now: datetime) -> dict[str, int] | None:
+        """The counts above the queue, shared for a few seconds by every page of one scope (they
+        cost a scan of the open tickets; the queue refreshes itself anyway)."""
+        key = (query.agent, query.tiers)
+        cached = self._counts.get(key)
+        if cached is not None and timedelta(0) <= now - cached[0] < COUNTS_FRESH:
+            return cached[1]
+        counts = self.data.counts(query, now)
+        self._counts[key] = (now, counts)
+        return counts
+
+    def _next_due(
+        self, row: dict[str, Any], changes: list[tuple[datetime, str, str]], now: datetime
+    ) -> tuple[datetime | None, bool]:
+        if row["status"] not in OPEN_STATES:
+            return None, False
+        facts = ClockFacts(  # as lifecycle.clock_facts: a suspected breach runs on P1 clocks
+            created_at=row["created_at"],
+            priority="P1" if row["breach_suspected"] else row["priority"],
+            first_response_at=row["first_response_at"],
+            resolved_at=None,
+            changes=tuple(changes),
+        )
         views = [clock_view(c, facts, self.app.policy.sla, now) for c in CLOCKS]
         running = [v for v in views if v.stopped_at is None and v.due is not None]
-        if not running or state.status not in OPEN_STATES:
+        if not running:
             return None, False
         first = min(running, key=lambda v: v.due or now)
         return first.due, first.breached
