@@ -13,7 +13,7 @@ import hashlib
 import ipaddress
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+PAGES_FRESH = timedelta(seconds=3)
+"""How long a queue page is shared by agents with the same view (another process's change shows
+within this; this process's own changes at once)."""
 COUNTS_FRESH = timedelta(seconds=5)
 """How long the queue's counts are reused (per agent and scope) before they are counted again."""
 
@@ -109,6 +112,7 @@ class Console:
         self.settings = app.settings
         self.web = WebSettings.from_section(app.settings.section("web"))
         sla = app.settings.sla
+        self._pages: dict[QueueQuery, tuple[datetime, QueuePage]] = {}
         self._counts: dict[tuple[str, tuple[str, ...] | None], tuple[datetime, dict[str, int]]] = {}
         self.data = ConsoleStore(
             app.store,
@@ -218,14 +222,31 @@ class Console:
     def queue(self, query: QueueQuery) -> QueuePage:
         """One page of the queue, each row with its next due time (exact, from the SLA code)."""
         now = self.app.clock()
-        page = self.data.queue(query, now, self._cached_counts(query, now))
-        changes = self.data.status_changes([r["id"] for r in page.rows])
-        for row in page.rows:
+        key = replace(query, agent="") if not query.mine else query  # shared by a tier's agents
+        cached = self._pages.get(key)
+        if cached is not None and timedelta(0) <= now - cached[0] < PAGES_FRESH:
+            found = cached[1]
+        else:
+            found = self.data.queue(query, now, self._cached_counts(query, now))
+            self._pages[key] = (now, found)
+        counts = dict(found.counts)
+        if query.tiers is not None or query.mine:  # "mine" is the agent's own
+            counts.update(self._cached_counts(query, now))
+        changes = self.data.status_changes([r["id"] for r in found.rows])
+        rows = []
+        for original in found.rows:
+            row = dict(original)
             row["due"], row["late"] = self._next_due(row, changes[row["id"]], now)
             row["age"] = now - row["created_at"]
-        return page
+            rows.append(row)
+        return QueuePage(rows=tuple(rows), total=found.total, counts=counts)
 
-    def _cached_counts(self, query: QueueQuery, now: datetime) -> dict[str, int] | None:
+    def forget(self) -> None:
+        """Something changed through this process: the next queue page is read afresh."""
+        self._pages.clear()
+        self._counts.clear()
+
+    def _cached_counts(self, query: QueueQuery, now: datetime) -> dict[str, int]:
         """The counts above the queue, shared for a few seconds by every page of one scope (they
         cost a scan of the open tickets; the queue refreshes itself anyway)."""
         key = (query.agent, query.tiers)

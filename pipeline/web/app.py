@@ -85,6 +85,8 @@ def create_app(tiket: Tiket, deliver: Callable[[], None] = lambda: None) -> Flas
 
     @flask.after_request
     def secure(response: Response) -> Response:
+        if request.method == "POST":
+            console.forget()  # something changed here: the next queue page is read afresh
         response.headers["Content-Security-Policy"] = CSP
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"  # sign-in tokens stay out of logs
