@@ -24,6 +24,7 @@ from pipeline.records import (
     TicketUpdate,
 )
 from pipeline.stages.agent_actions import plan_assign_agent, plan_merge, plan_note, plan_reply
+from pipeline.stages.agent_auth import issue_message_id
 from pipeline.stages.lifecycle import (
     clock_facts,
     plan_assign,
@@ -35,7 +36,7 @@ from pipeline.stages.lifecycle import (
     plan_sla_step,
     plan_status,
 )
-from pipeline.stages.rendering import message_id_for, render_mail
+from pipeline.stages.rendering import render_mail
 from pipeline.stages.sla import sla_actions
 from pipeline.vocabulary import OPEN_STATES
 
@@ -68,6 +69,7 @@ class Desk:
         self.store = app.store
         self.policy = app.policy
         self.identity = app.identity
+        self.keyring = app.keyring  # signs the token in every Message-ID we send
 
     @property
     def similar(self) -> SimilarIndex:
@@ -99,10 +101,12 @@ class Desk:
                     ref=ref,
                     desk=self.identity,
                     now=now,
-                    message_id=message_id_for(
+                    message_id=issue_message_id(
                         ref,
                         f"{intent.purpose}-{uuid.uuid4().hex[:10]}",
+                        intent.to,
                         self.identity.message_id_domain,
+                        self.keyring,
                     ),
                 )
                 for intent in update.mails
@@ -304,9 +308,7 @@ class Desk:
             ref=None,
             desk=self.identity,
             now=now,
-            message_id=message_id_for(
-                "tiket", f"{intent.purpose}-{uuid.uuid4().hex}", self.identity.message_id_domain
-            ),
+            message_id=f"<tiket.{intent.purpose}.{uuid.uuid4().hex}@{self.identity.message_id_domain}>",
         )
 
     def accept_all(
