@@ -338,3 +338,23 @@ def test_two_web_processes_share_sign_in_and_sessions(tmp_path: Path) -> None:
     assert cookie is not None
     one.set_cookie("tiket_session", cookie.value)
     assert one.get("/").status_code == 200 and ANNA in one.get("/").get_data(as_text=True)
+
+
+def test_a_trusted_proxys_user_header_signs_in_and_an_untrusted_one_does_not(
+    tmp_path: Path,
+) -> None:
+    """[web] trusted_user_header is believed only from [web] trusted_proxies, only for agents."""
+    settings = desk_settings(
+        tmp_path, trusted_user_header="X-Forwarded-User", trusted_proxies=["10.0.0.0/24"]
+    )
+    app = seed_tickets(settings, tmp_path, count=1)
+    client = app_client(app)
+    proxy = {"REMOTE_ADDR": "10.0.0.7"}
+    elsewhere = {"REMOTE_ADDR": "192.0.2.9"}
+    header = {"X-Forwarded-User": ANNA}
+    assert client.get("/", headers=header, environ_base=elsewhere).status_code == 302
+    stranger = {"X-Forwarded-User": "eve@evil.example"}
+    assert client.get("/", headers=stranger, environ_base=proxy).status_code == 302
+    page = client.get("/", headers=header, environ_base=proxy)
+    assert page.status_code == 200 and ANNA in page.get_data(as_text=True)
+    assert [s["via"] for s in app.console.sessions()] == ["header"]

@@ -150,6 +150,17 @@ def test_an_agent_works_the_queue_in_a_real_browser(
         anna.on("dialog", lambda dialog: dialog.accept())
         link = sign_in(anna, base, sink, ANNA)
         assert review_rows(anna) == 11
+        first = anna.get_attribute("#queue-body tr.current", "data-ref")
+        anna.keyboard.press("j")
+        assert anna.get_attribute("#queue-body tr.current", "data-ref") != first
+        anna.keyboard.press("k")
+        assert anna.get_attribute("#queue-body tr.current", "data-ref") == first
+        anna.keyboard.press("?")
+        expect(anna.locator("#help")).to_be_visible()
+        anna.keyboard.press("?")
+        anna.keyboard.press("/")
+        assert anna.evaluate("document.activeElement.id") == "search"
+        anna.keyboard.press("Escape")
         shoot(anna, tmp_path, "queue")
 
         # the used link is refused in a fresh browser
