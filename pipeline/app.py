@@ -32,6 +32,7 @@ from pipeline.stages.sla import Calendar, SlaPolicy
 
 if TYPE_CHECKING:
     from pipeline.edges.store import Store
+    from pipeline.jobs.console import Console
     from pipeline.jobs.desk import Desk, SlaRun
     from pipeline.jobs.intake import MailIntake, PassStats, Source, Triager
     from pipeline.jobs.outbox import DeliveryStats
@@ -219,6 +220,13 @@ class Tiket:
         from pipeline.jobs.desk import Desk
 
         return Desk(self)
+
+    @cached_property
+    def console(self) -> Console:
+        """The web console's pages, sign-in and sessions ([web])."""
+        from pipeline.jobs.console import Console
+
+        return Console(self)
 
     @cached_property
     def intake(self) -> MailIntake:

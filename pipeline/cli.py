@@ -136,7 +136,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         (
             "assign",
             "give a ticket to a tier (mails the tier's group)",
-            "tiket tickets assign TKT-000012 --tier L2",
+            "tiket tickets assign TKT-000012 --tier L2   (or --agent anna@example.org)",
         ),
         (
             "escalate",
@@ -167,13 +167,76 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     ):
         action = _parser_with_example(tsub, name, help_text, example, cmd_ticket_action)
         action.add_argument("ref")
-        action.add_argument("--agent", default="cli", help="who acts (for the audit trail)")
-        if name == "assign":
-            action.add_argument("--tier", required=True, choices=TIERS)
+        if name == "assign":  # here --agent is whom the ticket goes to; --by who acts
+            whom = action.add_mutually_exclusive_group(required=True)
+            whom.add_argument("--tier", choices=TIERS)
+            whom.add_argument("--agent", metavar="ADDR", help="one agent (a tier member)")
+            action.add_argument("--by", default="cli", help="who acts (for the audit trail)")
+        else:
+            action.add_argument("--agent", default="cli", help="who acts (for the audit trail)")
         if name in ("escalate", "breach"):
             action.add_argument("--reason", default="")
         if name in ("resolve", "close", "reopen", "pending"):
             action.add_argument("--note", default="", required=name in ("resolve", "pending"))
+    for name, help_text, example in (
+        (
+            "reply",
+            "answer the requester (threaded mail; the answer joins the conversation)",
+            "tiket tickets reply TKT-000012 --agent anna@example.org --body-file answer.txt",
+        ),
+        (
+            "note",
+            "add an internal note to a ticket (never mailed)",
+            "echo 'called the user, waiting for the vendor' | tiket tickets note TKT-000012 --body-file -",
+        ),
+    ):
+        action = _parser_with_example(tsub, name, help_text, example, cmd_ticket_text)
+        action.add_argument("ref")
+        action.add_argument("--agent", default="cli", help="who acts (for the audit trail)")
+        action.add_argument(
+            "--body-file", required=True, metavar="F", help="the text, from a file or - for stdin"
+        )
+    merge = _parser_with_example(
+        tsub,
+        "merge",
+        "merge a duplicate into another ticket (messages move, its requester is told)",
+        "tiket tickets merge TKT-000013 --into TKT-000012",
+        cmd_ticket_merge,
+    )
+    merge.add_argument("ref")
+    merge.add_argument("--into", required=True, metavar="REF")
+    merge.add_argument("--agent", default="cli", help="who acts (for the audit trail)")
+
+    web = _parser_with_example(
+        sub,
+        "web",
+        "serve the agents' web console (waitress) on [web] listen",
+        "tiket web --listen 127.0.0.1:8080",
+        cmd_web,
+    )
+    web.add_argument("--listen", metavar="HOST:PORT", help="override [web] listen")
+    wsub = web.add_subparsers(dest="web_command", metavar="ACTION")
+    sessions = _parser_with_example(
+        wsub, "sessions", "signed-in console sessions", "tiket web sessions list"
+    )
+    sesub = sessions.add_subparsers(dest="sessions_command", metavar="ACTION", required=True)
+    slist = _parser_with_example(
+        sesub,
+        "list",
+        "live sessions, newest first",
+        "tiket web sessions list --json",
+        cmd_web_sessions,
+    )
+    slist.add_argument("--json", action="store_true")
+    srevoke = _parser_with_example(
+        sesub,
+        "revoke",
+        "sign a session out (by id), or every session of an agent",
+        "tiket web sessions revoke --agent anna@example.org",
+        cmd_web_sessions,
+    )
+    srevoke.add_argument("id", nargs="?", type=int)
+    srevoke.add_argument("--agent", default="", help="revoke every session of this agent")
 
     review = _parser_with_example(
         sub,
@@ -478,6 +541,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if not args.once:  # a SIGTERM while starting up (imports, migrations) is a clean stop too
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     app = _app(settings, create=True)
+    if not args.once and settings.section("web")["enabled"]:
+        from pipeline.web.serve import serve_in_thread
+
+        serve_in_thread(app)
     if not args.once:
         from pipeline.daemon import Daemon
 
@@ -545,8 +612,10 @@ def cmd_ticket_action(args: argparse.Namespace, settings: Settings) -> int:
     app = _app(settings)
     now = app.clock()
     action = args.tickets_command
-    if action == "assign":
-        app.desk.assign(args.ref, args.tier, args.agent, now)
+    if action == "assign" and args.agent:
+        app.desk.assign_agent(args.ref, args.agent, args.by, now)
+    elif action == "assign":
+        app.desk.assign(args.ref, args.tier, args.by, now)
     elif action == "escalate":
         app.desk.escalate(args.ref, args.agent, args.reason or f"escalated by {args.agent}", now)
     elif action == "breach":
@@ -557,6 +626,65 @@ def cmd_ticket_action(args: argparse.Namespace, settings: Settings) -> int:
     app.deliver_outbox()
     print(state_line(app.store.ticket_state(args.ref)))
     return 0
+
+
+def cmd_ticket_text(args: argparse.Namespace, settings: Settings) -> int:
+    """reply / note: the text from a file or stdin."""
+    from pipeline.review import state_line
+
+    if args.body_file == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            with open(args.body_file, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as exc:
+            print(f"tiket: --body-file: {exc.strerror}: {args.body_file}", file=sys.stderr)
+            return 2
+    app = _app(settings)
+    if args.tickets_command == "reply":
+        app.desk.reply(args.ref, args.agent, text, app.clock())
+    else:
+        app.desk.note(args.ref, args.agent, text, app.clock())
+    app.deliver_outbox()
+    print(state_line(app.store.ticket_state(args.ref)))
+    return 0
+
+
+def cmd_ticket_merge(args: argparse.Namespace, settings: Settings) -> int:
+    """Merge a duplicate into another ticket."""
+    from pipeline.review import state_line
+
+    app = _app(settings)
+    app.desk.merge(args.ref, args.into, args.agent, app.clock())
+    app.deliver_outbox()
+    print(state_line(app.store.ticket_state(args.into)))
+    return 0
+
+
+def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the console (the web stack is imported here only)."""
+    from pipeline.web.serve import serve
+
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    app = _app(settings, create=True)
+    app.connect()
+    serve(app, args.listen)
+    return 0
+
+
+def cmd_web_sessions(args: argparse.Namespace, settings: Settings) -> int:
+    """List or revoke console sessions."""
+    console = _app(settings).console
+    if args.sessions_command == "list":
+        columns = ("id", "agent", "via", "ip", "created_at", "expires_at", "user_agent")
+        return _show_rows(console.sessions(), args.json, columns, "no live sessions")
+    if args.id is None and not args.agent:
+        print("tiket: give a session id or --agent ADDR", file=sys.stderr)
+        return 2
+    revoked = console.revoke(args.id, args.agent)
+    print(f"{revoked} session(s) revoked")
+    return 0 if revoked else 1
 
 
 def cmd_review(args: argparse.Namespace, settings: Settings) -> int:

@@ -54,3 +54,7 @@ class NotFound(TiketError):
 
 class InvalidAction(TiketError):
     """An agent action the ticket's state does not allow (e.g. reopening a closed ticket)."""
+
+
+class Conflict(InvalidAction):
+    """The ticket changed since the agent loaded it (its version moved on): nothing was saved."""

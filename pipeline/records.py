@@ -274,6 +274,7 @@ class TicketState:
     sla_done: frozenset[tuple[str, str, str]] = frozenset()
     last_message_id: str | None = None
     tier_since: datetime | None = None
+    version: int = 0  # bumped by every desk action: an edit made on an older version conflicts
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -310,3 +311,6 @@ class TicketUpdate:
     decisions: tuple[tuple[str, str, str | None], ...] = ()  # (head, label, suggested)
     sla_event: tuple[str, str, str] | None = None  # (clock, kind, tier): at most once
     note: tuple[str, str] | None = None  # (direction, text) added to the conversation
+    expected_version: int | None = None  # refuse (Conflict) unless the ticket is still at it
+    merge_into: int | None = None  # move this ticket's messages and participants there
+    merge_events: tuple[AuditEvent, ...] = ()  # audited on the ticket merged into

@@ -76,6 +76,7 @@ class Ticket(BaseModel):
     closed_at = DateTimeField(null=True)
     assignee = CharField(max_length=254, null=True)  # migration 3
     resolution_note = TextField(null=True)  # migration 3
+    version = IntegerField(default=0)  # migration 7: bumped by every desk action (edit conflicts)
 
 
 class Participant(BaseModel):
@@ -257,6 +258,64 @@ class Lease(BaseModel):
     expires_at = DateTimeField()
 
 
+class WebSession(BaseModel):
+    """A signed-in agent's browser session (migration 7); only the token's sha256 is stored."""
+
+    class Meta:
+        table_name = "web_session"
+
+    token_hash = CharField(max_length=64, unique=True)
+    agent = CharField(max_length=254, index=True)
+    csrf = CharField(max_length=64)
+    via = CharField(max_length=16)  # link | header
+    ip = CharField(max_length=64, default="")
+    user_agent = CharField(max_length=256, default="")
+    created_at = DateTimeField()
+    last_seen_at = DateTimeField()
+    expires_at = DateTimeField()
+    revoked_at = DateTimeField(null=True)
+
+
+class SignInRequest(BaseModel):
+    """One request for a sign-in link (migration 7): rate limits count these; a link for an
+    agent has the sha256 of its one-time token (never the token), a stranger's has none."""
+
+    class Meta:
+        table_name = "sign_in_request"
+
+    address = CharField(max_length=254, index=True)
+    ip = CharField(max_length=64, index=True)
+    token_hash = CharField(max_length=64, null=True, unique=True)
+    created_at = DateTimeField(index=True)
+    expires_at = DateTimeField()
+    used_at = DateTimeField(null=True)
+
+
+class SavedView(BaseModel):
+    """An agent's named queue filter (migration 7)."""
+
+    class Meta:
+        table_name = "saved_view"
+        indexes = ((("agent", "name"), True),)
+
+    agent = CharField(max_length=254)
+    name = CharField(max_length=64)
+    query = TextField()  # the queue's query string
+    created_at = DateTimeField()
+
+
+class CannedReply(BaseModel):
+    """A reply the desk keeps as a template with {placeholders} (migration 7)."""
+
+    class Meta:
+        table_name = "canned_reply"
+
+    name = CharField(max_length=64, unique=True)
+    body = TextField()
+    updated_by = CharField(max_length=254)
+    updated_at = DateTimeField()
+
+
 ALL_MODELS = (
     SchemaVersion,
     Ticket,
@@ -271,4 +330,8 @@ ALL_MODELS = (
     StatusChange,
     SlaEvent,
     Lease,
+    WebSession,
+    SignInRequest,
+    SavedView,
+    CannedReply,
 )

@@ -23,7 +23,7 @@ from pipeline.edges import fastsql
 from pipeline.edges import models as m
 from pipeline.edges.files import private_dir, touch_private, write_atomically
 from pipeline.edges.migrations import current_version, latest_version, migrate
-from pipeline.errors import ClaimLost, ConfigError, NotFound
+from pipeline.errors import ClaimLost, ConfigError, Conflict, NotFound
 from pipeline.records import (
     AuditEvent,
     DueMail,
@@ -980,7 +980,7 @@ class Store:
             raise NotFound(f"no ticket {ref_or_id}")
         last = (
             m.Message.select(m.Message.message_id)
-            .where(m.Message.ticket == row.id)
+            .where((m.Message.ticket == row.id) & (m.Message.direction == "in"))  # not a note
             .order_by(m.Message.id.desc())
             .first()
         )
@@ -1004,6 +1004,12 @@ class Store:
                 return
             yield from self._states(rows, {})
             last_id = rows[-1].id
+
+    def states_of(self, ids: Sequence[int]) -> list[TicketState]:
+        """These tickets, loaded in bulk (a page of the console's queue)."""
+        if not ids:
+            return []
+        return self._states(list(m.Ticket.select().where(m.Ticket.id.in_(list(ids)))), {})
 
     def _states(self, rows: Sequence[m.Ticket], last: dict[int, str | None]) -> list[TicketState]:
         ids = [row.id for row in rows]
@@ -1047,6 +1053,7 @@ class Store:
                 sla_done=frozenset(done[row.id]),
                 last_message_id=last.get(row.id),
                 tier_since=moved.get(row.id),
+                version=row.version,
             )
             for row in rows
         ]
@@ -1112,9 +1119,12 @@ class Store:
         return True
 
     def _apply_update_rows(self, update: TicketUpdate, now: datetime) -> None:
+        self._bump_version(update)
         fields = {k: (naive(v) if isinstance(v, datetime) else v) for k, v in update.fields}
         fields["updated_at"] = naive(now)
         fastsql.update(self.db, m.Ticket, update.ticket_id, fields)
+        if update.merge_into is not None:
+            self._merge_rows(update, now)
         if update.status is not None:
             before, after, reason = update.status
             fastsql.insert(
@@ -1165,6 +1175,41 @@ class Store:
                 ],
             )
         self._audit_many(update.events, now, update.ticket_id, None)
+
+    def _bump_version(self, update: TicketUpdate) -> None:
+        """Every action moves the ticket's version on; one made on an older version is refused
+        (two agents saving the same ticket: the second one is told, and nothing is written)."""
+        p = self.db.param
+        sql = f"UPDATE ticket SET version = version + 1 WHERE id = {p}"
+        params: list[int] = [update.ticket_id]
+        if update.expected_version is not None:
+            sql += f" AND version = {p}"
+            params.append(update.expected_version)
+        if self.db.execute_sql(sql, params).rowcount == 0 and update.expected_version is not None:
+            raise Conflict(
+                f"{update.ref} was changed by someone else since you opened it; "
+                "nothing was saved: reload to see the change"
+            )
+
+    def _merge_rows(self, update: TicketUpdate, now: datetime) -> None:
+        """Move a duplicate's messages and participants into the ticket it is merged into."""
+        p = self.db.param
+        source, target = update.ticket_id, update.merge_into
+        self.db.execute_sql(
+            f"UPDATE message SET ticket_id = {p} WHERE ticket_id = {p}", [target, source]
+        )
+        self.db.execute_sql(
+            "INSERT INTO participant (ticket_id, address, role) "
+            f"SELECT {p}, address, 'cc' FROM participant s WHERE s.ticket_id = {p} "
+            "AND NOT EXISTS (SELECT 1 FROM participant t "
+            f"WHERE t.ticket_id = {p} AND t.address = s.address)",
+            [target, source, target],
+        )
+        self.db.execute_sql(
+            f"UPDATE ticket SET version = version + 1, updated_at = {p} WHERE id = {p}",
+            [m.Ticket.updated_at.db_value(naive(now)), target],
+        )
+        self._audit_many(update.merge_events, now, target, None)
 
     def breach_reasons(self, ticket_id: int) -> tuple[str, ...]:
         """Why a ticket was flagged as a suspected breach (from its audit trail)."""

@@ -15,7 +15,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pipeline.errors import InvalidAction
-from pipeline.records import AuditEvent, Dossier, OutgoingMail, TicketState, TicketUpdate
+from pipeline.records import (
+    AuditEvent,
+    Dossier,
+    MailIntent,
+    OutgoingMail,
+    TicketState,
+    TicketUpdate,
+)
+from pipeline.stages.agent_actions import plan_assign_agent, plan_merge, plan_note, plan_reply
 from pipeline.stages.agent_auth import issue_message_id
 from pipeline.stages.lifecycle import (
     clock_facts,
@@ -71,7 +79,8 @@ class Desk:
     # -- building blocks ------------------------------------------------------------------------
     def dossier(self, ticket: TicketState) -> Dossier:
         """Suggestions, conversation and the most similar resolved tickets."""
-        conversation = self.store.conversation(ticket.id)
+        # internal notes stay in the console: a dossier travels by mail
+        conversation = tuple(c for c in self.store.conversation(ticket.id) if c[1] != "note")
         self.similar.refresh()
         first = conversation[0][3] if conversation else ""
         similar = self.similar.query(f"{ticket.subject}\n{first}", exclude=(ticket.id,))
@@ -105,10 +114,32 @@ class Desk:
 
         return render
 
-    def act(self, ref: str | int, planner: Planner, now: datetime) -> TicketUpdate:
-        """Load, plan, render and apply one action; returns the applied update."""
+    def act(
+        self,
+        ref: str | int,
+        planner: Planner,
+        now: datetime,
+        version: int | None = None,
+        *,
+        similar: bool = True,
+    ) -> TicketUpdate:
+        """Load, plan, render and apply one action; returns the applied update.
+
+        With `version` (the ticket's version when the agent loaded it) the action is refused
+        with Conflict if anyone changed the ticket since: nothing is written then. With
+        similar=False the planner's dossier has the suggestions only (no similar-ticket search:
+        the actions that mail no dossier stay fast and never load scikit-learn).
+        """
         ticket = self.store.ticket_state(ref)
-        update = planner(ticket, self.dossier(ticket))
+        dossier = (
+            self.dossier(ticket)
+            if similar
+            else Dossier(
+                suggestions=self.store.suggestions(ticket.id),
+                decided=self.store.decided_heads(ticket.id),
+            )
+        )
+        update = replace(planner(ticket, dossier), expected_version=version)
         self.store.apply_update(update, now, self.render(update, now))
         log.info(
             "ticket=%s action=%s actor=%s",
@@ -119,7 +150,9 @@ class Desk:
         return update
 
     # -- agent actions --------------------------------------------------------------------------
-    def assign(self, ref: str, tier: str, actor: str, now: datetime) -> TicketUpdate:
+    def assign(
+        self, ref: str, tier: str, actor: str, now: datetime, *, version: int | None = None
+    ) -> TicketUpdate:
         """Give a ticket to a tier."""
         return self.act(
             ref,
@@ -127,16 +160,26 @@ class Desk:
                 t, tier.upper(), actor, "assigned by " + actor, self.policy, d, now
             ),
             now,
+            version,
         )
 
-    def escalate(self, ref: str, actor: str, reason: str, now: datetime) -> TicketUpdate:
+    def escalate(
+        self, ref: str, actor: str, reason: str, now: datetime, *, version: int | None = None
+    ) -> TicketUpdate:
         """Move a ticket one tier up."""
         return self.act(
-            ref, lambda t, d: plan_escalation(t, actor, reason, self.policy, d, now), now
+            ref, lambda t, d: plan_escalation(t, actor, reason, self.policy, d, now), now, version
         )
 
     def set_status(
-        self, ref: str, target: str, actor: str, note: str, now: datetime
+        self,
+        ref: str,
+        target: str,
+        actor: str,
+        note: str,
+        now: datetime,
+        *,
+        version: int | None = None,
     ) -> TicketUpdate:
         """resolve / close / reopen / pending / in_progress."""
         hours = self.policy.auto_close_after.total_seconds() / 3600
@@ -146,10 +189,18 @@ class Desk:
                 t, target, actor, note or f"{target} by {actor}", now, note=note, reopen_hours=hours
             ),
             now,
+            version,
+            similar=False,
         )
 
     def set_fields(
-        self, ref: str, changes: Mapping[str, str], actor: str, now: datetime
+        self,
+        ref: str,
+        changes: Mapping[str, str],
+        actor: str,
+        now: datetime,
+        *,
+        version: int | None = None,
     ) -> TicketUpdate:
         """Change kind, category or priority (stored as labels for retraining)."""
         return self.act(
@@ -158,6 +209,8 @@ class Desk:
                 t, changes, actor, d.suggestions, self.app.categories, self.policy, now
             ),
             now,
+            version,
+            similar=False,
         )
 
     def review(
@@ -168,6 +221,7 @@ class Desk:
         now: datetime,
         *,
         accept: tuple[str, ...] = (),
+        version: int | None = None,
     ) -> TicketUpdate:
         """Decide some heads: `corrections` set values, `accept` takes those heads' suggestions.
 
@@ -201,16 +255,72 @@ class Desk:
                 now=now,
             )
 
-        return self.act(ref, planner, now)
+        return self.act(ref, planner, now, version, similar=False)
 
-    def accept_all(self, ref: str, actor: str, now: datetime) -> TicketUpdate:
+    def reply(
+        self, ref: str, actor: str, text: str, now: datetime, *, version: int | None = None
+    ) -> TicketUpdate:
+        """Answer the requester (threaded mail; the answer joins the conversation)."""
+        return self.act(
+            ref, lambda t, d: plan_reply(t, actor, text, now), now, version, similar=False
+        )
+
+    def note(
+        self, ref: str, actor: str, text: str, now: datetime, *, version: int | None = None
+    ) -> TicketUpdate:
+        """Add an internal note (never mailed)."""
+        return self.act(ref, lambda t, d: plan_note(t, actor, text), now, version, similar=False)
+
+    def assign_agent(
+        self, ref: str, agent: str, actor: str, now: datetime, *, version: int | None = None
+    ) -> TicketUpdate:
+        """Give a ticket to one agent (a member of a tier)."""
+        agents = self.agent_tiers()
+        return self.act(
+            ref,
+            lambda t, d: plan_assign_agent(t, agent, actor, agents),
+            now,
+            version,
+            similar=False,
+        )
+
+    def merge(
+        self, ref: str, into: str, actor: str, now: datetime, *, version: int | None = None
+    ) -> TicketUpdate:
+        """Merge a duplicate into another ticket; its requester is told."""
+        target = self.store.ticket_state(into)
+        return self.act(
+            ref, lambda t, d: plan_merge(t, target, actor, now), now, version, similar=False
+        )
+
+    def agent_tiers(self) -> dict[str, str]:
+        """Every agent's address -> their tier (the lowest tier they are a member of)."""
+        found: dict[str, str] = {}
+        for key, tier in self.settings.tiers.items():
+            for member in tier.members:
+                found.setdefault(member, key)
+        return found
+
+    def render_loose_mail(self, intent: MailIntent, now: datetime) -> OutgoingMail:
+        """Render a mail that belongs to no ticket (a sign-in link) for the outbox."""
+        return render_mail(
+            intent,
+            ref=None,
+            desk=self.identity,
+            now=now,
+            message_id=f"<tiket.{intent.purpose}.{uuid.uuid4().hex}@{self.identity.message_id_domain}>",
+        )
+
+    def accept_all(
+        self, ref: str, actor: str, now: datetime, *, version: int | None = None
+    ) -> TicketUpdate:
         """Accept every suggestion not yet decided (the review screen's one key)."""
         ticket = self.store.ticket_state(ref)
         decided = self.store.decided_heads(ticket.id)
         heads = tuple(
             s.head for s in self.store.suggestions(ticket.id) if s.label and s.head not in decided
         )
-        return self.review(ref, {}, actor, now, accept=heads)
+        return self.review(ref, {}, actor, now, accept=heads, version=version)
 
     def flag_breach(self, ref: str, actor: str, reason: str, now: datetime) -> SlaRun:
         """An agent suspects a data breach: flag it and route it at once."""

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the Debian packages the test servers need: Dovecot (IMAP), PostgreSQL 15, openssl.
+# Install the Debian packages the test servers need: Dovecot (IMAP), PostgreSQL 15, openssl, and
+# Chromium for the console's browser tests (driven by Playwright; never `playwright install`).
 #
 # Idempotent: asks dpkg first and names only the packages that are missing, because
 # `apt-get install` of an installed package upgrades it (pitfall P1 in the test-server notes).
@@ -8,7 +9,7 @@
 # neither is possible. Exit codes: 0 ok (or nothing to do), 1 cannot install.
 set -euo pipefail
 
-wanted=(dovecot-core dovecot-imapd openssl)
+wanted=(dovecot-core dovecot-imapd openssl chromium)
 if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
     wanted+=(postgresql-15)
 fi
