@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from classifiers.features import strip_mail_noise
+from classifiers.features import prepare_mail
 
-__all__ = ["BREACH_RULES", "BreachRule", "BreachVerdict", "detect_breach"]
+__all__ = ["BREACH_RULES", "BreachRule", "BreachVerdict", "detect_breach", "detect_breach_in"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -206,7 +206,11 @@ def _sentences(text: str) -> list[str]:
 
 def detect_breach(subject: str, body: str) -> BreachVerdict:
     """Apply ``BREACH_RULES`` to a mail; flagged when any rule matches a non-hypothetical sentence."""
-    own_text = (subject or "") + "\n\n" + strip_mail_noise(body or "")
+    return detect_breach_in(prepare_mail(subject, body).own_text)
+
+
+def detect_breach_in(own_text: str) -> BreachVerdict:
+    """``detect_breach`` on a mail's own text (``PreparedMail.own_text``: prepared once, shared)."""
     sentences = [" ".join(s.split()) for s in _sentences(own_text) if not _HYPOTHETICAL.search(s)]
     whole = " ".join(own_text.split())
     reasons = tuple(

@@ -31,6 +31,7 @@ __all__ = [
     "normalise_priority",
     "read_many",
     "read_tickets",
+    "source_of",
 ]
 
 # Label column in the CSV → head name in the bundle.
@@ -179,6 +180,18 @@ def _read_weight(path: Path, row_number: int, cell: str) -> float:
     return weight
 
 
+def _text_group(row: Mapping[str, str | None]) -> str:
+    """Default group of a row without one: its whitespace-collapsed, lower-cased text, hashed, so that
+    duplicate tickets (common in an export: the same alert, the same form) stay in one CV fold."""
+    text = " ".join((_cell(row, "subject") + " " + _cell(row, "body")).lower().split())
+    return "#" + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def source_of(group: str) -> str:
+    """The data file a row came from, read from its group (``<file name>:<group>``)."""
+    return group.split(":", 1)[0]
+
+
 def read_tickets(path: Path, *, require_labels: bool = False) -> TicketData:
     """Read one ticket CSV. Raises DataError naming the file and column on any problem.
 
@@ -198,8 +211,7 @@ def read_tickets(path: Path, *, require_labels: bool = False) -> TicketData:
                 labels[LABEL_COLUMNS[column]].append(_NORMALISERS[column](_cell(row, column)))
             except ValueError as exc:
                 raise DataError(path, column, f"row {number}: {exc}") from exc
-        group = _cell(row, "group").strip()
-        groups.append(f"{path.name}:{group}" if group else f"{path.name}#row{number}")
+        groups.append(f"{path.name}:{_cell(row, 'group').strip() or _text_group(row)}")
         weights.append(_read_weight(path, number, _cell(row, "weight")))
     return TicketData(
         subjects=tuple(_cell(row, "subject") for row in rows),

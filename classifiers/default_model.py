@@ -71,7 +71,7 @@ def build_default_model(
     data = read_many(_default_data_paths())
     result = train_heads(data, options, progress=emit)
     bundle, card = make_bundle(
-        result, data, options, created_at=datetime.now(UTC), prefix="default"
+        result, data, options, created_at=datetime.now(UTC), prefix="default", priority_cues=True
     )
     path = write_model_dir(model_dir, bundle, card)
     if emit:

@@ -14,12 +14,22 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 PREPARATION_VERSION = 3
 """Bump whenever prepare_text changes what it produces: default bundles built with another
 version are rebuilt (a model must be served with the text preparation it was trained with)."""
 
-__all__ = ["normalise_text", "prepare_text", "prepare_texts", "strip_mail_noise"]
+__all__ = [
+    "MAX_CHARS",
+    "PreparedMail",
+    "normalise_text",
+    "prepare_mail",
+    "prepare_mails",
+    "prepare_text",
+    "prepare_texts",
+    "strip_mail_noise",
+]
 
 # Lines that start a quoted earlier message: everything from there on is history, not the request.
 _QUOTE_HEADER = re.compile(
@@ -188,10 +198,30 @@ def _strip_subject_prefixes(subject: str) -> str:
     )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PreparedMail:
+    """One mail prepared once for every consumer: ``own_text`` (subject, a blank line, the author's own
+    body text, case and punctuation kept: for the breach rules and the priority cues) and ``model_text``
+    (normalised: for the TF-IDF heads)."""
+
+    own_text: str
+    model_text: str
+
+
+def prepare_mail(subject: str, body: str) -> PreparedMail:
+    """Prepare one mail: noise removed once, then the normalised model text derived from it."""
+    own = _strip_subject_prefixes((subject or "")[:1000]) + "\n\n" + strip_mail_noise(body or "")
+    return PreparedMail(own_text=own, model_text=normalise_text(own))
+
+
+def prepare_mails(items: Iterable[tuple[str, str]]) -> list[PreparedMail]:
+    """``prepare_mail`` for many (subject, body) pairs, in order."""
+    return [prepare_mail(subject, body) for subject, body in items]
+
+
 def prepare_text(subject: str, body: str) -> str:
     """Return the model text for one mail: cleaned subject, then cleaned body, normalised."""
-    cleaned_subject = _strip_subject_prefixes((subject or "")[:1000])
-    return normalise_text(cleaned_subject + "\n" + strip_mail_noise(body or ""))
+    return prepare_mail(subject, body).model_text
 
 
 def prepare_texts(items: Iterable[tuple[str, str]]) -> list[str]:

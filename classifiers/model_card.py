@@ -64,9 +64,10 @@ def model_version(prefix: str, created_at: datetime, data_sha256s: list[str]) ->
 def _head_entry(result: TrainingResult, name: str) -> dict[str, Any]:
     head = result.heads[name]
     return {
-        "pipeline": head.pipeline,
+        "classifier": head.classifier,
+        "columns": head.columns,
         "classes": list(head.classes),
-        "threshold": head.threshold.threshold,
+        "thresholds": dict(head.thresholds),
     }
 
 
@@ -77,19 +78,24 @@ def make_bundle(
     *,
     created_at: datetime,
     prefix: str = "custom",
+    priority_cues: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Return (bundle, card) for a training result. ``created_at`` must be an aware UTC datetime."""
+    """Return (bundle, card) for a training result. ``created_at`` must be an aware UTC datetime.
+
+    ``priority_cues``: serve priority from the impact and urgency cues of the text (``classifiers.cues``)
+    where the learnt head does not apply (the default model: no public data has desk priorities).
+    """
     shas = [source.sha256 for source in data.sources]
     version = model_version(prefix, created_at, shas)
     matrix = {k: dict(v) for k, v in options.matrix.items()}
     bundle = {
         "bundle_format": BUNDLE_FORMAT,
         "version": version,
+        "vectorizer": result.vectorizer,
         "heads": {name: _head_entry(result, name) for name in result.heads},
         "priority_mode": result.priority_mode,
-        "priority_threshold": result.priority_threshold.threshold
-        if result.priority_threshold
-        else None,
+        "priority_thresholds": dict(result.priority_thresholds or {}),
+        "priority_cues": priority_cues,
         "matrix": matrix,
     }
     heads_report = {name: head.report for name, head in result.heads.items()}
@@ -116,6 +122,11 @@ def make_bundle(
         "heads": heads_report,
         "thresholds": {name: report["threshold"] for name, report in heads_report.items()},
         "skipped_heads": dict(result.skipped),
+        "features": {
+            "vectorizer": "one shared word 1-2-gram TF-IDF; each head reads the columns its stop words allow",
+            "vocabulary": len(result.vectorizer.vocabulary_),
+        },
+        "priority_cues": priority_cues,
         "breach_rules": "rule layer only (classifiers/breach.py); no model: no reliable breach labels",
     }
     json.dumps(card)  # fail here, not half-way through writing, if something is not serialisable

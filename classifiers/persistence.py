@@ -35,7 +35,7 @@ __all__ = [
     "write_model_dir",
 ]
 
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT = 2  # 2: one shared vectorizer, per-class thresholds
 BUNDLE_FILE = "bundle.joblib"
 CARD_FILE = "model_card.json"
 

@@ -15,12 +15,14 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.pipeline import Pipeline
+from scipy.sparse import csr_matrix
 
-from classifiers.breach import BreachVerdict, detect_breach
-from classifiers.features import prepare_texts
+from classifiers.breach import BreachVerdict, detect_breach_in
+from classifiers.cues import read_priority
+from classifiers.features import PreparedMail, prepare_mails
 from classifiers.persistence import ModelUnavailable, read_bundle
 from classifiers.priority import PRIORITIES, combine_probabilities
+from classifiers.thresholds import applied_mask
 
 __all__ = [
     "SERVED_HEADS",
@@ -64,15 +66,23 @@ class TriageResult:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Head:
-    pipeline: Pipeline
+    classifier: Any  # classifiers.estimators.TemperedLinear
+    columns: npt.NDArray[np.intp]
     classes: tuple[str, ...]
-    threshold: float
+    thresholds: Mapping[str, float]
 
-    def probabilities(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
-        """Probabilities with columns in ``classes`` order."""
-        raw = self.pipeline.predict_proba(list(texts))
-        order = [list(self.pipeline.classes_).index(c) for c in self.classes]
+    def probabilities(self, x: csr_matrix) -> npt.NDArray[np.float64]:
+        """Probabilities with columns in ``classes`` order, from the shared TF-IDF matrix ``x``."""
+        raw = self.classifier.predict_proba(x[:, self.columns])
+        order = [list(self.classifier.classes_).index(c) for c in self.classes]
         return np.asarray(raw, dtype=np.float64)[:, order]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Predicted:
+    labels: list[str]
+    confidences: list[float]
+    applied: list[bool]
 
 
 class TriageModel:
@@ -83,83 +93,143 @@ class TriageModel:
     def __init__(self, bundle: Mapping[str, Any], card: Mapping[str, Any]) -> None:
         self.version = str(bundle["version"])
         self.card = dict(card)
+        self._vectorizer = bundle["vectorizer"]
         self._heads = {
             name: _Head(
-                pipeline=head["pipeline"],
+                classifier=head["classifier"],
+                columns=np.asarray(head["columns"], dtype=np.intp),
                 classes=tuple(head["classes"]),
-                threshold=float(head["threshold"]),
+                thresholds={str(k): float(v) for k, v in head["thresholds"].items()},
             )
             for name, head in bundle["heads"].items()
         }
         self._priority_mode = str(bundle["priority_mode"])
-        self._priority_threshold = float(bundle.get("priority_threshold") or 1.01)
+        self._priority_thresholds = {
+            str(k): float(v) for k, v in (bundle.get("priority_thresholds") or {}).items()
+        }
+        self._priority_cues = bool(bundle.get("priority_cues", False))
         self._matrix: Mapping[str, Mapping[str, str]] = bundle["matrix"]
 
     @property
-    def thresholds(self) -> dict[str, float]:
-        """Auto-apply threshold per served head present in the bundle."""
-        out = {name: head.threshold for name, head in self._heads.items() if name in SERVED_HEADS}
+    def thresholds(self) -> dict[str, dict[str, float]]:
+        """Auto-apply threshold per class, per served head present in the bundle."""
+        out = {
+            name: dict(head.thresholds)
+            for name, head in self._heads.items()
+            if name in SERVED_HEADS
+        }
         if self._priority_mode == "matrix":
-            out["priority"] = self._priority_threshold
+            out["priority"] = dict(self._priority_thresholds)
+        return out
+
+    @property
+    def classes(self) -> dict[str, tuple[str, ...]]:
+        """The classes each served head can suggest."""
+        out = {name: head.classes for name, head in self._heads.items() if name in SERVED_HEADS}
+        if self._priority_mode == "matrix":
+            out["priority"] = PRIORITIES
         return out
 
     def predict_heads(
         self, items: Sequence[tuple[str, str]]
     ) -> dict[str, tuple[list[str], list[float]]]:
-        """Raw model output per served head present: (labels, confidences); no breach override."""
-        texts = prepare_texts(items)
-        out: dict[str, tuple[list[str], list[float]]] = {}
+        """Model output per served head present: (labels, confidences); no breach override."""
+        mails = prepare_mails(items)
+        predicted = self._predict(mails)
+        return {name: (p.labels, p.confidences) for name, p in predicted.items()}
+
+    def predict_decisions(
+        self, items: Sequence[tuple[str, str]]
+    ) -> dict[str, tuple[list[str], list[float], list[bool]]]:
+        """Per served head present: (labels, confidences, applied); no breach override."""
+        predicted = self._predict(prepare_mails(items))
+        return {name: (p.labels, p.confidences, p.applied) for name, p in predicted.items()}
+
+    def _predict(self, mails: Sequence[PreparedMail]) -> dict[str, _Predicted]:
+        x = self._vectorizer.transform([mail.model_text for mail in mails])
+        out: dict[str, _Predicted] = {}
         for name in ("kind", "category"):
             if name in self._heads:
-                out[name] = self._decide(
-                    self._heads[name].probabilities(texts), self._heads[name].classes
-                )
-        priority = self._priority_probabilities(texts)
+                head = self._heads[name]
+                out[name] = self._decide(head.probabilities(x), head.classes, head.thresholds)
+        priority = self._priority_probabilities(x)
         if priority is not None:
             out["priority"] = self._decide(*priority)
+        if self._priority_cues:
+            kinds = out["kind"].labels if "kind" in out else [None] * len(mails)
+            out["priority"] = self._with_cues(out.get("priority"), mails, kinds)
         return out
 
+    def _with_cues(
+        self,
+        learnt: _Predicted | None,
+        mails: Sequence[PreparedMail],
+        kinds: Sequence[str | None],
+    ) -> _Predicted:
+        """Priority from impact/urgency cues where the learnt head does not apply; applied when both cues
+        were explicit. Confidence: 0.95 when explicit, 0.6 with one default, 0.4 with two."""
+        labels, confidences, applied = [], [], []
+        for row, mail in enumerate(mails):
+            if learnt is not None and learnt.applied[row]:
+                labels.append(learnt.labels[row])
+                confidences.append(learnt.confidences[row])
+                applied.append(True)
+                continue
+            cue = read_priority(mail.own_text, kind=kinds[row], matrix=self._matrix)
+            explicit = int(cue.impact.explicit) + int(cue.urgency.explicit)
+            labels.append(cue.label)
+            confidences.append((0.4, 0.6, 0.95)[explicit])
+            applied.append(explicit == 2)
+        return _Predicted(labels=labels, confidences=confidences, applied=applied)
+
     def _priority_probabilities(
-        self, texts: Sequence[str]
-    ) -> tuple[npt.NDArray[np.float64], tuple[str, ...]] | None:
+        self, x: csr_matrix
+    ) -> tuple[npt.NDArray[np.float64], tuple[str, ...], Mapping[str, float]] | None:
         if self._priority_mode == "direct":
             head = self._heads["priority"]
-            return head.probabilities(texts), head.classes
+            return head.probabilities(x), head.classes, head.thresholds
         if self._priority_mode == "matrix":
             impact, urgency = self._heads["impact"], self._heads["urgency"]
             probs = combine_probabilities(
-                impact.probabilities(texts),
+                impact.probabilities(x),
                 impact.classes,
-                urgency.probabilities(texts),
+                urgency.probabilities(x),
                 urgency.classes,
                 self._matrix,
             )
-            return probs, PRIORITIES
+            return probs, PRIORITIES, self._priority_thresholds
         return None
 
     @staticmethod
     def _decide(
-        probs: npt.NDArray[np.float64], classes: Sequence[str]
-    ) -> tuple[list[str], list[float]]:
+        probs: npt.NDArray[np.float64], classes: Sequence[str], thresholds: Mapping[str, float]
+    ) -> _Predicted:
         best = probs.argmax(axis=1)
-        return [classes[i] for i in best], [float(p) for p in probs[np.arange(len(best)), best]]
+        labels = [classes[i] for i in best]
+        confidences = [float(p) for p in probs[np.arange(len(best)), best]]
+        return _Predicted(
+            labels=labels,
+            confidences=confidences,
+            applied=applied_mask(labels, confidences, dict(thresholds)).tolist(),
+        )
 
     def suggest(self, subject: str, body: str) -> TriageResult:
         """Suggestions for one mail."""
         return self.suggest_many([(subject, body)])[0]
 
     def suggest_many(self, items: Sequence[tuple[str, str]]) -> list[TriageResult]:
-        """Suggestions for many (subject, body) pairs, in input order; batching is much faster per mail."""
+        """Suggestions for many (subject, body) pairs, in input order; batching is much faster per mail.
+
+        Each mail is prepared once; the model heads, the priority cues and the breach rules share it.
+        """
         if not items:
             return []
-        predicted = self.predict_heads(items)
-        thresholds = self.thresholds
+        mails = prepare_mails(items)
+        predicted = self._predict(mails)
         results = []
-        for row, (subject, body) in enumerate(items):
-            verdict = detect_breach(subject, body)
-            heads = tuple(
-                self._suggestion(name, predicted, thresholds, row, verdict) for name in SERVED_HEADS
-            )
+        for row, mail in enumerate(mails):
+            verdict = detect_breach_in(mail.own_text)
+            heads = tuple(self._suggestion(name, predicted, row, verdict) for name in SERVED_HEADS)
             results.append(
                 TriageResult(
                     heads=heads,
@@ -173,8 +243,7 @@ class TriageModel:
     @staticmethod
     def _suggestion(
         name: str,
-        predicted: Mapping[str, tuple[list[str], list[float]]],
-        thresholds: Mapping[str, float],
+        predicted: Mapping[str, _Predicted],
         row: int,
         verdict: BreachVerdict,
     ) -> HeadSuggestion:
@@ -182,13 +251,12 @@ class TriageModel:
             return HeadSuggestion(head=name, label=BREACH_PRIORITY, confidence=1.0, applied=True)
         if name not in predicted:
             return HeadSuggestion(head=name, label=None, confidence=0.0, applied=False)
-        labels, confidences = predicted[name]
-        confidence = confidences[row]
+        head = predicted[name]
         return HeadSuggestion(
             head=name,
-            label=labels[row],
-            confidence=round(confidence, 4),
-            applied=confidence >= thresholds[name],
+            label=head.labels[row],
+            confidence=round(head.confidences[row], 4),
+            applied=head.applied[row],
         )
 
 
