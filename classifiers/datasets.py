@@ -37,6 +37,7 @@ __all__ = [
 # Label column in the CSV → head name in the bundle.
 LABEL_COLUMNS: Mapping[str, str] = {
     "type": "kind",
+    "kind": "kind",  # the same label under the head's own name
     "category": "category",
     "priority": "priority",
     "impact": "impact",
@@ -128,6 +129,7 @@ def _normalise_category(value: str) -> str | None:
 
 _NORMALISERS = {
     "type": normalise_kind,
+    "kind": normalise_kind,
     "priority": normalise_priority,
     "impact": normalise_level,
     "urgency": normalise_level,
@@ -200,6 +202,8 @@ def read_tickets(path: Path, *, require_labels: bool = False) -> TicketData:
     raw = _read_bytes(path)
     header, rows = _parse_rows(path, raw, ("subject", "body"))
     label_columns = [column for column in LABEL_COLUMNS if column in header]
+    if "type" in label_columns and "kind" in label_columns:
+        raise DataError(path, "kind", "both 'type' and 'kind' columns: give one of them")
     if require_labels and not label_columns:
         raise DataError(path, "type", f"no label column; expected any of {list(LABEL_COLUMNS)}")
     labels: dict[str, list[str | None]] = {LABEL_COLUMNS[c]: [] for c in label_columns}
@@ -230,9 +234,8 @@ def read_many(paths: Sequence[Path], *, require_labels: bool = False) -> TicketD
     if not paths:
         raise DataError(Path("-"), None, "no data file given")
     parts = [read_tickets(path, require_labels=require_labels) for path in paths]
-    heads = sorted(
-        {head for part in parts for head in part.labels}, key=list(LABEL_COLUMNS.values()).index
-    )
+    order = list(dict.fromkeys(LABEL_COLUMNS.values()))
+    heads = sorted({head for part in parts for head in part.labels}, key=order.index)
     labels: dict[str, tuple[str | None, ...]] = {}
     for head in heads:
         column: list[str | None] = []

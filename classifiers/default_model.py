@@ -25,7 +25,7 @@ __all__ = ["DATA_DIR", "DEFAULT_DATA_FILES", "build_default_model", "ensure_defa
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_DATA_FILES: tuple[str, ...] = (
     "support_tickets.csv.gz",
-    "endava_topics.csv.gz",
+    "it_categories.csv.gz",
     "endava_titles.csv.gz",
     "ata_incidents.csv.gz",
 )
