@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -66,12 +67,19 @@ def build_default_model(
 ) -> Path:
     """Train on the shipped data and write the bundle to ``model_dir``; returns ``model_dir``."""
     emit = _stderr if progress else None
+    options = replace(options, kind_cues=True)
     if emit:
         emit(f"tiket: building the default triage model in {model_dir} (first use; about a minute)")
     data = read_many(_default_data_paths())
     result = train_heads(data, options, progress=emit)
     bundle, card = make_bundle(
-        result, data, options, created_at=datetime.now(UTC), prefix="default", priority_cues=True
+        result,
+        data,
+        options,
+        created_at=datetime.now(UTC),
+        prefix="default",
+        priority_cues=True,
+        category_rules=True,
     )
     path = write_model_dir(model_dir, bundle, card)
     if emit:

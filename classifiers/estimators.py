@@ -154,9 +154,12 @@ class TemperedLinear(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         """The class with the highest score."""
         return np.asarray(self.classes_[self.decision_function(x).argmax(axis=1)])
 
-    def predict_proba(self, x: csr_matrix) -> npt.NDArray[np.float64]:
-        """Softmax of the scores times ``temperature``; rows sum to 1."""
-        return softmax(self.decision_function(x), self.temperature)
+    def predict_proba(
+        self, x: csr_matrix, shift: npt.NDArray[np.float64] | None = None
+    ) -> npt.NDArray[np.float64]:
+        """Softmax of (the scores + ``shift``) times ``temperature``; rows sum to 1."""
+        scores = self.decision_function(x)
+        return softmax(scores if shift is None else scores + shift, self.temperature)
 
 
 def softmax(scores: npt.NDArray[np.float64], temperature: float) -> npt.NDArray[np.float64]:

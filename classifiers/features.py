@@ -243,12 +243,16 @@ class PreparedMail:
 
     own_text: str
     model_text: str
+    subject_text: str  # the normalised subject alone (the category rules weigh it double)
 
 
 def prepare_mail(subject: str, body: str) -> PreparedMail:
     """Prepare one mail: noise removed once, then the normalised model text derived from it."""
-    own = _strip_subject_prefixes((subject or "")[:1000]) + "\n\n" + strip_mail_noise(body or "")
-    return PreparedMail(own_text=own, model_text=normalise_text(own))
+    cleaned_subject = _strip_subject_prefixes((subject or "")[:1000])
+    own = cleaned_subject + "\n\n" + strip_mail_noise(body or "")
+    return PreparedMail(
+        own_text=own, model_text=normalise_text(own), subject_text=normalise_text(cleaned_subject)
+    )
 
 
 def prepare_mails(items: Iterable[tuple[str, str]]) -> list[PreparedMail]:

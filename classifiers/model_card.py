@@ -79,11 +79,15 @@ def make_bundle(
     created_at: datetime,
     prefix: str = "custom",
     priority_cues: bool = False,
+    category_rules: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return (bundle, card) for a training result. ``created_at`` must be an aware UTC datetime.
 
     ``priority_cues``: serve priority from the impact and urgency cues of the text (``classifiers.cues``)
     where the learnt head does not apply (the default model: no public data has desk priorities).
+    ``category_rules``: apply a category only when the weak-supervision rules the head was trained from
+    (``classifiers.labelling``) agree with it, and a suspected breach is category security (the default
+    model, whose category labels are those rules' output).
     """
     shas = [source.sha256 for source in data.sources]
     version = model_version(prefix, created_at, shas)
@@ -96,6 +100,8 @@ def make_bundle(
         "priority_mode": result.priority_mode,
         "priority_thresholds": dict(result.priority_thresholds or {}),
         "priority_cues": priority_cues,
+        "kind_cues": options.kind_cues,
+        "category_rules": category_rules,
         "matrix": matrix,
     }
     heads_report = {name: head.report for name, head in result.heads.items()}
@@ -127,6 +133,8 @@ def make_bundle(
             "vocabulary": len(result.vectorizer.vocabulary_),
         },
         "priority_cues": priority_cues,
+        "kind_cues": options.kind_cues,
+        "category_rules": category_rules,
         "breach_rules": "rule layer only (classifiers/breach.py); no model: no reliable breach labels",
     }
     json.dumps(card)  # fail here, not half-way through writing, if something is not serialisable

@@ -27,6 +27,7 @@ from scipy.sparse import csr_matrix
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import GroupKFold, KFold
 
+from classifiers.cues import kind_vote
 from classifiers.datasets import TicketData, source_of
 from classifiers.estimators import (
     CANDIDATES,
@@ -41,11 +42,18 @@ from classifiers.estimators import (
     softmax,
 )
 from classifiers.evaluation import head_metrics
-from classifiers.features import prepare_texts
+from classifiers.features import prepare_mails
 from classifiers.priority import PRIORITIES, PriorityMatrix, combine_probabilities, validate_matrix
 from classifiers.thresholds import NEVER, ThresholdChoice, applied_mask, pick_class_thresholds
 
-__all__ = ["FittedHead", "Progress", "TrainingOptions", "TrainingResult", "train_heads"]
+__all__ = [
+    "FittedHead",
+    "Progress",
+    "TrainingOptions",
+    "TrainingResult",
+    "kind_shift",
+    "train_heads",
+]
 
 Progress = Callable[[str], None]
 HEAD_ORDER: tuple[str, ...] = ("kind", "category", "priority", "impact", "urgency")
@@ -74,6 +82,9 @@ class TrainingOptions:
     # decide e.g. whether function words help; the default model's choices are fixed, see the README).
     select: bool | None = None
     candidates: Mapping[str, tuple[Candidate, ...]] = field(default_factory=lambda: CANDIDATES)
+    # Add the fault-vs-ask cue of the mail's own words (classifiers.cues.kind_vote) to the kind head's
+    # scores, in training (so thresholds see it) and serving alike. On for the default model.
+    kind_cues: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,6 +110,18 @@ class TrainingResult:
     priority_report: dict[str, Any] | None
     skipped: Mapping[str, str]
     seconds: float
+
+
+KIND_CUE_WEIGHT = 1.0  # score units: a LinearSVC margin of 1 is a confident call
+
+
+def kind_shift(votes: npt.NDArray[np.float64], classes: Sequence[str]) -> npt.NDArray[np.float64]:
+    """Score shift per row and class for the kind cue: +w/2 to incident and -w/2 to request per +1 vote."""
+    shift = np.zeros((votes.size, len(classes)), dtype=np.float64)
+    for column, label in enumerate(classes):
+        sign = {"incident": 0.5, "request": -0.5}.get(label, 0.0)
+        shift[:, column] = sign * KIND_CUE_WEIGHT * votes
+    return shift
 
 
 def _fold_ids(groups: npt.NDArray[np.str_], n_splits: int) -> npt.NDArray[np.intp]:
@@ -293,6 +316,7 @@ def _count_steps(heads: Sequence[str], options: TrainingOptions, select: bool) -
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Inputs:
     x: csr_matrix
+    kind_votes: npt.NDArray[np.float64] | None
     vocabulary: Mapping[str, int]
     folds: npt.NDArray[np.intp]
     sources: npt.NDArray[np.str_]
@@ -329,6 +353,8 @@ def _train_head(
 
         x = rows_x[:, column_sets[candidate.stop_words]]
         scores = _out_of_fold_scores(candidate.build, x, y, w, folds, classes, step)
+        if head == "kind" and inputs.kind_votes is not None:
+            scores = scores + kind_shift(inputs.kind_votes[index], classes)
         temperature = fit_temperature(scores, truth)
         probs = softmax(scores, temperature)
         evaluation = _evaluate(
@@ -436,12 +462,14 @@ def train_heads(
     select = options.select if options.select is not None else len(data) <= SELECT_ROWS
     tick = _Ticker(total=_count_steps(heads, options, select), emit=progress)
     tick(f"preparing {len(data)} texts")
-    texts = prepare_texts(data.pairs())
+    mails = prepare_mails(data.pairs())
     tick("shared TF-IDF vectorizer")
     vectorizer = build_vectorizer()
     groups = np.asarray(data.groups, dtype=str)
+    votes = [kind_vote(mail.own_text) for mail in mails] if options.kind_cues else None
     inputs = _Inputs(
-        x=vectorizer.fit_transform(texts).tocsr(),
+        x=vectorizer.fit_transform([mail.model_text for mail in mails]).tocsr(),
+        kind_votes=None if votes is None else np.asarray(votes, dtype=np.float64),
         vocabulary=vectorizer.vocabulary_,
         folds=_fold_ids(groups, options.n_splits),
         sources=np.asarray([source_of(group) for group in groups], dtype=str),

@@ -18,11 +18,13 @@ import numpy.typing as npt
 from scipy.sparse import csr_matrix
 
 from classifiers.breach import BreachVerdict, detect_breach_in
-from classifiers.cues import read_priority
+from classifiers.cues import kind_vote, read_priority
 from classifiers.features import PreparedMail, prepare_mails
+from classifiers.labelling import label_category
 from classifiers.persistence import ModelUnavailable, read_bundle
 from classifiers.priority import PRIORITIES, combine_probabilities
 from classifiers.thresholds import applied_mask
+from classifiers.training import kind_shift
 
 __all__ = [
     "SERVED_HEADS",
@@ -35,6 +37,8 @@ __all__ = [
 
 SERVED_HEADS: tuple[str, ...] = ("kind", "category", "priority")
 BREACH_PRIORITY = "P1"
+# Default model: a suspected breach is a security incident (kind and category forced like priority).
+BREACH_LABELS = {"kind": "incident", "category": "security"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,9 +75,12 @@ class _Head:
     classes: tuple[str, ...]
     thresholds: Mapping[str, float]
 
-    def probabilities(self, x: csr_matrix) -> npt.NDArray[np.float64]:
-        """Probabilities with columns in ``classes`` order, from the shared TF-IDF matrix ``x``."""
-        raw = self.classifier.predict_proba(x[:, self.columns])
+    def probabilities(
+        self, x: csr_matrix, shift: npt.NDArray[np.float64] | None = None
+    ) -> npt.NDArray[np.float64]:
+        """Probabilities with columns in ``classes`` order, from the shared TF-IDF matrix ``x``; ``shift``
+        (rows x ``classifier.classes_``) is added to the scores first (the kind cue)."""
+        raw = self.classifier.predict_proba(x[:, self.columns], shift)
         order = [list(self.classifier.classes_).index(c) for c in self.classes]
         return np.asarray(raw, dtype=np.float64)[:, order]
 
@@ -108,6 +115,8 @@ class TriageModel:
             str(k): float(v) for k, v in (bundle.get("priority_thresholds") or {}).items()
         }
         self._priority_cues = bool(bundle.get("priority_cues", False))
+        self._kind_cues = bool(bundle.get("kind_cues", False))
+        self._category_rules = bool(bundle.get("category_rules", False))
         self._matrix: Mapping[str, Mapping[str, str]] = bundle["matrix"]
 
     @property
@@ -151,7 +160,15 @@ class TriageModel:
         for name in ("kind", "category"):
             if name in self._heads:
                 head = self._heads[name]
-                out[name] = self._decide(head.probabilities(x), head.classes, head.thresholds)
+                shift = None
+                if name == "kind" and self._kind_cues:
+                    votes = np.asarray([kind_vote(mail.own_text) for mail in mails], dtype=float)
+                    shift = kind_shift(votes, tuple(str(c) for c in head.classifier.classes_))
+                out[name] = self._decide(
+                    head.probabilities(x, shift), head.classes, head.thresholds
+                )
+        if self._category_rules and "category" in out:
+            out["category"] = self._with_rules(out["category"], mails)
         priority = self._priority_probabilities(x)
         if priority is not None:
             out["priority"] = self._decide(*priority)
@@ -159,6 +176,22 @@ class TriageModel:
             kinds = out["kind"].labels if "kind" in out else [None] * len(mails)
             out["priority"] = self._with_cues(out.get("priority"), mails, kinds)
         return out
+
+    @staticmethod
+    def _with_rules(learnt: _Predicted, mails: Sequence[PreparedMail]) -> _Predicted:
+        """Category applied only where the weak-supervision rules agree with the head; security phrases
+        (phishing, stolen, hacked…) make the suggestion security, applied only if the head agrees."""
+        labels, confidences, applied = [], [], []
+        for row, mail in enumerate(mails):
+            body = mail.model_text[len(mail.subject_text) :]
+            weak = label_category(mail.subject_text, body).label
+            label, confidence = learnt.labels[row], learnt.confidences[row]
+            if weak == "security" and label != "security":
+                label, confidence = "security", 0.5
+            labels.append(label)
+            confidences.append(confidence)
+            applied.append(learnt.applied[row] and weak == learnt.labels[row])
+        return _Predicted(labels=labels, confidences=confidences, applied=applied)
 
     def _with_cues(
         self,
@@ -240,8 +273,8 @@ class TriageModel:
             )
         return results
 
-    @staticmethod
     def _suggestion(
+        self,
         name: str,
         predicted: Mapping[str, _Predicted],
         row: int,
@@ -249,6 +282,10 @@ class TriageModel:
     ) -> HeadSuggestion:
         if name == "priority" and verdict.flagged:
             return HeadSuggestion(head=name, label=BREACH_PRIORITY, confidence=1.0, applied=True)
+        if verdict.flagged and self._category_rules and name in BREACH_LABELS:
+            return HeadSuggestion(
+                head=name, label=BREACH_LABELS[name], confidence=1.0, applied=True
+            )
         if name not in predicted:
             return HeadSuggestion(head=name, label=None, confidence=0.0, applied=False)
         head = predicted[name]

@@ -31,7 +31,7 @@ PRINTER = [
 def small_training_csv(path: Path, rows: int = 1500) -> Path:
     """A slice of the shipped default data (kind and category), to keep the test fast."""
     out = []
-    for name in ("support_tickets.csv.gz", "endava_topics.csv.gz"):
+    for name in ("support_tickets.csv.gz", "it_categories.csv.gz"):
         with gzip.open(DATA / name, "rt", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
             out.extend(row for _, row in zip(range(rows), reader))
