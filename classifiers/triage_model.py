@@ -9,7 +9,7 @@ A suspected data breach forces priority P1, applied, whatever the priority head 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -97,8 +97,15 @@ class TriageModel:
 
     version: str
 
-    def __init__(self, bundle: Mapping[str, Any], card: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        bundle: Mapping[str, Any],
+        card: Mapping[str, Any],
+        *,
+        category_merge: Mapping[str, str] | None = None,
+    ) -> None:
         self.version = str(bundle["version"])
+        self._merge = dict(category_merge or {})
         self.card = dict(card)
         self._vectorizer = bundle["vectorizer"]
         self._heads = {
@@ -169,6 +176,9 @@ class TriageModel:
                 )
         if self._category_rules and "category" in out:
             out["category"] = self._with_rules(out["category"], mails)
+        if self._merge and "category" in out:
+            merged = [self._merge.get(label, label) for label in out["category"].labels]
+            out["category"] = replace(out["category"], labels=merged)
         priority = self._priority_probabilities(x)
         if priority is not None:
             out["priority"] = self._decide(*priority)
@@ -297,13 +307,14 @@ class TriageModel:
         )
 
 
-def load_model(model_dir: Path) -> TriageModel:
-    """Load the bundle in ``model_dir``.
+def load_model(model_dir: Path, *, category_merge: Mapping[str, str] | None = None) -> TriageModel:
+    """Load the bundle in ``model_dir``; ``category_merge`` (old key → new key, see
+    ``classifiers.taxonomy.category_merges``) reports merged categories under their new key.
 
     Raises ModelUnavailable if it is missing, corrupt, or was built with other library versions.
     """
     bundle, card = read_bundle(Path(model_dir))
     try:
-        return TriageModel(bundle, card)
+        return TriageModel(bundle, card, category_merge=category_merge)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelUnavailable(f"{model_dir}: malformed bundle: {exc}") from exc

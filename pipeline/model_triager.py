@@ -27,8 +27,13 @@ def model_triager_for(settings: Settings) -> ModelTriager:
         "min_class_examples": int(triage["min_class_examples"]),
         "matrix": {k: dict(v) for k, v in triage["priority_matrix"].items()},
     }
+    from classifiers.taxonomy import category_merges, read_taxonomy
+
     return ModelTriager(
-        model_dir_for(settings), build_default=bool(triage["build_default"]), options=options
+        model_dir_for(settings),
+        build_default=bool(triage["build_default"]),
+        options=options,
+        category_merge=category_merges(read_taxonomy(triage.get("categories") or ())),
     )
 
 
@@ -48,8 +53,10 @@ class ModelTriager:
         build_default: bool,
         progress: bool = True,
         options: Mapping[str, Any] | None = None,
+        category_merge: Mapping[str, str] | None = None,
     ) -> None:
         self.model_dir = model_dir
+        self.category_merge = dict(category_merge or {})
         self.build_default = build_default
         self.progress = progress
         self.options = dict(options or {})
@@ -70,7 +77,7 @@ class ModelTriager:
 
             if self.build_default:
                 ensure_default_model(self.model_dir, progress=self.progress, **self.options)
-            self._model = load_model(self.model_dir)
+            self._model = load_model(self.model_dir, category_merge=self.category_merge)
         except Exception as exc:  # isolation point: any model failure degrades to L1 review
             self._failure = f"model unavailable: {type(exc).__name__}: {exc}"[:300]
             log.warning("triage degraded, tickets go to L1 review: %s", self._failure)

@@ -103,9 +103,13 @@ def test_train_writes_bundle_and_card(model_dir: Path, sample_csv: Path) -> None
     assert card["data"][0]["path"] == str(sample_csv) and len(card["data"][0]["sha256"]) == 64
     assert card["library_versions"]["scikit-learn"]
     for head in card["heads"].values():
-        assert {"per_class", "precision", "coverage", "checked_precision", "checked_coverage"} <= set(
-            head["threshold"]
-        )
+        assert {
+            "per_class",
+            "precision",
+            "coverage",
+            "checked_precision",
+            "checked_coverage",
+        } <= set(head["threshold"])
         assert set(head["threshold"]["per_class"]) <= set(head["class_counts"])
         assert 0.0 <= head["cv"]["macro_f1"] <= 1.0
     assert card["priority_mode"] == "direct"
@@ -142,7 +146,9 @@ def test_evaluate_reports_each_head(
     assert {"precision", "coverage", "threshold"} <= set(kind["at_threshold"])
     assert set(kind["per_class"]) == {"incident", "request"}
     for row in kind["per_class"].values():
-        assert {"precision", "recall", "f1", "threshold", "applied_precision", "coverage"} <= set(row)
+        assert {"precision", "recall", "f1", "threshold", "applied_precision", "coverage"} <= set(
+            row
+        )
 
 
 def test_classify_data_prints_json_lines_in_order(
@@ -265,3 +271,15 @@ def test_help_ends_with_an_example(command: str, capsys: pytest.CaptureFixture[s
     help_text = capsys.readouterr().out.rstrip()
     assert "example" in help_text
     assert help_text.splitlines()[-1].strip().startswith(f"tiket {command}")
+
+
+def test_merged_categories_are_reported_under_their_new_key(model_dir: Path) -> None:
+    """load_model(category_merge=…) reports every merged key as its target."""
+    from classifiers import load_model
+
+    classes = json.loads((model_dir / "model_card.json").read_text())["heads"]["category"][
+        "class_counts"
+    ]
+    model = load_model(model_dir, category_merge={key: "merged" for key in classes})
+    results = model.suggest_many([("Printer jammed", "The printer on level 2 is jammed.")] * 2)
+    assert {r.head("category").label for r in results} == {"merged"}
