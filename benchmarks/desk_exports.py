@@ -104,13 +104,17 @@ def baseline_macro_f1(
     )
 
 
-def run_source(name: str, rows: list[dict[str, str]], limit: int, workdir: Path) -> dict[str, Any]:
-    rng = np.random.default_rng(7)
+def run_source(
+    name: str, rows: list[dict[str, str]], limit: int, workdir: Path, *, seed: int = 0
+) -> dict[str, Any]:
+    """Train on ``limit`` development rows of one source (sample ``seed``), evaluate on the held-out 20 %."""
+    rng = np.random.default_rng(7 + seed)
     order = rng.permutation(len(rows))
     shuffled = [rows[i] for i in order]
     train = [r for r in shuffled if _bucket(r) >= 20][:limit]
     test = [r for r in shuffled if _bucket(r) < 20]
     data = read_tickets(_write(workdir / f"{name}_train.csv", train))
+    # The held-out 20 % is fixed (by text hash); the seed changes which training rows are sampled.
     result = train_heads(data, TrainingOptions())
     bundle, card = make_bundle(result, data, TrainingOptions(), created_at=datetime.now(UTC))
     model = load_model(write_model_dir(workdir / f"{name}_model", bundle, card))

@@ -41,7 +41,9 @@ class BreachRule:
 
 
 def _rx(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE | re.VERBOSE)
+    # Text is lower-cased once before matching (``str.lower``), so patterns are lower-cased and compiled
+    # without IGNORECASE, which is about twice as fast (no escape in them has an upper-case meaning).
+    return re.compile(pattern.lower(), re.VERBOSE)
 
 
 _W = r"(?:[\w'-]+\s+)"  # one filler word
@@ -296,12 +298,15 @@ def detect_breach(subject: str, body: str) -> BreachVerdict:
 
 def detect_breach_in(own_text: str) -> BreachVerdict:
     """``detect_breach`` on a mail's own text (``PreparedMail.own_text``: prepared once, shared)."""
-    sentences = [" ".join(s.split()) for s in _sentences(own_text) if not _HYPOTHETICAL.search(s)]
-    whole = " ".join(own_text.split())
+    text = own_text.lower()
+    sentences = [" ".join(s.split()) for s in _sentences(text) if not _HYPOTHETICAL.search(s)]
+    whole = " ".join(text.split())
+    kept = " \n ".join(sentences)  # a sentence's match is a match here too: one search rules most out
     reasons = tuple(
         rule.name
         for rule in BREACH_RULES
-        if (rule.also is None or rule.also.search(whole))  # cheap whole-mail test first
+        if (rule.also is None or rule.also.search(whole))  # cheap whole-mail tests first
+        and rule.pattern.search(kept)
         and any(
             rule.pattern.search(s) and not (rule.unless and rule.unless.search(s))
             for s in sentences
