@@ -94,7 +94,8 @@ def pick_class_thresholds(
     """One threshold per class in ``applicable``, each picked on the rows suggested as that class.
 
     Each class gets its own precision/coverage point: a clear class can apply at a low confidence while a
-    confusable one needs a high one. ``coverage`` is relative to the rows suggested as that class.
+    confusable one needs a high one; a class suggested on fewer than ``min_support`` rows never applies.
+    ``coverage`` is relative to the rows suggested as that class.
     """
     pred = np.asarray(predicted, dtype=object)
     conf = np.asarray(confidences, dtype=np.float64)
@@ -102,6 +103,11 @@ def pick_class_thresholds(
     out: dict[str, ThresholdChoice] = {}
     for label in applicable:
         mask = pred == label
+        if int(mask.sum()) < min_support:  # too few suggestions of the class to trust any threshold
+            out[label] = ThresholdChoice(
+                threshold=NEVER, precision=0.0, coverage=0.0, support=0, reached=False
+            )
+            continue
         out[label] = pick_threshold(
             conf[mask].tolist(),
             hits[mask].tolist(),
