@@ -301,7 +301,9 @@ def detect_breach_in(own_text: str) -> BreachVerdict:
     text = own_text.lower()
     sentences = [" ".join(s.split()) for s in _sentences(text) if not _HYPOTHETICAL.search(s)]
     whole = " ".join(text.split())
-    kept = " \n ".join(sentences)  # a sentence's match is a match here too: one search rules most out
+    kept = " \n ".join(
+        sentences
+    )  # a sentence's match is a match here too: one search rules most out
     reasons = tuple(
         rule.name
         for rule in BREACH_RULES

@@ -30,12 +30,13 @@ KNOWN_DATA: Mapping[str, Mapping[str, str]] = {
         "development part; doi:10.57967/hf/6184",
         "licence": "CC BY-NC 4.0 (attribution required; non-commercial)",
     },
-    "ea8e1e8e2e05ebb325b0a2c028775f8f4dd7b444ad3c3b4e0838ad1aaebf6fd2": {
-        "name": "endava_topics.csv.gz",
-        "source": "Adison Goh, IT Service Ticket Classification Dataset (Kaggle), Endava tickets, "
-        "development part",
-        "licence": "listed CC0 on Kaggle; the underlying Endava data was withdrawn by its owner "
-        "(redistribution rights unclear)",
+    "ff11a4b58a67b9fa257ededeaaa67a3cab6b9120f3ab73db69a7d911a18fa23b": {
+        "name": "it_categories.csv.gz",
+        "source": "texts of the Endava tickets (Kaggle Topic_group set), ATA incidents and the IT queues of "
+        "the synthetic support tickets, development parts, labelled with the default IT-desk categories by "
+        "the weak-supervision rules of classifiers/labelling.py (rows the rules abstain on left out)",
+        "licence": "mixed: Endava text (listed CC0, owner withdrew the data), ATA (no licence stated), "
+        "synthetic tickets (CC BY-NC 4.0): redistribution rights unclear",
     },
     "1333b6fa089e335e24725f51416c6e81a26a8ff5e6fc29d557dc6813121c70d5": {
         "name": "endava_titles.csv.gz",
@@ -136,6 +137,18 @@ def make_bundle(
         "kind_cues": options.kind_cues,
         "category_rules": category_rules,
         "breach_rules": "rule layer only (classifiers/breach.py); no model: no reliable breach labels",
+        "serving_rules": {
+            "category": "applied only where the weak-labelling rules agree; a suspected breach is security"
+            if category_rules
+            else "none",
+            "kind": "fault-vs-ask cue added to the scores (training and serving)"
+            if options.kind_cues
+            else "none",
+            "priority": "impact x urgency cues where the learnt head does not apply; applied when both "
+            "were read from the text"
+            if priority_cues
+            else "none",
+        },
     }
     json.dumps(card)  # fail here, not half-way through writing, if something is not serialisable
     return bundle, card

@@ -19,6 +19,7 @@ from scipy.sparse import csr_matrix
 
 from classifiers.breach import BreachVerdict, detect_breach_in
 from classifiers.cues import kind_vote, read_priority
+from classifiers.estimators import softmax
 from classifiers.features import PreparedMail, prepare_mails
 from classifiers.labelling import label_category
 from classifiers.persistence import ModelUnavailable, read_bundle
@@ -68,21 +69,43 @@ class TriageResult:
         raise KeyError(name)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class _Head:
-    classifier: Any  # classifiers.estimators.TemperedLinear
-    columns: npt.NDArray[np.intp]
-    classes: tuple[str, ...]
-    thresholds: Mapping[str, float]
+    """A head ready to serve: its linear model widened to the shared matrix's full width (zero weight on
+    the columns it does not read), so scoring is one sparse-dense product with no column slicing."""
+
+    def __init__(
+        self,
+        classifier: Any,  # classifiers.estimators.TemperedLinear
+        columns: npt.NDArray[np.intp],
+        classes: tuple[str, ...],
+        thresholds: Mapping[str, float],
+        n_features: int,
+    ) -> None:
+        self.classifier = classifier
+        self.classes = classes
+        self.thresholds = thresholds
+        coef = np.asarray(classifier.estimator_.coef_, dtype=np.float64)
+        self._weights = np.zeros((n_features, coef.shape[0]), dtype=np.float64)
+        self._weights[columns, :] = coef.T
+        self._intercept = np.asarray(classifier.estimator_.intercept_, dtype=np.float64)
+        self._temperature = float(classifier.temperature)
+        own = [str(c) for c in classifier.classes_]
+        self._order = [own.index(c) for c in classes]
 
     def probabilities(
         self, x: csr_matrix, shift: npt.NDArray[np.float64] | None = None
     ) -> npt.NDArray[np.float64]:
         """Probabilities with columns in ``classes`` order, from the shared TF-IDF matrix ``x``; ``shift``
-        (rows x ``classifier.classes_``) is added to the scores first (the kind cue)."""
-        raw = self.classifier.predict_proba(x[:, self.columns], shift)
-        order = [list(self.classifier.classes_).index(c) for c in self.classes]
-        return np.asarray(raw, dtype=np.float64)[:, order]
+        (rows x ``classifier.classes_``) is added to the scores first (the kind cue). Same result as
+        ``classifier.predict_proba(x[:, columns], shift)``."""
+        scores = np.asarray(x @ self._weights) + self._intercept
+        if (
+            scores.shape[1] == 1
+        ):  # binary: one margin, as TemperedLinear.decision_function splits it
+            scores = np.column_stack([-scores[:, 0] / 2.0, scores[:, 0] / 2.0])
+        if shift is not None:
+            scores = scores + shift
+        return softmax(scores, self._temperature)[:, self._order]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,12 +131,14 @@ class TriageModel:
         self._merge = dict(category_merge or {})
         self.card = dict(card)
         self._vectorizer = bundle["vectorizer"]
+        width = len(self._vectorizer.vocabulary_)
         self._heads = {
             name: _Head(
                 classifier=head["classifier"],
                 columns=np.asarray(head["columns"], dtype=np.intp),
                 classes=tuple(head["classes"]),
                 thresholds={str(k): float(v) for k, v in head["thresholds"].items()},
+                n_features=width,
             )
             for name, head in bundle["heads"].items()
         }
@@ -209,17 +234,18 @@ class TriageModel:
         mails: Sequence[PreparedMail],
         kinds: Sequence[str | None],
     ) -> _Predicted:
-        """Priority from impact/urgency cues where the learnt head does not apply; applied when both cues
-        were explicit. Confidence: 0.95 when explicit, 0.6 with one default, 0.4 with two."""
+        """Priority from the impact/urgency cues, applied when both were read from the text; otherwise the
+        learnt head's applied suggestion, else the cues' label with its defaults, not applied.
+        Confidence: 0.95 when both cues are explicit, 0.6 with one default, 0.4 with two."""
         labels, confidences, applied = [], [], []
         for row, mail in enumerate(mails):
-            if learnt is not None and learnt.applied[row]:
+            cue = read_priority(mail.own_text, kind=kinds[row], matrix=self._matrix)
+            explicit = int(cue.impact.explicit) + int(cue.urgency.explicit)
+            if explicit < 2 and learnt is not None and learnt.applied[row]:
                 labels.append(learnt.labels[row])
                 confidences.append(learnt.confidences[row])
                 applied.append(True)
                 continue
-            cue = read_priority(mail.own_text, kind=kinds[row], matrix=self._matrix)
-            explicit = int(cue.impact.explicit) + int(cue.urgency.explicit)
             labels.append(cue.label)
             confidences.append((0.4, 0.6, 0.95)[explicit])
             applied.append(explicit == 2)
