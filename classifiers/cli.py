@@ -194,7 +194,7 @@ def _train(
     args: argparse.Namespace, settings: Settings, paths: list[Path], feedback_rows: int
 ) -> int:
     try:
-        options = _options(settings, select=True if args.select else None)
+        options = _options(settings, select=bool(args.select))
         data = read_many(paths, require_labels=True)
     except DataError as exc:
         return _fail(str(exc), 2)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from classifiers.datasets import read_many
+from classifiers.estimators import DEFAULT_MODEL_CANDIDATES
 from classifiers.features import PREPARATION_VERSION
 from classifiers.model_card import make_bundle
 from classifiers.persistence import ModelUnavailable, read_bundle, write_model_dir
@@ -67,7 +68,7 @@ def build_default_model(
 ) -> Path:
     """Train on the shipped data and write the bundle to ``model_dir``; returns ``model_dir``."""
     emit = _stderr if progress else None
-    options = replace(options, kind_cues=True)
+    options = replace(options, kind_cues=True, select=False, candidates=DEFAULT_MODEL_CANDIDATES)
     if emit:
         emit(f"tiket: building the default triage model in {model_dir} (first use; about a minute)")
     data = read_many(_default_data_paths())

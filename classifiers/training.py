@@ -77,10 +77,9 @@ class TrainingOptions:
         )
     )
     n_splits: int = 4
-    # Try every candidate and keep the best out-of-fold macro-F1: True, False (the first only), or None:
-    # only when the data has at most SELECT_ROWS rows (a desk export: cheap, and a desk's own data should
-    # decide e.g. whether function words help; the default model's choices are fixed, see the README).
-    select: bool | None = None
+    # Try every candidate and keep the best out-of-fold macro-F1 (`tiket train --select`); otherwise the
+    # first (three summed views: measured at or above a plain class-balanced LinearSVC on every export).
+    select: bool | None = False
     candidates: Mapping[str, tuple[Candidate, ...]] = field(default_factory=lambda: CANDIDATES)
     # Add the fault-vs-ask cue of the mail's own words (classifiers.cues.kind_vote) to the kind head's
     # scores, in training (so thresholds see it) and serving alike. On for the default model.
@@ -336,10 +335,16 @@ def _train_head(
     counts = Counter(y.tolist())
     classes = tuple(sorted(counts))
     applicable = [label for label in classes if counts[label] >= options.min_class_examples]
+    stop = HEAD_STOP_WORDS.get(head, frozenset())
     column_sets = {
-        True: head_columns(inputs.vocabulary, HEAD_STOP_WORDS.get(head, frozenset())),
+        True: head_columns(inputs.vocabulary, stop),
         False: np.arange(len(inputs.vocabulary), dtype=np.intp),
     }
+    views = (
+        column_sets[True],
+        head_columns(inputs.vocabulary, frozenset(), unigrams=True),
+        column_sets[False],
+    )
     rows_x = inputs.x[index]
     w, folds, sources = inputs.weights[index], inputs.folds[index], inputs.sources[index]
     truth = np.array([classes.index(label) for label in y], dtype=np.intp)
@@ -352,7 +357,8 @@ def _train_head(
             tick(f"{label} {message}")
 
         x = rows_x[:, column_sets[candidate.stop_words]]
-        scores = _out_of_fold_scores(candidate.build, x, y, w, folds, classes, step)
+        build = _with_views(candidate, views)
+        scores = _out_of_fold_scores(build, x, y, w, folds, classes, step)
         if head == "kind" and inputs.kind_votes is not None:
             scores = scores + kind_shift(inputs.kind_votes[index], classes)
         temperature = fit_temperature(scores, truth)
@@ -368,7 +374,7 @@ def _train_head(
     _, chosen, temperature, evaluation, probs = best
     columns = column_sets[chosen.stop_words]
     tick(f"{head}: final fit ({chosen.name}, {y.size} rows)")
-    classifier = _fit(chosen.build, rows_x[:, columns], y, w)
+    classifier = _fit(_with_views(chosen, views), rows_x[:, columns], y, w)
     classifier.temperature = temperature
     report = {
         "estimator": chosen.name,
@@ -396,6 +402,19 @@ def _train_head(
     oof = np.full((inputs.x.shape[0], len(classes)), np.nan)
     oof[index] = probs
     return fitted, oof
+
+
+def _with_views(candidate: Candidate, views: tuple[npt.NDArray[np.intp], ...]) -> Builder:
+    """The candidate's builder, given the head's column views when it sums models over them."""
+    if not candidate.views:
+        return candidate.build
+
+    def build() -> TemperedLinear:
+        estimator = candidate.build()
+        estimator.views = views
+        return estimator
+
+    return build
 
 
 def _head_threshold_summary(evaluation: _Evaluation) -> dict[str, Any]:
