@@ -25,10 +25,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.digest import build_digest
-from pipeline.digest_job import compute_figures, load_digest_input, render_digest
+from pipeline.edges.store import Store, open_database
+from pipeline.jobs.digest_job import compute_figures, load_digest_input, render_digest
 from pipeline.settings import Settings, load_settings
-from pipeline.store import Store, open_database
+from pipeline.stages.digest import build_digest
 
 NOW = datetime(2026, 11, 27, 0, 30, tzinfo=UTC)
 DAYS = 90

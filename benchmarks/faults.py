@@ -214,9 +214,9 @@ def run_faults(
 
 def _state(config: Path, imap: ImapUser) -> dict[str, int]:
     """Counts the drain waits for, read from the database (a fresh connection each time)."""
-    from pipeline import models as m
+    from pipeline.edges import models as m
+    from pipeline.edges.store import open_database
     from pipeline.settings import load_settings
-    from pipeline.store import open_database
 
     db = open_database(load_settings(config, env={}))
     try:
@@ -224,7 +224,7 @@ def _state(config: Path, imap: ImapUser) -> dict[str, int]:
         return {
             "distinct": distinct,
             "pending": m.Inbound.select().where(m.Inbound.state == "pending").count(),
-            "outbox": m.Outbox.select().where(m.Outbox.status == "pending").count(),
+            "outbox": m.OutboxRow.select().where(m.OutboxRow.status == "pending").count(),
             "on_server": m.Inbound.select().where(m.Inbound.on_server == "inbox").count(),
             "inbox": len(imap.uids("INBOX")),
         }
@@ -250,9 +250,9 @@ def _wait_drained(config: Path, imap: ImapUser, mails: int, timeout: float) -> b
 
 def _count(figures: Figures, config: Path, imap: ImapUser, sink: SmtpSink, mails: int) -> None:
     """Fill in the figures from the database, the IMAP server and the sink; list any problem."""
-    from pipeline import models as m
+    from pipeline.edges import models as m
+    from pipeline.edges.store import open_database
     from pipeline.settings import load_settings
-    from pipeline.store import open_database
 
     db = open_database(load_settings(config, env={}))
     expected = {f"<fault-{n}@example.com>" for n in range(mails)}
@@ -265,11 +265,11 @@ def _count(figures: Figures, config: Path, imap: ImapUser, sink: SmtpSink, mails
     figures.lost = len(expected - set(per_mail))
     figures.quarantined = m.Inbound.select().where(m.Inbound.state == "quarantined").count()
     figures.pending_inbound = m.Inbound.select().where(m.Inbound.state == "pending").count()
-    figures.pending_outbox = m.Outbox.select().where(m.Outbox.status != "sent").count()
+    figures.pending_outbox = m.OutboxRow.select().where(m.OutboxRow.status != "sent").count()
     acks = {
         row.message_id
-        for row in m.Outbox.select(m.Outbox.message_id).where(
-            m.Outbox.template == "acknowledgement"
+        for row in m.OutboxRow.select(m.OutboxRow.message_id).where(
+            m.OutboxRow.template == "acknowledgement"
         )
     }
     db.close()

@@ -75,10 +75,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
-    from pipeline import models as m
+    from pipeline.app import Tiket
     from pipeline.cli import setup_logging
-    from pipeline.daemon import build_runtime, run_once
-    from pipeline.intake import NoTriage
+    from pipeline.edges import models as m
+    from pipeline.jobs.intake import NoTriage
     from tests.tiket_fixtures import test_settings
 
     setup_logging("ERROR")
@@ -86,33 +86,35 @@ def main() -> int:
     extra: dict[str, dict[str, Any]] = {"intake": {"ack_cap_per_hour": args.cap}}
     if args.database_url:
         extra["database"] = {"url": args.database_url}
-    runtime = build_runtime(test_settings(work, extra=extra), triager=NoTriage())
+    runtime = Tiket.open(test_settings(work, extra=extra), triager=NoTriage())
     maildir = work / "Maildir"
     sender = "flooder@example.com"
     started, rss = time.perf_counter(), []
     for start in range(0, args.mails, args.chunk):
         for n in range(start, min(args.mails, start + args.chunk)):
             put(maildir, f"f{n}", flood_mail(n, sender))
-        run_once(runtime)
+        runtime.run_once()
         rss.append(rss_mb())
         print(f"  after {min(args.mails, start + args.chunk):>6} mails: RSS {rss[-1]:.0f} MB")
     flood_seconds = time.perf_counter() - started
     answered: set[int] = set()
     rounds = []
     for round_ in range(args.rounds):
-        replies = naive_replies(m.Outbox.select().where(m.Outbox.id.not_in(answered or {0})))
+        replies = naive_replies(m.OutboxRow.select().where(m.OutboxRow.id.not_in(answered or {0})))
         answered |= {row_id for row_id, _ in replies}
         rounds.append(len(replies))
         for row_id, raw in replies:
             put(maildir, f"r{round_}-{row_id}", raw)
-        run_once(runtime)
+        runtime.run_once()
     tickets = m.Ticket.select().count()
     acks = (
-        m.Outbox.select()
-        .where((m.Outbox.first_recipient == sender) & (m.Outbox.template == "acknowledgement"))
+        m.OutboxRow.select()
+        .where(
+            (m.OutboxRow.first_recipient == sender) & (m.OutboxRow.template == "acknowledgement")
+        )
         .count()
     )
-    total_out = m.Outbox.select().count()
+    total_out = m.OutboxRow.select().count()
     print(
         f"flood: {args.mails} mails from one sender in {flood_seconds:.1f} s "
         f"({args.mails / flood_seconds:.0f} mails/s), cap {args.cap}/hour"

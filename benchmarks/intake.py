@@ -32,9 +32,9 @@ from mailgen import generate_mails, write_maildir  # noqa: E402
 
 def child(args: argparse.Namespace) -> None:
     """One measured run in this process; prints a JSON line."""
+    from pipeline.app import Tiket
     from pipeline.cli import setup_logging
-    from pipeline.daemon import build_runtime, run_once
-    from pipeline.intake import NoTriage
+    from pipeline.jobs.intake import NoTriage
     from tests.tiket_fixtures import test_settings
 
     setup_logging("ERROR")
@@ -59,11 +59,11 @@ def child(args: argparse.Namespace) -> None:
     }
     settings = test_settings(work, mailboxes=boxes, extra=extra)
     triager = None if args.triage else NoTriage()
-    runtime = build_runtime(settings, triager=triager)
+    runtime = Tiket.open(settings, triager=triager)
     if args.triage:
         runtime.triager.load()  # type: ignore[attr-defined]
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    summary = run_once(runtime)
+    summary = runtime.run_once()
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(

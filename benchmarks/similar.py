@@ -3,7 +3,7 @@
     python benchmarks/similar.py [--tickets 1000000] [--queries 50]
 
 Texts are generated from IT-desk phrase pools (subject + a short body, like stored tickets); the
-index is the one pipeline/similar.py keeps (HashingVectorizer rows, L2-normalised, float32 CSR).
+index is the one pipeline/jobs/similar.py keeps (HashingVectorizer rows, L2-normalised, float32 CSR).
 Prints build time, the matrix's non-zeros and memory, and the median and p90 query latency.
 """
 
@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.similar import make_vectorizer  # noqa: E402
+from pipeline.jobs.similar import make_vectorizer  # noqa: E402
 
 THINGS = [
     "printer",

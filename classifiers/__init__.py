@@ -2,40 +2,28 @@
 
 Serving API: ``load_model``, ``TriageModel``, ``TriageResult``, ``HeadSuggestion``, ``ModelUnavailable``
 (in ``classifiers.triage_model``) and ``ensure_default_model`` (in ``classifiers.default_model``).
-They are imported on first use, so that the pure modules (``features``, ``breach``, ``cues``) load
-without scikit-learn.
+They are loaded on first access (PEP 562), so importing a light module such as
+``classifiers.breach`` does not import scikit-learn.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from importlib import import_module
+from typing import Any
 
-if TYPE_CHECKING:
-    from classifiers.default_model import ensure_default_model
-    from classifiers.triage_model import (
-        HeadSuggestion,
-        ModelUnavailable,
-        TriageModel,
-        TriageResult,
-        load_model,
-    )
-
-__all__ = [
-    "HeadSuggestion",
-    "ModelUnavailable",
-    "TriageModel",
-    "TriageResult",
-    "ensure_default_model",
-    "load_model",
-]
-
-_HOMES = {"ensure_default_model": "classifiers.default_model"} | {
-    name: "classifiers.triage_model" for name in __all__ if name != "ensure_default_model"
+_HOMES = {
+    "ensure_default_model": "classifiers.default_model",
+    "HeadSuggestion": "classifiers.triage_model",
+    "ModelUnavailable": "classifiers.triage_model",
+    "TriageModel": "classifiers.triage_model",
+    "TriageResult": "classifiers.triage_model",
+    "load_model": "classifiers.triage_model",
 }
+
+__all__ = sorted(_HOMES)
 
 
 def __getattr__(name: str) -> Any:
     if name not in _HOMES:
         raise AttributeError(f"module 'classifiers' has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOMES[name]), name)
+    return getattr(import_module(_HOMES[name]), name)

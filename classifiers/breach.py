@@ -1,4 +1,4 @@
-"""Data-breach fast path: ordered rules (English and Malay) that flag a mail as a suspected breach.
+"""Data-breach fast path: ordered rules (English and Malay) that flag a mail as a suspected breach (pure)
 
 A flagged mail goes to the security route at P1 whatever the heads say. Rules run per sentence of the
 author's own text (quoted history, signatures and disclaimers removed), and a sentence that speaks

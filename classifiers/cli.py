@@ -179,7 +179,7 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
     feedback_rows = 0
     with tempfile.TemporaryDirectory() as scratch:
         if args.with_feedback:
-            from pipeline.feedback import write_feedback_csv
+            from pipeline.edges.feedback import write_feedback_csv
 
             feedback = Path(scratch) / "feedback.csv"
             feedback_rows = write_feedback_csv(

@@ -256,11 +256,11 @@ class Candidate:
     build: Builder
     stop_words: bool = True
     unigrams: bool = False  # read only the single-word columns
-    views: bool = False  # sum three models: head stop words dropped, single words only, all n-grams
+    views: bool = False  # sum models over column views (single words, all n-grams, no stop words)
 
 
 _DEFAULT_CANDIDATES: tuple[Candidate, ...] = (
-    Candidate("svc_balanced_3_views", build_svc_balanced, stop_words=False, views=True),
+    Candidate("svc_balanced_views", build_svc_balanced, stop_words=False, views=True),
     Candidate("svc_balanced", build_svc_balanced),
     Candidate("svc_balanced_all_words", build_svc_balanced, stop_words=False),
     Candidate("svc_balanced_c03", lambda: build_svc_balanced(0.3)),

@@ -1,4 +1,4 @@
-"""Text preparation: the single path from (subject, body) to model text, for training and serving.
+"""Text preparation: the single path from (subject, body) to model text, for training and serving (pure)
 
 Raw support mail carries quoted replies, signatures, disclaimers, placeholders and HTML remnants
 that the training text (synthetic tickets, anonymised Endava tickets) does not. ``prepare_text``

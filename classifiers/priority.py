@@ -1,4 +1,4 @@
-"""Priority: the desk rule impact × urgency → P1-P4, and turning impact/urgency probabilities into priority ones.
+"""Priority: the desk rule impact × urgency → P1-P4, and turning impact/urgency probabilities into priority ones (pure)
 
 The matrix comes from ``[triage.priority_matrix]`` (impact → {urgency → "P1".."P4"}); a plain dict works too.
 Pure module: no I/O, no clock, no environment.

@@ -1,5 +1,5 @@
 """Category taxonomy: the desk's categories (stable keys, display names in English and Malay, descriptions)
-and how a desk renames, merges or adds them (``[[triage.categories]]`` in the config).
+and how a desk renames, merges or adds them (``[triage.categories]`` in the config: key → table).
 
 Keys are what the model predicts and what is stored; names are what people see. A desk renames a
 category by changing its ``name``/``name_ms``, merges one into another with ``merge_into`` (the model
@@ -9,7 +9,7 @@ training on tickets labelled with it (``tiket train --data``). Pure module: no I
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +17,8 @@ __all__ = ["Category", "TaxonomyError", "category_merges", "read_taxonomy"]
 
 
 class TaxonomyError(ValueError):
-    """Raised when ``[[triage.categories]]`` has an entry without a key, a repeated key, or a
-    ``merge_into`` that names no category or a category that is itself merged."""
+    """Raised when ``[triage.categories]`` has an entry that is not a table, or a ``merge_into`` that
+    names no category or a category that is itself merged."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,15 +33,12 @@ class Category:
     merge_into: str = ""
 
 
-def read_taxonomy(entries: Sequence[Mapping[str, Any]]) -> dict[str, Category]:
+def read_taxonomy(entries: Mapping[str, Mapping[str, Any]]) -> dict[str, Category]:
     """Categories by key, in config order. Raises TaxonomyError on a bad entry."""
     out: dict[str, Category] = {}
-    for number, entry in enumerate(entries, start=1):
-        key = str(entry.get("key", "")).strip()
-        if not key:
-            raise TaxonomyError(f"triage.categories entry {number}: no key")
-        if key in out:
-            raise TaxonomyError(f"triage.categories: key {key!r} twice")
+    for key, entry in entries.items():
+        if not isinstance(entry, Mapping):
+            raise TaxonomyError(f"triage.categories.{key}: expected a table")
         out[key] = Category(
             key=key,
             name=str(entry.get("name") or key),

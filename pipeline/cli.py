@@ -13,10 +13,14 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import ConfigError, InvalidAction, NotFound, TiketError
 from pipeline.settings import Settings, load_settings
+from pipeline.vocabulary import HEADS, KINDS, PRIORITIES, TIERS
+
+if TYPE_CHECKING:
+    from pipeline.app import RunSummary, Tiket
 
 log = logging.getLogger("tiket")
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -37,8 +41,8 @@ def _parser_with_example(
     return parser
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command tree."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command tree; the model commands' own options only when `command` is one."""
     parser = argparse.ArgumentParser(
         prog="tiket",
         description="Email-driven ticket intake for IT service desks.",
@@ -48,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config",
         metavar="FILE",
-        help="TOML file (default: $TIKET_CONFIG, else the embedded defaults)",
+        help="TOML file (default: $TIKET_CONFIG, ./tiket.toml, ~/.config/tiket/tiket.toml, "
+        "/etc/tiket/tiket.toml, else the embedded defaults)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -103,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tshow.add_argument("ref")
     tshow.add_argument("--json", action="store_true")
+    tshow.add_argument(
+        "--no-similar", action="store_true", help="skip the similar resolved tickets (faster)"
+    )
     for name, help_text, example in (
         (
             "assign",
@@ -140,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         action.add_argument("ref")
         action.add_argument("--agent", default="cli", help="who acts (for the audit trail)")
         if name == "assign":
-            action.add_argument("--tier", required=True, choices=("L1", "L2", "L3"))
+            action.add_argument("--tier", required=True, choices=TIERS)
         if name in ("escalate", "breach"):
             action.add_argument("--reason", default="")
         if name in ("resolve", "close", "reopen", "pending"):
@@ -166,35 +174,44 @@ def build_parser() -> argparse.ArgumentParser:
     raccept = _parser_with_example(
         rsub,
         "accept",
-        "accept every suggestion of a ticket",
-        "tiket review accept TKT-000007",
+        "accept the suggestions of a ticket (all not yet decided, or the --field ones)",
+        "tiket review accept TKT-000007 --field category",
         cmd_review_accept,
     )
     raccept.add_argument("ref")
     raccept.add_argument("--agent", default="l1", help="who decides (for the audit trail)")
+    raccept.add_argument(
+        "--field", action="append", choices=HEADS, help="accept only this field's suggestion"
+    )
     rset = _parser_with_example(
         rsub,
         "set",
-        "correct kind, category or priority of a ticket",
+        "decide kind, category or priority of a ticket (only the fields given are saved)",
         "tiket review set TKT-000007 --kind incident --priority P2",
         cmd_review_set,
     )
     rset.add_argument("ref")
     rset.add_argument("--agent", default="l1", help="who decides (for the audit trail)")
-    rset.add_argument("--kind", choices=("incident", "request"))
+    rset.add_argument("--kind", choices=KINDS)
     rset.add_argument("--category")
-    rset.add_argument("--priority", choices=("P1", "P2", "P3", "P4"))
+    rset.add_argument("--priority", choices=PRIORITIES)
 
     sla = _parser_with_example(sub, "sla", "service-level clocks", "tiket sla check")
     ssub = sla.add_subparsers(dest="sla_command", metavar="ACTION", required=True)
     scheck = _parser_with_example(
         ssub,
         "check",
-        "run the SLA job once: route breaches, warn, escalate, auto-close",
+        "what the SLA job would do (route breaches, warn, escalate, auto-close); --apply does it",
         "tiket sla check --now 2026-11-27T15:00:00+08:00",
         cmd_sla_check,
     )
-    scheck.add_argument("--now", help="ISO 8601 time to evaluate at (what-if and tests)")
+    scheck.add_argument("--now", help="ISO 8601 time to evaluate at (default: now)")
+    scheck.add_argument(
+        "--apply",
+        action="store_true",
+        help="act: send the warnings and escalations (default: "
+        "print what would happen and change nothing)",
+    )
 
     inbound = _parser_with_example(
         sub, "inbound", "received mail and what became of it", "tiket inbound list --json"
@@ -255,18 +272,38 @@ def build_parser() -> argparse.ArgumentParser:
     from pipeline.digest_cli import register as register_digest
 
     register_digest(sub)
-    try:
+    if command in MODEL_COMMANDS:  # only these import scikit-learn (and only when run)
         from classifiers.cli import register
-    except ImportError:  # classifiers not installed: intake still works, triage degrades
-        pass
-    else:
+
         register(sub)
+    else:
+        for name, help_text in MODEL_COMMANDS.items():
+            _parser_with_example(sub, name, help_text, f"tiket {name} --help")
     return parser
+
+
+MODEL_COMMANDS = {
+    "train": "train the triage model on labelled tickets (tiket train --help)",
+    "evaluate": "measure the triage model on labelled tickets (tiket evaluate --help)",
+    "classify": "suggest kind, category and priority for a mail (tiket classify --help)",
+}
+
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand named in argv (the first word that is not an option or its value)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--config":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `tiket` console script."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(command_of(argv))
     args = parser.parse_args(argv)
     try:
         settings = load_settings(args.config)
@@ -305,29 +342,21 @@ def setup_logging(level: str) -> None:
     logging.getLogger("peewee").setLevel(logging.INFO)  # its DEBUG lines carry mail bodies
 
 
-def _runtime(settings: Settings) -> Any:
-    from pipeline.daemon import build_runtime
+def _app(settings: Settings, *, create: bool = False) -> Tiket:
+    """The application object; its database must exist unless this command may create it."""
+    from pipeline.app import Tiket
 
-    return build_runtime(settings)
-
-
-def _open_store(settings: Settings) -> Any:
-    from pipeline.store import open_store
-
-    return open_store(settings)
+    app = Tiket(settings)
+    if not create:
+        app.require_database()
+    return app
 
 
 def _show_rows(
-    args: argparse.Namespace,
-    settings: Settings,
-    load: Callable[[], list[dict[str, Any]]],
-    columns: Sequence[str],
-    empty: str,
+    rows: list[dict[str, Any]], as_json: bool, columns: Sequence[str], empty: str
 ) -> int:
     """The shared shape of the list commands: JSON with --json, else a table."""
-    _open_store(settings)
-    rows = load()
-    if args.json:
+    if as_json:
         _print_json(rows)
     else:
         _print_table(rows, columns, empty)
@@ -355,30 +384,30 @@ def _print_table(rows: list[dict[str, Any]], columns: Sequence[str], empty: str)
 
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     """Create or migrate the database."""
-    from pipeline.migrations import latest_version
+    from pipeline.edges.migrations import latest_version
 
-    store = _open_store(settings)
+    app = _app(settings, create=True)
     print(f"database ready at {settings.database.url} (schema version {latest_version()})")
-    return 0 if store.schema_ok() else 1
+    return 0 if app.store.schema_ok() else 1
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the daemon, or one pass with --once."""
     if not args.once:  # a SIGTERM while starting up (imports, migrations) is a clean stop too
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
-    from pipeline.daemon import Daemon, run_once
-
-    runtime = _runtime(settings)
+    app = _app(settings, create=True)
     if not args.once:
-        return Daemon(runtime).run()
+        from pipeline.daemon import Daemon
+
+        return Daemon(app).run()
     if not args.verbose:  # the summary says it all; warnings and errors still show
         logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
-    summary = run_once(runtime)
-    _print_summary(settings, runtime, summary)
+    summary = app.run_once()
+    _print_summary(settings, app, summary)
     return 1 if summary.failed_mailboxes else 0
 
 
-def _print_summary(settings: Settings, runtime: Any, summary: Any) -> None:
+def _print_summary(settings: Settings, app: Tiket, summary: RunSummary) -> None:
     d = summary.dispositions
     screened = ", ".join(
         f"{rule} {n}"
@@ -401,9 +430,7 @@ def _print_summary(settings: Settings, runtime: Any, summary: Any) -> None:
             f"  sla job          {summary.sla.breach_routes} breach route(s) to L3 + security, "
             f"{summary.sla.warnings} warning(s), {summary.sla.escalations} escalation(s)"
         )
-    version = getattr(runtime.triager, "version", None)
-    failure = getattr(runtime.triager, "_failure", None)
-    print(f"  triage model     {version or failure or 'not loaded'}")
+    print(f"  triage model     {app.model_status()}")
     print(f"  outbox           {settings.outbox.url}")
     print(f"  database         {settings.database.url}")
     for failed in summary.failed_mailboxes:
@@ -415,138 +442,38 @@ def _print_summary(settings: Settings, runtime: Any, summary: Any) -> None:
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     """Validate config and reach every mailbox, the database and the outbox."""
-    from pipeline.daemon import make_source
-    from pipeline.smtp_sender import open_sender
+    from pipeline.app import Tiket
 
-    problems = 0
-    print(f"config: ok ({', '.join(settings.sources)})")
-    try:
-        store = _open_store(settings)
-        print(f"database: ok ({settings.database.url}, schema ok: {store.schema_ok()})")
-    except Exception as exc:  # report every failure, then exit 1
-        problems += 1
-        print(f"database: FAILED: {type(exc).__name__}: {exc}")
-    for mailbox in settings.mailboxes:
-        source = make_source(mailbox)
-        try:
-            uidvalidity = source.open()
-            print(
-                f"mailbox {mailbox.name}: ok ({len(source.pending_uids())} mail(s) waiting, "
-                f"uidvalidity {uidvalidity}, idle {source.idle_supported})"
-            )
-        except TiketError as exc:
-            problems += 1
-            print(f"mailbox {mailbox.name}: FAILED: {exc}")
-        finally:
-            source.close()
-    try:
-        with open_sender(settings.outbox, settings.sources[-1]):
-            print(f"outbox: ok ({settings.outbox.url})")
-    except TiketError as exc:
-        problems += 1
-        print(f"outbox: FAILED: {exc}")
-    return 1 if problems else 0
+    report = Tiket(settings).check()
+    for line in report.lines:
+        print(line)
+    return 1 if report.problems else 0
 
 
 def cmd_tickets_list(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.views import list_tickets
-
-    _open_store(settings)
-    rows = list_tickets(status=args.status, tier=args.tier)
-    if args.breached:
-        rows = _breached_only(settings, rows)
-    if args.json:
-        _print_json(rows)
-    else:
-        _print_table(
-            rows,
-            ("ref", "status", "priority", "kind", "category", "requester", "subject"),
-            "no tickets",
-        )
-    return 0
-
-
-def _breached_only(settings: Settings, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from pipeline.desk import Desk
-    from pipeline.lifecycle import clock_facts
-    from pipeline.sla import CLOCKS, clock_view
-
-    desk = Desk(settings, _open_store(settings))
-    now = datetime.now(UTC)
-    kept = []
-    for row in rows:
-        facts = clock_facts(desk.store.ticket_state(row["ref"]))
-        missed = [c for c in CLOCKS if clock_view(c, facts, desk.policy.sla, now).breached]
-        if missed:
-            kept.append(dict(row, breached=missed))
-    return kept
-
-
-def _clocks_and_similar(desk: Any, ref: str) -> dict[str, Any]:
-    from pipeline.lifecycle import clock_facts
-    from pipeline.sla import CLOCKS, clock_view
-
-    ticket = desk.store.ticket_state(ref)
-    now = datetime.now(UTC)
-    clocks = []
-    for name in CLOCKS:
-        view = clock_view(name, clock_facts(ticket), desk.policy.sla, now)
-        state = (
-            "breached"
-            if view.breached
-            else "met"
-            if view.stopped_at
-            else "paused"
-            if view.paused
-            else "running"
-        )
-        clocks.append(
-            {
-                "clock": name,
-                "state": state,
-                "due": view.due.isoformat(timespec="minutes") if view.due else None,
-            }
-        )
-    similar = [
-        {
-            "ref": s.ref,
-            "subject": s.subject,
-            "score": round(s.score, 3),
-            "resolution_note": s.resolution_note,
-        }
-        for s in desk.dossier(ticket).similar
-    ]
-    return {"sla": clocks, "similar": similar}
-
-
-def _desk(settings: Settings) -> Any:
-    from pipeline.desk import Desk
-
-    return Desk(settings, _open_store(settings))
+    rows = _app(settings).list_tickets(status=args.status, tier=args.tier, breached=args.breached)
+    columns = ("ref", "status", "priority", "kind", "category", "requester", "subject")
+    return _show_rows(rows, args.json, columns, "no tickets")
 
 
 def cmd_ticket_action(args: argparse.Namespace, settings: Settings) -> int:
     """assign / escalate / resolve / close / reopen / pending / breach."""
-    desk = _desk(settings)
-    now = datetime.now(UTC)
-    action = args.tickets_command
-    if action == "assign":
-        desk.assign(args.ref, args.tier, args.agent, now)
-    elif action == "escalate":
-        desk.escalate(args.ref, args.agent, args.reason or f"escalated by {args.agent}", now)
-    elif action == "breach":
-        desk.flag_breach(args.ref, args.agent, args.reason or f"flagged by {args.agent}", now)
-    else:
-        target = {"resolve": "resolved", "close": "closed", "reopen": "open", "pending": "pending"}[
-            action
-        ]
-        desk.set_status(args.ref, target, args.agent, args.note, now)
-    from pipeline.daemon import build_runtime, deliver_outbox
-
-    deliver_outbox(build_runtime(settings))
     from pipeline.review import state_line
 
-    print(state_line(desk.store.ticket_state(args.ref)))
+    app = _app(settings)
+    now = app.clock()
+    action = args.tickets_command
+    if action == "assign":
+        app.desk.assign(args.ref, args.tier, args.agent, now)
+    elif action == "escalate":
+        app.desk.escalate(args.ref, args.agent, args.reason or f"escalated by {args.agent}", now)
+    elif action == "breach":
+        app.desk.flag_breach(args.ref, args.agent, args.reason or f"flagged by {args.agent}", now)
+    else:
+        target = {"resolve": "resolved", "close": "closed", "reopen": "open", "pending": "pending"}
+        app.desk.set_status(args.ref, target[action], args.agent, args.note, now)
+    app.deliver_outbox()
+    print(state_line(app.store.ticket_state(args.ref)))
     return 0
 
 
@@ -554,64 +481,56 @@ def cmd_review(args: argparse.Namespace, settings: Settings) -> int:
     """The interactive queue (a real terminal), or one of its script actions."""
     from pipeline.review import run_review
 
-    run_review(_desk(settings), args.agent, input, sys.stdout)
+    run_review(_app(settings), args.agent, input, sys.stdout)
     return 0
 
 
 def cmd_review_list(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.review import review_item
-
-    desk = _desk(settings)
-    items = [review_item(desk, ticket_id) for ticket_id in desk.store.review_queue()]
+    items = _app(settings).review_queue()
     if args.json:
         _print_json(items)
-    else:
-        rows = [
-            dict(
-                i,
-                suggested=" ".join(
-                    f"{s['head']}={s['label']}({s['confidence']:.0%})" for s in i["suggestions"]
-                ),
-            )  # type: ignore[attr-defined]
-            for i in items
-        ]
-        _print_table(
-            rows,
-            ("ref", "created_at", "requester", "suggested", "subject"),
-            "the review queue is empty",
+        return 0
+    rows = [
+        dict(
+            i,
+            suggested=" ".join(
+                f"{s['head']}={s['label']}({s['confidence']:.0%})" for s in i["suggestions"]
+            ),
         )
-    return 0
+        for i in items
+    ]
+    columns = ("ref", "created_at", "requester", "suggested", "subject")
+    return _show_rows(rows, False, columns, "the review queue is empty")
 
 
 def cmd_review_accept(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.review import state_line
 
-    desk = _desk(settings)
-    desk.review(args.ref, {}, args.agent, datetime.now(UTC))
-    print(state_line(desk.store.ticket_state(args.ref)))
+    app = _app(settings)
+    if args.field:
+        app.desk.review(args.ref, {}, args.agent, app.clock(), accept=tuple(args.field))
+    else:
+        app.desk.accept_all(args.ref, args.agent, app.clock())
+    print(state_line(app.store.ticket_state(args.ref)))
     return 0
 
 
 def cmd_review_set(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.review import state_line
 
-    changes = {
-        k: v
-        for k, v in (("kind", args.kind), ("category", args.category), ("priority", args.priority))
-        if v
-    }
+    fields = (("kind", args.kind), ("category", args.category), ("priority", args.priority))
+    changes = {k: v for k, v in fields if v}
     if not changes:
         print("tiket: give at least one of --kind, --category, --priority", file=sys.stderr)
         return 2
-    desk = _desk(settings)
-    desk.review(args.ref, changes, args.agent, datetime.now(UTC))
-    print(state_line(desk.store.ticket_state(args.ref)))
+    app = _app(settings)
+    app.desk.review(args.ref, changes, args.agent, app.clock())
+    print(state_line(app.store.ticket_state(args.ref)))
     return 0
 
 
 def cmd_sla_check(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.daemon import build_runtime, deliver_outbox
-
+    """What the SLA job would do at --now (a dry run), or do it with --apply."""
     try:
         now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
     except ValueError:
@@ -619,40 +538,38 @@ def cmd_sla_check(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
-    desk = _desk(settings)
-    run = desk.run_sla(now)
-    deliver_outbox(build_runtime(settings), now)
+    app = _app(settings)
+    run = app.run_sla(now, apply=args.apply)
+    if args.apply:
+        app.deliver_outbox(now)
+    for line in run.planned:
+        print(f"  {line}")
+    verb = "done" if args.apply else "would do (dry run; --apply to act)"
     print(
-        f"sla check at {now.isoformat(timespec='minutes')}: {run.breach_routes} breach route(s), "
-        f"{run.warnings} warning(s), {run.breaches} breach(es), {run.escalations} "
+        f"sla check at {now.isoformat(timespec='minutes')} {verb}: {run.breach_routes} breach "
+        f"route(s), {run.warnings} warning(s), {run.breaches} breach(es), {run.escalations} "
         f"escalation(s), {run.closed} auto-closed"
     )
     return 0
 
 
 def cmd_tickets_show(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.views import show_ticket
-
-    desk = _desk(settings)
-    data = show_ticket(args.ref)
-    data.update(_clocks_and_similar(desk, args.ref))
+    data = _app(settings).show_ticket(args.ref, similar=not args.no_similar)
     if args.json:
         _print_json(data)
         return 0
+    breach = "  DATA BREACH SUSPECTED" if data["breach_suspected"] else ""
     print(f"{data['ref']}  {data['subject']}")
     print(
         f"  status {data['status']}  priority {data['priority'] or '-'}  kind {data['kind'] or '-'}"
-        f"  category {data['category'] or '-'}  tier {data['tier']}"
-        f"{'  DATA BREACH SUSPECTED' if data['breach_suspected'] else ''}"
+        f"  category {data['category'] or '-'}  tier {data['tier']}{breach}"
     )
     print(
         f"  requester {data['requester_name']} <{data['requester']}>  created {data['created_at']}"
     )
     for s in data["suggestions"]:
-        print(
-            f"  suggestion {s['head']}: {s['label']} ({s['confidence']:.2f}) "
-            f"{'applied' if s['applied'] else 'waits for review'}"
-        )
+        state = "applied" if s["applied"] else "waits for review"
+        print(f"  suggestion {s['head']}: {s['label']} ({s['confidence']:.2f}) {state}")
     for msg in data["conversation"]:
         print(f"\n--- {msg['direction']} {msg['at']} from {msg['from']}: {msg['subject']}")
         print(msg["body"][:2000])
@@ -670,82 +587,72 @@ def cmd_tickets_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_inbound_list(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.views import list_inbound
+    from pipeline.edges.views import list_inbound
 
-    return _show_rows(
-        args,
-        settings,
-        list_inbound,
-        ("id", "mailbox", "uid", "disposition", "rule", "ticket", "acknowledged", "message_id"),
-        "no mail received yet",
+    _app(settings).connect()
+    columns = (
+        "id",
+        "mailbox",
+        "uid",
+        "disposition",
+        "rule",
+        "ticket",
+        "acknowledged",
+        "message_id",
     )
+    return _show_rows(list_inbound(), args.json, columns, "no mail received yet")
 
 
 def cmd_quarantine_list(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.views import list_quarantine
+    from pipeline.edges.views import list_quarantine
 
-    return _show_rows(
-        args,
-        settings,
-        list_quarantine,
-        ("id", "mailbox", "stage", "attempts", "reason"),
-        "quarantine is empty",
-    )
+    _app(settings).connect()
+    columns = ("id", "mailbox", "stage", "attempts", "reason")
+    return _show_rows(list_quarantine(), args.json, columns, "quarantine is empty")
 
 
 def cmd_quarantine_show(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.views import show_quarantine
+    from pipeline.edges.views import show_quarantine
 
-    _open_store(settings)
+    _app(settings).connect()
     data = show_quarantine(args.id)
     if args.json:
         _print_json(data)
-    else:
-        for key in (
-            "id",
-            "mailbox",
-            "uid",
-            "message_id",
-            "stage",
-            "reason",
-            "attempts",
-            "size",
-            "sha256",
-        ):
-            print(f"{key}: {data[key]}")
-        print(f"\nheaders:\n{data['headers']}\n\ntraceback:\n{data['traceback'] or '-'}")
+        return 0
+    for key in (
+        "id",
+        "mailbox",
+        "uid",
+        "message_id",
+        "stage",
+        "reason",
+        "attempts",
+        "size",
+        "sha256",
+    ):
+        print(f"{key}: {data[key]}")
+    print(f"\nheaders:\n{data['headers']}\n\ntraceback:\n{data['traceback'] or '-'}")
     return 0
 
 
 def cmd_quarantine_release(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline import models as m
-    from pipeline.daemon import build_runtime, hold
-
-    runtime = build_runtime(settings)
-    runtime.store.release(args.id, datetime.now(UTC), "cli")
-    mailbox = m.Inbound.get_by_id(args.id).mailbox
-    if not hold(runtime, f"mailbox:{mailbox}"):
-        print(f"mail {args.id} released; the daemon working {mailbox} will process it")
+    results = _app(settings).release_quarantine(args.id, "cli")
+    if results is None:
+        print(f"mail {args.id} released; the daemon working its mailbox will process it")
         return 0
-    for result in runtime.intake.process_pending(mailbox):
-        print(
-            f"mail {result.inbound_id}: {result.disposition}"
-            f"{' ' + result.ticket_ref if result.ticket_ref else ''}"
-            f"{' (' + result.error + ')' if result.error else ''}"
-        )
+    for result in results:
+        ref = f" {result.ticket_ref}" if result.ticket_ref else ""
+        error = f" ({result.error})" if result.error else ""
+        print(f"mail {result.inbound_id}: {result.disposition}{ref}{error}")
     return 0
 
 
 def cmd_outbox_list(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.views import list_outbox
+    from pipeline.edges.views import list_outbox
 
-    return _show_rows(
-        args,
-        settings,
-        list_outbox,
-        ("id", "status", "attempts", "template", "to", "subject"),
-        "outbox is empty",
-    )
+    _app(settings).connect()
+    columns = ("id", "status", "attempts", "template", "to", "subject")
+    return _show_rows(list_outbox(), args.json, columns, "outbox is empty")
 
 
 if __name__ == "__main__":

@@ -77,13 +77,13 @@ def _now() -> datetime:
 
 def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
     """Preview to a file, or queue once and run the outbox job."""
-    from pipeline.daemon import build_runtime, deliver_outbox
-    from pipeline.digest_job import compute_figures, queue_digest, render_digest
+    from pipeline.app import Tiket
+    from pipeline.jobs.digest_job import compute_figures, queue_digest, render_digest
 
-    runtime = build_runtime(settings, triager=_no_triage())
+    app = Tiket(settings)
     now = _now()
     if args.preview:
-        figures = compute_figures(runtime.store, settings, args.date, now)
+        figures = compute_figures(app.store, settings, args.date, now)
         mail = render_digest(figures, settings, now, to=("preview@invalid",))
         html, text = _parts(mail.raw)
         args.preview.parent.mkdir(parents=True, exist_ok=True)
@@ -95,10 +95,10 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 0
     try:
-        figures, added = queue_digest(runtime.store, settings, args.date, now)
+        figures, added = queue_digest(app.store, settings, args.date, now)
     except ValueError as exc:
         raise ConfigError(settings.sources[-1], "digest.managers", str(exc))
-    stats = deliver_outbox(runtime)
+    stats = app.deliver_outbox()
     state = "queued" if added else "already queued earlier (not queued twice)"
     print(
         f"digest for {figures.day} {state}; outbox delivered {stats.sent}, "
@@ -109,12 +109,12 @@ def cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     """Print the figures (JSON with --json, a short summary otherwise)."""
-    from pipeline.daemon import build_runtime
-    from pipeline.digest import figures_to_dict
-    from pipeline.digest_job import compute_figures
+    from pipeline.app import Tiket
+    from pipeline.jobs.digest_job import compute_figures
+    from pipeline.stages.digest import figures_to_dict
 
-    runtime = build_runtime(settings, triager=_no_triage())
-    figures = compute_figures(runtime.store, settings, args.date, _now())
+    app = Tiket(settings)
+    figures = compute_figures(app.store, settings, args.date, _now())
     if args.json:
         print(json.dumps(figures_to_dict(figures), indent=2, ensure_ascii=False))
         return 0
@@ -146,13 +146,6 @@ def _pct(value: float | None) -> str:
 
 def _hours(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} h"
-
-
-def _no_triage() -> Any:
-    """The digest never triages: skip loading (or building) the model."""
-    from pipeline.intake import NoTriage
-
-    return NoTriage()
 
 
 def _parts(raw: bytes) -> tuple[str, str]:

@@ -1,4 +1,4 @@
-"""Error types: narrow exceptions whose docstrings say when they are raised."""
+"""Error types: narrow exceptions whose docstrings say when they are raised (pure)"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Records: the frozen dataclasses that cross stage boundaries (no Peewee row or email.Message does)."""
+"""Records: the frozen dataclasses that cross stage boundaries (no Peewee row or email.Message does) (pure)"""
 
 from __future__ import annotations
 
@@ -275,6 +275,7 @@ class Dossier:
     suggestions: tuple[Suggestion, ...] = ()
     conversation: tuple[tuple[str, str, str, str], ...] = ()  # (at, direction, from, body)
     similar: tuple[SimilarTicket, ...] = ()
+    decided: frozenset[str] = frozenset()  # heads an agent has labelled (a correction or accept)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -20,15 +20,15 @@ from urllib.parse import unquote, urlsplit
 
 from pipeline import ROOT
 from pipeline.errors import ConfigError
+from pipeline.vocabulary import PRIORITIES
 
 DEFAULTS_PATH = ROOT / "config" / "defaults.toml"
 SAMPLE_MAILS = ROOT / "config" / "sample-mails"
 ENV_PREFIX = "TIKET_"
-PRIORITIES = ("P1", "P2", "P3", "P4")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Desk:
+class DeskSettings:
     name: str
     address: str
     message_id_domain: str
@@ -39,14 +39,14 @@ class Desk:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Database:
+class DatabaseSettings:
     url: str
     password_env: str
     password_file: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Outbox:
+class OutboxSettings:
     url: str
     tls: str
     ca_file: str
@@ -61,7 +61,7 @@ class Outbox:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Intake:
+class IntakeSettings:
     poll_interval_seconds: int
     idle: bool
     idle_renew_seconds: int
@@ -77,7 +77,7 @@ class Intake:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Sla:
+class SlaSettings:
     first_response_hours: Mapping[str, float]
     resolution_hours: Mapping[str, float]
     default_priority: str
@@ -89,10 +89,12 @@ class Sla:
     always_on: tuple[str, ...]
     warn_before_minutes: int
     auto_close_after_hours: float
+    escalate_on_missed_first_response: Mapping[str, bool]
+    tell_requester_of_relaxed_target: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Tier:
+class TierSettings:
     """One support tier: its display name, group address and member (agent) addresses."""
 
     key: str
@@ -141,12 +143,12 @@ class Settings:
 
     sources: tuple[str, ...]
     data_dir: Path
-    desk: Desk
-    database: Database
-    outbox: Outbox
-    intake: Intake
-    sla: Sla
-    tiers: Mapping[str, Tier]
+    desk: DeskSettings
+    database: DatabaseSettings
+    outbox: OutboxSettings
+    intake: IntakeSettings
+    sla: SlaSettings
+    tiers: Mapping[str, TierSettings]
     security_contact: str
     mailboxes: tuple[Mailbox, ...]
     raw: Mapping[str, Any]
@@ -192,13 +194,32 @@ def _run_token_command(command: str, origin: str, key: str) -> str:
     return done.stdout.strip()
 
 
+def find_config(
+    path: str | Path | None, env: Mapping[str, str], cwd: Path, home: Path
+) -> Path | None:
+    """The desk's config file, found the usual way: --config, $TIKET_CONFIG, ./tiket.toml,
+    $XDG_CONFIG_HOME/tiket/tiket.toml (~/.config/...), /etc/tiket/tiket.toml; None: defaults only.
+    An explicit path (or $TIKET_CONFIG) is returned even when missing, so its error names it."""
+    explicit = path or env.get("TIKET_CONFIG")
+    if explicit:
+        return Path(explicit)
+    config_home = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
+    for candidate in (cwd / "tiket.toml", config_home / "tiket" / "tiket.toml", SYSTEM_CONFIG):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+SYSTEM_CONFIG = Path("/etc/tiket/tiket.toml")
+
+
 def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """Load defaults, then the user file (path, or $TIKET_CONFIG), then env overrides."""
+    """Load defaults, then the desk's file (see find_config), then TIKET_SECTION__KEY overrides."""
     env = os.environ if env is None else env
     defaults = _read_toml(DEFAULTS_PATH)
     merged = _deep_copy(defaults)
     sources = [str(DEFAULTS_PATH)]
-    user_path = path or env.get("TIKET_CONFIG") or None
+    user_path = find_config(path, env, Path.cwd(), Path.home())
     mailbox_origin = str(DEFAULTS_PATH)
     if user_path:
         user = _read_toml(Path(user_path))
@@ -241,6 +262,13 @@ def _merge_checked(
         if key == "mailboxes" and not prefix:
             target[key] = _check_mailboxes(value, schema, origin)
             continue
+        if prefix == "triage.categories.":
+            # The desk's own taxonomy: any key (a new category), each with these optional fields.
+            schema = {
+                **schema,
+                key: {"name": "", "name_ms": "", "description": "", "merge_into": ""},
+            }
+            target.setdefault(key, {})
         if key not in schema:
             raise ConfigError(
                 origin, dotted, "unknown key (see config/defaults.toml for every key)"
@@ -382,14 +410,14 @@ def _build(merged: dict[str, Any], sources: tuple[str, ...], mailbox_origin: str
     return Settings(
         sources=sources,
         data_dir=Path(data_dir),
-        desk=_section(Desk, merged["desk"]),
-        database=_section(Database, merged["database"]),
-        outbox=_section(Outbox, merged["outbox"]),
-        intake=_section(Intake, merged["intake"]),
+        desk=_section(DeskSettings, merged["desk"]),
+        database=_section(DatabaseSettings, merged["database"]),
+        outbox=_section(OutboxSettings, merged["outbox"]),
+        intake=_section(IntakeSettings, merged["intake"]),
         sla=_build_sla(sla, last),
         tiers=MappingProxyType(
             {
-                key: Tier(
+                key: TierSettings(
                     key=key,
                     name=t["name"],
                     group=t["group"].lower(),
@@ -407,7 +435,7 @@ def _build(merged: dict[str, Any], sources: tuple[str, ...], mailbox_origin: str
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def _build_sla(sla: Mapping[str, Any], origin: str) -> Sla:
+def _build_sla(sla: Mapping[str, Any], origin: str) -> SlaSettings:
     for key in ("business_start", "business_end"):
         try:
             time.fromisoformat(sla[key])
@@ -424,9 +452,12 @@ def _build_sla(sla: Mapping[str, Any], origin: str) -> Sla:
     values = {k: v for k, v in sla.items()}
     values["first_response_hours"] = MappingProxyType(dict(sla["first_response_hours"]))
     values["resolution_hours"] = MappingProxyType(dict(sla["resolution_hours"]))
+    values["escalate_on_missed_first_response"] = MappingProxyType(
+        {p: bool(v) for p, v in sla["escalate_on_missed_first_response"].items()}
+    )
     for key in ("business_days", "holidays", "always_on"):
         values[key] = tuple(sla[key])
-    return Sla(**values)
+    return SlaSettings(**values)
 
 
 def _section(cls: Any, values: Mapping[str, Any]) -> Any:

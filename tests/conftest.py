@@ -127,7 +127,7 @@ def pg_url(postgres: Postgres) -> Iterator[str]:
 from tests import tiket_fixtures
 
 BACKENDS = ("sqlite", "postgresql")
-_DB_HELPERS = ("test_settings", "build_runtime", "open_database")
+_DB_HELPERS = ("test_settings", "Tiket", "open_database")
 
 
 def _touches_database(metafunc: pytest.Metafunc) -> bool:
@@ -168,7 +168,7 @@ def tiket_db(request: pytest.FixtureRequest) -> Iterator[str]:
         yield backend
     finally:
         tiket_fixtures.DATABASE_URL = None
-        from pipeline import models
+        from pipeline.edges import models
 
         db = models.database_proxy.obj
         if db is not None and not db.is_closed():

@@ -23,14 +23,11 @@ def test_default_taxonomy_matches_the_default_model() -> None:
 @pytest.mark.parametrize(
     ("entries", "merges"),
     [
-        (
-            [{"key": "printing", "merge_into": "hardware"}, {"key": "hardware"}],
-            {"printing": "hardware"},
-        ),
-        ([{"key": "access", "name": "Accounts"}, {"key": "facilities"}], {}),
+        ({"printing": {"merge_into": "hardware"}, "hardware": {}}, {"printing": "hardware"}),
+        ({"access": {"name": "Accounts"}, "facilities": {"name": "Facilities"}}, {}),
     ],
 )
-def test_merges_and_additions(entries: list[dict[str, str]], merges: dict[str, str]) -> None:
+def test_merges_and_additions(entries: dict[str, dict[str, str]], merges: dict[str, str]) -> None:
     """merge_into maps the old key to the new one; a renamed or added key is just listed."""
     assert category_merges(read_taxonomy(entries)) == merges
 
@@ -38,14 +35,32 @@ def test_merges_and_additions(entries: list[dict[str, str]], merges: dict[str, s
 @pytest.mark.parametrize(
     "entries",
     [
-        [{"name": "no key"}],
-        [{"key": "a"}, {"key": "a"}],
-        [{"key": "a", "merge_into": "missing"}],
-        [{"key": "a", "merge_into": "b"}, {"key": "b", "merge_into": "c"}, {"key": "c"}],
+        {"a": "not a table"},
+        {"a": {"merge_into": "missing"}},
+        {"a": {"merge_into": "b"}, "b": {"merge_into": "c"}, "c": {}},
     ],
-    ids=["no key", "repeated key", "unknown target", "chained merge"],
+    ids=["not a table", "unknown target", "chained merge"],
 )
-def test_bad_taxonomy_is_refused(entries: list[dict[str, str]]) -> None:
+def test_bad_taxonomy_is_refused(entries: dict[str, object]) -> None:
     """A taxonomy the desk could not mean is refused with the entry named."""
     with pytest.raises(TaxonomyError):
-        read_taxonomy(entries)
+        read_taxonomy(entries)  # type: ignore[arg-type]
+
+
+def test_a_desk_adds_renames_and_merges_categories_in_its_config(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A user file can rename a shipped category, merge one and add a new one; the settings accept it."""
+    from pipeline.settings import load_settings
+
+    config = tmp_path / "tiket.toml"
+    config.write_text(
+        "[triage.categories]\n"
+        'access = { name = "Accounts" }\n'
+        'printing = { merge_into = "hardware" }\n'
+        'facilities = { name = "Facilities", name_ms = "Fasiliti", description = "aircon, lights" }\n',
+        encoding="utf-8",
+    )
+    categories = load_settings(config, env={}).section("triage")["categories"]
+    taxonomy = read_taxonomy(categories)
+    assert taxonomy["access"].name == "Accounts" and taxonomy["access"].name_ms == "Akses & akaun"
+    assert taxonomy["facilities"].name_ms == "Fasiliti"
+    assert category_merges(taxonomy) == {"printing": "hardware"}

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import models as m
-from pipeline.daemon import build_runtime
-from pipeline.intake import NoTriage
+from pipeline.app import Tiket
+from pipeline.edges import models as m
+from pipeline.edges.store import open_database
+from pipeline.jobs.intake import NoTriage
 from pipeline.records import RawMail
 from pipeline.settings import load_settings
-from pipeline.store import open_database
 from tests.servers import ImapUser, SmtpSink
 from tests.tiket_fixtures import TiketDaemon, daemon_config, test_settings
 
@@ -48,7 +48,7 @@ def test_a_daemon_that_lost_its_claim_rolls_back_instead_of_doubling(tmp_path: P
     """A claims a batch, stalls; B re-claims one mail and finishes it; A's apply of it rolls back."""
     from datetime import datetime
 
-    runtime = build_runtime(test_settings(tmp_path), triager=NoTriage())
+    runtime = Tiket.open(test_settings(tmp_path), triager=NoTriage())
     now = datetime.now(UTC)
     runtime.store.receive_many(
         [RawMail(mailbox="test", uidvalidity=1, uid=n, raw=mail(n)) for n in range(3)], now
@@ -60,7 +60,7 @@ def test_a_daemon_that_lost_its_claim_rolls_back_instead_of_doubling(tmp_path: P
     results_a = runtime.intake.process_batch(batch_a)
     assert result_b.disposition == "ticket_created"
     assert [r.disposition for r in results_a] == ["claim_lost", "ticket_created", "ticket_created"]
-    assert m.Ticket.select().count() == 3 and m.Outbox.select().count() == 3
+    assert m.Ticket.select().count() == 3 and m.OutboxRow.select().count() == 3
     assert m.Message.select().count() == 3
     assert m.Inbound.select().where(m.Inbound.state == "done").count() == 3
 
@@ -120,5 +120,5 @@ def test_two_daemons_on_one_mailbox_make_one_ticket_and_one_ack_per_mail(
     assert len(acks) == MAILS and len({a["Message-ID"] for a in acks}) == MAILS
     assert {a["In-Reply-To"] for a in acks} == {f"<jam-{n}@example.com>" for n in range(MAILS)}
     assert m.Inbound.select().where(m.Inbound.state != "done").count() == 0
-    assert m.Outbox.select().where(m.Outbox.status != "sent").count() == 0
+    assert m.OutboxRow.select().where(m.OutboxRow.status != "sent").count() == 0
     assert len(imap_user.uids("Processed")) == MAILS

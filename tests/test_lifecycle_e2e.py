@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from email import policy
 from pathlib import Path
 
-from pipeline import models as m
+from pipeline.app import Tiket
 from pipeline.cli import main
-from pipeline.daemon import build_runtime, run_once
+from pipeline.edges import models as m
 from pipeline.records import Suggestion, TriageOutcome
 from tests.servers import ImapUser, SmtpSink
 from tests.test_intake_imap import mailbox_entry
@@ -72,18 +72,21 @@ def test_mail_to_review_to_breach_to_escalation_to_agent_resolution(
         extra={
             "tiers.L2": {"members": [AGENT], "group": "l2@desk.example"},
             "tiers.L1": {"group": "l1@desk.example"},
+            "sla": {  # this desk escalates every missed first response
+                "escalate_on_missed_first_response": {p: True for p in ("P1", "P2", "P3", "P4")}
+            },
         },
     )
     config = str(tmp_path / "tiket.toml")
-    runtime = build_runtime(settings, triager=UnsureModel())
-    desk = runtime.intake.desk_actions
+    runtime = Tiket.open(settings, triager=UnsureModel())
+    desk = runtime.desk
     now = datetime.now(UTC)
 
     # an earlier, resolved ticket about the same printer
     imap_user.append(
         "INBOX", mail(1, "Printer on floor 3 jammed", "Paper stuck in the printer tray on floor 3.")
     )
-    run_once(runtime)
+    runtime.run_once()
     desk.set_status(
         "TKT-000001",
         "resolved",
@@ -97,7 +100,7 @@ def test_mail_to_review_to_breach_to_escalation_to_agent_resolution(
         "INBOX",
         mail(2, "Printer jam on floor 3 again", "The floor 3 printer jams again, paper stuck."),
     )
-    run_once(runtime)
+    runtime.run_once()
     assert main(["--config", config, "review", "list", "--json"]) == 0
     queue = __import__("json").loads(capsys.readouterr().out)
     assert [item["ref"] for item in queue] == ["TKT-000002"]
@@ -114,6 +117,8 @@ def test_mail_to_review_to_breach_to_escalation_to_agent_resolution(
                 "incident",
                 "--priority",
                 "P3",
+                "--category",
+                "Hardware",
                 "--agent",
                 "l1.anna",
             ]
@@ -131,8 +136,12 @@ def test_mail_to_review_to_breach_to_escalation_to_agent_resolution(
 
     # no first response within 3 h (P3): the SLA job escalates L1 -> L2, once
     later = m.Ticket.get_by_id(2).created_at.replace(tzinfo=UTC) + timedelta(hours=3, minutes=5)
+    outbox_before = m.OutboxRow.select().count()
     assert main(["--config", config, "sla", "check", "--now", later.isoformat()]) == 0
-    assert main(["--config", config, "sla", "check", "--now", later.isoformat()]) == 0
+    assert m.Ticket.get_by_id(2).tier == "L1"  # without --apply: a dry run changes nothing
+    assert m.OutboxRow.select().count() == outbox_before
+    assert main(["--config", config, "sla", "check", "--now", later.isoformat(), "--apply"]) == 0
+    assert main(["--config", config, "sla", "check", "--now", later.isoformat(), "--apply"]) == 0
     assert m.Ticket.get_by_id(2).tier == "L2"
     assert (
         m.SlaEvent.select().where((m.SlaEvent.ticket == 2) & (m.SlaEvent.kind == "breach")).count()
@@ -152,7 +161,7 @@ def test_mail_to_review_to_breach_to_escalation_to_agent_resolution(
         "#resolve Replaced the fuser unit\r\n"
     ).encode()
     imap_user.append("INBOX", reply)
-    run_once(runtime)
+    runtime.run_once()
     ticket = m.Ticket.get_by_id(2)
     assert ticket.status == "resolved" and ticket.first_response_at is not None
     assert ticket.resolution_note == "Replaced the fuser unit"
@@ -185,9 +194,9 @@ def test_commands_from_a_non_agent_are_ignored_and_audited(
         mailboxes=[mailbox_entry(imap_user, tmp_path)],
         outbox_url=f"smtp://127.0.0.1:{smtp_sink.port}",
     )
-    runtime = build_runtime(settings, triager=UnsureModel())
+    runtime = Tiket.open(settings, triager=UnsureModel())
     imap_user.append("INBOX", mail(1, "VPN down", "VPN does not connect."))
-    run_once(runtime)
+    runtime.run_once()
     imap_user.append(
         "INBOX",
         mail(
@@ -197,9 +206,9 @@ def test_commands_from_a_non_agent_are_ignored_and_audited(
             extra="In-Reply-To: <life-1@example.com>\r\n",
         ),
     )
-    run_once(runtime)
+    runtime.run_once()
     assert m.Ticket.get_by_id(1).status == "new"
-    assert m.AuditEvent.select().where(m.AuditEvent.action == "commands_ignored").count() == 1
+    assert m.AuditRow.select().where(m.AuditRow.action == "commands_ignored").count() == 1
 
 
 def test_a_breach_suspect_goes_to_l3_and_the_security_contact(
@@ -215,7 +224,7 @@ def test_a_breach_suspect_goes_to_l3_and_the_security_contact(
             "tiers.L3": {"group": "l3@desk.example"},
         },
     )
-    runtime = build_runtime(settings)  # no model in tmp: the breach rules still run
+    runtime = Tiket.open(settings)  # no model in tmp: the breach rules still run
     imap_user.append(
         "INBOX",
         mail(
@@ -224,7 +233,7 @@ def test_a_breach_suspect_goes_to_l3_and_the_security_contact(
             "My work laptop was stolen from my car this morning. It has customer records on it.",
         ),
     )
-    summary = run_once(runtime)
+    summary = runtime.run_once()
     ticket = m.Ticket.get_by_id(1)
     assert (ticket.priority, ticket.tier, ticket.breach_suspected) == ("P1", "L3", True)
     assert summary.sla.breach_routes == 1

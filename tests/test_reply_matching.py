@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pipeline.parsing import parse_mail
 from pipeline.records import TicketInfo
-from pipeline.reply_matching import match_reply, own_id_ref, subject_refs
+from pipeline.stages.parsing import parse_mail
+from pipeline.stages.reply_matching import match_reply, own_id_ref, subject_refs
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 TICKET = TicketInfo(

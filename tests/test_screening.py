@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import UnparseableMail
-from pipeline.parsing import parse_mail
 from pipeline.records import SenderHistory
-from pipeline.screening import SCREENING_RULES, ScreeningPolicy, screen_mail
+from pipeline.stages.parsing import parse_mail
+from pipeline.stages.screening import SCREENING_RULES, ScreeningPolicy, screen_mail
 
 MAILS = Path(__file__).resolve().parent / "data" / "mails"
 NOW = datetime(2026, 11, 27, tzinfo=UTC)

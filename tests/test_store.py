@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pipeline import migrations
-from pipeline import models as m
-from pipeline.daemon import build_runtime, holder_is_dead
-from pipeline.intake import NoTriage
+from pipeline.app import Tiket, holder_is_dead
+from pipeline.edges import migrations
+from pipeline.edges import models as m
+from pipeline.edges.store import open_database
+from pipeline.jobs.intake import NoTriage
 from pipeline.records import RawMail
-from pipeline.store import open_database
 from tests.tiket_fixtures import test_settings
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -19,7 +19,7 @@ TTL = timedelta(seconds=60)
 
 def test_a_lease_has_one_live_holder_and_passes_on_after_expiry(tmp_path: Path) -> None:
     """A holds; B is refused until A's lease expires; A renews while it lives."""
-    store = build_runtime(test_settings(tmp_path), triager=NoTriage()).store
+    store = Tiket.open(test_settings(tmp_path), triager=NoTriage()).store
     assert store.acquire_lease("mailbox:x", "hostA:1", TTL, NOW)
     assert not store.acquire_lease("mailbox:x", "hostB:2", TTL, NOW + timedelta(seconds=30))
     assert store.acquire_lease("mailbox:x", "hostA:1", TTL, NOW + timedelta(seconds=50))
@@ -32,7 +32,7 @@ def test_a_dead_holder_on_this_host_is_replaced_at_once(tmp_path: Path) -> None:
     """A holder whose process is gone (same host) loses the lease without waiting for expiry."""
     import socket
 
-    store = build_runtime(test_settings(tmp_path), triager=NoTriage()).store
+    store = Tiket.open(test_settings(tmp_path), triager=NoTriage()).store
     dead = f"{socket.gethostname()}:999999999"
     assert holder_is_dead(dead) and not holder_is_dead(f"{socket.gethostname()}:1")
     assert store.acquire_lease("outbox", dead, TTL, NOW)
@@ -53,7 +53,7 @@ def test_migrations_upgrade_an_older_database_in_order(tmp_path: Path) -> None:
         migrations.migrate(db) == []
         and migrations.current_version(db) == migrations.latest_version()
     )
-    store = build_runtime(test_settings(tmp_path), triager=NoTriage()).store
+    store = Tiket.open(test_settings(tmp_path), triager=NoTriage()).store
     huge = RawMail(
         mailbox="x", uidvalidity=4_294_967_295, uid=2**60 - 1, raw=b"From: a@b.c\r\n\r\n"
     )
@@ -63,7 +63,7 @@ def test_migrations_upgrade_an_older_database_in_order(tmp_path: Path) -> None:
 
 def test_receiving_the_same_uid_twice_stores_it_once(tmp_path: Path) -> None:
     """receive_many is idempotent per mailbox+uidvalidity+uid (a re-fetch after a crash)."""
-    store = build_runtime(test_settings(tmp_path), triager=NoTriage()).store
+    store = Tiket.open(test_settings(tmp_path), triager=NoTriage()).store
     mail = RawMail(mailbox="x", uidvalidity=7, uid=1, raw=b"From: a@b.c\r\n\r\nhi\r\n")
     first = store.receive_many([mail], NOW)
     again = store.receive_many([mail, mail], NOW)

@@ -12,9 +12,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from classifiers.taxonomy import category_merges, read_taxonomy
 from pipeline.records import Suggestion, TriageOutcome
 from pipeline.settings import Settings
-from pipeline.triage import degraded_outcome, outcome_from_result
+from pipeline.stages.triage import degraded_outcome, outcome_from_result
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +28,11 @@ def model_triager_for(settings: Settings) -> ModelTriager:
         "min_class_examples": int(triage["min_class_examples"]),
         "matrix": {k: dict(v) for k, v in triage["priority_matrix"].items()},
     }
-    from classifiers.taxonomy import category_merges, read_taxonomy
-
     return ModelTriager(
         model_dir_for(settings),
         build_default=bool(triage["build_default"]),
         options=options,
-        category_merge=category_merges(read_taxonomy(triage.get("categories") or ())),
+        category_merge=category_merges(read_taxonomy(triage.get("categories") or {})),
     )
 
 
@@ -67,6 +66,11 @@ class ModelTriager:
     def version(self) -> str | None:
         """The loaded model's version, or None."""
         return getattr(self._model, "version", None)
+
+    @property
+    def failure(self) -> str | None:
+        """Why the model could not be loaded, or None."""
+        return self._failure
 
     def load(self) -> str | None:
         """Load (or build) the model now; returns the failure reason, or None when it loaded."""

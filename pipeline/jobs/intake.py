@@ -1,4 +1,4 @@
-"""Intake: orchestrates mail from a source through receive, the pure stages and apply_plan.
+"""MailIntake: orchestrates mail from a source through receive, the pure stages and apply_plan.
 
 receive (commit raw bytes) -> parse -> screen -> match reply -> triage -> plan -> render -> apply,
 then the finished mails are moved on the server. Per-mail isolation: an exception in one mail is
@@ -12,15 +12,12 @@ import logging
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
 
-from pipeline.desk import Desk
+from pipeline.edges.parse_pool import ParseFailure, ParsePool, worker_count
 from pipeline.errors import ClaimLost, InvalidAction, UnparseableMail
 from pipeline.faults import crash_point
-from pipeline.language import detect_language
-from pipeline.lifecycle import PromisePolicy, plan_agent_reply, plan_intake
-from pipeline.parse_pool import ParseFailure, ParsePool, worker_count
 from pipeline.records import (
     AuditEvent,
     IntakePlan,
@@ -33,19 +30,17 @@ from pipeline.records import (
     StoredMail,
     TriageOutcome,
 )
-from pipeline.rendering import DeskIdentity, message_id_for, render_mail
-from pipeline.reply_matching import match_reply, own_id_ref, subject_refs, thread_ids
-from pipeline.screening import ScreeningPolicy, screen_mail
-from pipeline.settings import Settings
-from pipeline.store import Store
+from pipeline.stages.language import detect_language
+from pipeline.stages.lifecycle import PromisePolicy, plan_agent_reply, plan_intake
+from pipeline.stages.rendering import message_id_for, render_mail
+from pipeline.stages.reply_matching import match_reply, own_id_ref, subject_refs, thread_ids
+from pipeline.stages.screening import ScreeningPolicy, screen_mail
+
+if TYPE_CHECKING:
+    from pipeline.app import Tiket
+    from pipeline.jobs.desk import Desk
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    """The real clock (the edges pass `now` into the pure stages)."""
-    return datetime.now(UTC)
 
 
 class Source(Protocol):
@@ -86,26 +81,19 @@ class PassStats:
     results: list[IntakeResult] = field(default_factory=list)
 
 
-class Intake:
+class MailIntake:
     """Runs intake for every mailbox against one store."""
 
-    def __init__(
-        self, settings: Settings, store: Store, triager: Triager, clock: Clock = utcnow
-    ) -> None:
+    def __init__(self, app: Tiket) -> None:
+        settings = app.settings
+        self.app = app
         self.settings = settings
-        self.store = store
-        self.triager = triager
-        self.clock = clock
-        desk = settings.desk
-        self.desk = DeskIdentity(
-            name=desk.name,
-            address=desk.address,
-            message_id_domain=desk.message_id_domain,
-            timezone=desk.timezone,
-        )
+        self.store = app.store
+        self.clock = app.clock
+        self.desk = app.identity
         self.screening = ScreeningPolicy(
-            own_domain=desk.message_id_domain,
-            own_addresses=frozenset({desk.address.lower()}),
+            own_domain=self.desk.message_id_domain,
+            own_addresses=frozenset({self.desk.address.lower()}),
             ack_cap_per_hour=settings.intake.ack_cap_per_hour,
         )
         self.promise = PromisePolicy(
@@ -115,12 +103,21 @@ class Intake:
         )
         self.folders = {m.name: m for m in settings.mailboxes}
         self.crash_at = str(settings.section("debug")["crash_at"])
-        self.desk_actions = Desk(settings, store)
         self.parser = ParsePool(
             worker_count(settings.intake.parse_workers),
             settings.intake.max_mail_bytes,
             settings.intake.max_attachment_bytes,
         )
+
+    @property
+    def triager(self) -> Triager:
+        """The app's triager (the model loads on the first batch that needs it)."""
+        return self.app.triager
+
+    @property
+    def desk_actions(self) -> Desk:
+        """The app's ticket actions (agent mail commands go through them)."""
+        return self.app.desk
 
     # -- one mailbox --------------------------------------------------------------------------
     def poll(

@@ -139,7 +139,10 @@ class Message(BaseModel):
     created_at = DateTimeField()
 
 
-class Attachment(BaseModel):
+class AttachmentRow(BaseModel):
+    class Meta:
+        table_name = "attachment"
+
     message_id: int
     message = ForeignKeyField(Message, backref="attachments", on_delete="CASCADE")
     filename = CharField(max_length=255)
@@ -148,7 +151,10 @@ class Attachment(BaseModel):
     sha256 = CharField(max_length=64, index=True)
 
 
-class Suggestion(BaseModel):
+class SuggestionRow(BaseModel):
+    class Meta:
+        table_name = "suggestion"
+
     """A triage head's suggestion for a ticket, kept next to L1's decision."""
 
     ticket = ForeignKeyField(Ticket, backref="suggestions", on_delete="CASCADE")
@@ -173,7 +179,10 @@ class Decision(BaseModel):
     created_at = DateTimeField(index=True)
 
 
-class AuditEvent(BaseModel):
+class AuditRow(BaseModel):
+    class Meta:
+        table_name = "auditevent"
+
     ticket_id: int | None
     inbound_id: int | None
     ticket = ForeignKeyField(Ticket, null=True, backref="events", on_delete="CASCADE")
@@ -184,7 +193,10 @@ class AuditEvent(BaseModel):
     created_at = DateTimeField(index=True)
 
 
-class Outbox(BaseModel):
+class OutboxRow(BaseModel):
+    class Meta:
+        table_name = "outbox"
+
     """A mail to send; its Message-ID is fixed when the row is written, so a resend carries the same id."""
 
     ticket_id: int | None
@@ -248,11 +260,11 @@ ALL_MODELS = (
     Participant,
     Inbound,
     Message,
-    Attachment,
-    Suggestion,
+    AttachmentRow,
+    SuggestionRow,
     Decision,
-    AuditEvent,
-    Outbox,
+    AuditRow,
+    OutboxRow,
     StatusChange,
     SlaEvent,
     Lease,

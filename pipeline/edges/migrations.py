@@ -15,7 +15,7 @@ from peewee import Database, PostgresqlDatabase
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as run_migrations
 
-from pipeline import models
+from pipeline.edges import models
 
 log = logging.getLogger(__name__)
 

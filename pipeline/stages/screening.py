@@ -1,4 +1,4 @@
-"""Screening: an ordered tuple of named rules that decide whether a mail may make a ticket and an answer.
+"""Screening: an ordered tuple of named rules that decide whether a mail may make a ticket and an answer (pure)
 
 Each rule is `rule(mail, policy, history) -> Verdict | None`; the first verdict wins. A rule's function
 name is the name written into the audit trail. Pure: no I/O; the sender's history is looked up first.

@@ -1,4 +1,4 @@
-"""Reply matching: which existing ticket a mail belongs to.
+"""Reply matching: which existing ticket a mail belongs to (pure)
 
 Order: In-Reply-To, then References (newest first), against every stored inbound and outbound
 Message-ID, including our own ids, which encode the ticket reference; then a subject tag such as

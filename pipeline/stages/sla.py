@@ -1,4 +1,4 @@
-"""SLA: due times by priority and business calendar, clocks paused while pending, warnings and breaches.
+"""SLA: due times by priority and business calendar, clocks paused while pending, warnings and breaches (pure)
 
 Pure functions of a ticket's facts, its status changes and `now`. A clock counts business time
 (or wall time for 24x7 priorities) from the ticket's creation, minus the time it spent pending on
@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-CLOCKS = ("first_response", "resolution")
-TIERS = ("L1", "L2", "L3")
+from pipeline.vocabulary import CLOCKS, TIERS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +38,14 @@ class SlaPolicy:
     calendar: Calendar
     always_on: frozenset[str] = frozenset({"P1"})
     warn_before: timedelta = timedelta(minutes=30)
+    escalate_first_response: frozenset[str] = frozenset({"P1"})
+    """Priorities whose missed first response moves the ticket up (the others tell the tier)."""
+
+    def escalates(self, clock: str, priority: str | None) -> bool:
+        """A missed resolution target always escalates; a missed first response by priority."""
+        if clock != "first_response":
+            return True
+        return (priority or self.default_priority) in self.escalate_first_response
 
     def calendar_for(self, priority: str | None) -> Calendar:
         """The priority's calendar: 24x7 for always-on priorities, the business calendar otherwise."""
@@ -77,6 +84,15 @@ class ClockView:
     def breached(self) -> bool:
         """True when the clock ran past its target (stopped late, or still running past due)."""
         return self.remaining < timedelta(0)
+
+    @property
+    def state(self) -> str:
+        """met | breached | paused | running: the one wording of a clock's state."""
+        if self.stopped_at and not self.breached:
+            return "met"
+        if self.breached:
+            return "breached"
+        return "paused" if self.paused else "running"
 
 
 def business_time(start: datetime, end: datetime, calendar: Calendar) -> timedelta:
@@ -224,12 +240,13 @@ def sla_actions(
         if view.stopped_at is not None or view.paused:
             continue
         if view.breached and (clock, "breach", tier) not in done:
+            up = next_tier(tier) if policy.escalates(clock, facts.priority) else None
             actions.append(
-                SlaAction(
-                    clock=clock, kind="breach", tier=tier, escalate_to=next_tier(tier), due=view.due
-                )
+                SlaAction(clock=clock, kind="breach", tier=tier, escalate_to=up, due=view.due)
             )
-            break  # one escalation step per run
+            if up is not None:
+                break  # one escalation step per run
+            continue
         if (
             not view.breached
             and view.remaining <= policy.warn_before

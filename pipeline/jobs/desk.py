@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pipeline.errors import InvalidAction
-from pipeline.lifecycle import (
-    DeskPolicy,
-    TierInfo,
+from pipeline.records import AuditEvent, Dossier, OutgoingMail, TicketState, TicketUpdate
+from pipeline.stages.lifecycle import (
     clock_facts,
     plan_assign,
     plan_auto_close,
@@ -27,41 +27,16 @@ from pipeline.lifecycle import (
     plan_sla_step,
     plan_status,
 )
-from pipeline.records import AuditEvent, Dossier, OutgoingMail, TicketState, TicketUpdate
-from pipeline.rendering import DeskIdentity, message_id_for, render_mail
-from pipeline.settings import DAYS, Settings
-from pipeline.similar import SimilarIndex
-from pipeline.sla import Calendar, SlaPolicy, sla_actions
-from pipeline.store import OPEN_STATES, Store
+from pipeline.stages.rendering import message_id_for, render_mail
+from pipeline.stages.sla import sla_actions
+from pipeline.vocabulary import OPEN_STATES
+
+if TYPE_CHECKING:
+    from pipeline.app import Tiket
+    from pipeline.jobs.similar import SimilarIndex
 
 log = logging.getLogger(__name__)
 Planner = Callable[[TicketState, Dossier], TicketUpdate]
-
-
-def desk_policy(settings: Settings) -> DeskPolicy:
-    """The lifecycle rules from the [sla], [tiers] and [security] settings."""
-    sla = settings.sla
-    calendar = Calendar(
-        timezone=settings.desk.timezone,
-        always=not sla.business_hours,
-        start=time.fromisoformat(sla.business_start),
-        end=time.fromisoformat(sla.business_end),
-        weekdays=frozenset(DAYS.index(d) for d in sla.business_days),
-        holidays=frozenset(date.fromisoformat(h) for h in sla.holidays),
-    )
-    return DeskPolicy(
-        sla=SlaPolicy(
-            first_response_hours=sla.first_response_hours,
-            resolution_hours=sla.resolution_hours,
-            default_priority=sla.default_priority,
-            calendar=calendar,
-            always_on=frozenset(sla.always_on),
-            warn_before=timedelta(minutes=sla.warn_before_minutes),
-        ),
-        tiers={k: TierInfo(key=k, name=t.name, group=t.group) for k, t in settings.tiers.items()},
-        security_contact=settings.security_contact,
-        auto_close_after=timedelta(hours=sla.auto_close_after_hours),
-    )
 
 
 @dataclass(slots=True)
@@ -73,25 +48,23 @@ class SlaRun:
     escalations: int = 0
     closed: int = 0
     breach_routes: int = 0
+    planned: list[str] = field(default_factory=list)
 
 
 class Desk:
     """Agent and scheduled actions on tickets."""
 
-    def __init__(
-        self, settings: Settings, store: Store, similar: SimilarIndex | None = None
-    ) -> None:
-        self.settings = settings
-        self.store = store
-        self.policy = desk_policy(settings)
-        self.similar = similar or SimilarIndex(store)
-        desk = settings.desk
-        self.identity = DeskIdentity(
-            name=desk.name,
-            address=desk.address,
-            message_id_domain=desk.message_id_domain,
-            timezone=desk.timezone,
-        )
+    def __init__(self, app: Tiket) -> None:
+        self.app = app
+        self.settings = app.settings
+        self.store = app.store
+        self.policy = app.policy
+        self.identity = app.identity
+
+    @property
+    def similar(self) -> SimilarIndex:
+        """The app's similar-ticket index (built on first use, kept by a long-running process)."""
+        return self.app.similar
 
     # -- building blocks ------------------------------------------------------------------------
     def dossier(self, ticket: TicketState) -> Dossier:
@@ -102,6 +75,7 @@ class Desk:
         similar = self.similar.query(f"{ticket.subject}\n{first}", exclude=(ticket.id,))
         return Dossier(
             suggestions=self.store.suggestions(ticket.id),
+            decided=self.store.decided_heads(ticket.id),
             conversation=conversation,
             similar=similar,
         )
@@ -174,19 +148,65 @@ class Desk:
         self, ref: str, changes: Mapping[str, str], actor: str, now: datetime
     ) -> TicketUpdate:
         """Change kind, category or priority (stored as labels for retraining)."""
-        return self.act(ref, lambda t, d: plan_fields(t, changes, actor), now)
+        return self.act(
+            ref,
+            lambda t, d: plan_fields(
+                t, changes, actor, d.suggestions, self.app.categories, self.policy, now
+            ),
+            now,
+        )
 
     def review(
-        self, ref: str, corrections: Mapping[str, str], actor: str, now: datetime
+        self,
+        ref: str,
+        corrections: Mapping[str, str],
+        actor: str,
+        now: datetime,
+        *,
+        accept: tuple[str, ...] = (),
     ) -> TicketUpdate:
-        """Accept the suggestions (corrections empty) or correct some heads."""
+        """Decide some heads: `corrections` set values, `accept` takes those heads' suggestions.
+
+        Only what is decided here is labelled; the ticket stays in the queue until every unsure
+        head is decided. On a ticket already reviewed, corrections change the fields (and are
+        labelled as corrections of the suggestion); an accept is refused.
+        """
 
         def planner(ticket: TicketState, dossier: Dossier) -> TicketUpdate:
             if not ticket.needs_review:
-                raise InvalidAction(f"{ticket.ref} is not waiting for review")
-            return plan_review(ticket, dossier.suggestions, corrections, actor)
+                if accept or not corrections:
+                    raise InvalidAction(f"{ticket.ref} is not waiting for review")
+                return plan_fields(
+                    ticket,
+                    corrections,
+                    actor,
+                    dossier.suggestions,
+                    self.app.categories,
+                    self.policy,
+                    now,
+                )
+            return plan_review(
+                ticket,
+                dossier.suggestions,
+                corrections,
+                actor,
+                accept=accept,
+                decided=dossier.decided,
+                categories=self.app.categories,
+                policy=self.policy,
+                now=now,
+            )
 
         return self.act(ref, planner, now)
+
+    def accept_all(self, ref: str, actor: str, now: datetime) -> TicketUpdate:
+        """Accept every suggestion not yet decided (the review screen's one key)."""
+        ticket = self.store.ticket_state(ref)
+        decided = self.store.decided_heads(ticket.id)
+        heads = tuple(
+            s.head for s in self.store.suggestions(ticket.id) if s.label and s.head not in decided
+        )
+        return self.review(ref, {}, actor, now, accept=heads)
 
     def flag_breach(self, ref: str, actor: str, reason: str, now: datetime) -> SlaRun:
         """An agent suspects a data breach: flag it and route it at once."""
@@ -206,13 +226,20 @@ class Desk:
         return SlaRun(breach_routes=1)
 
     # -- scheduled ------------------------------------------------------------------------------
-    def run_sla(self, now: datetime) -> SlaRun:
-        """Route suspected breaches, warn before and escalate on breaches, close quiet tickets."""
+    def run_sla(self, now: datetime, *, apply: bool = True) -> SlaRun:
+        """Route suspected breaches, warn before and escalate on breaches, close quiet tickets.
+
+        With apply=False nothing is written or queued: the run counts what would happen at `now`
+        and `planned` lists it, one line per step (`tiket sla check --now T`, a what-if).
+        """
         run = SlaRun()
         for ticket in self.store.ticket_states(OPEN_STATES):
             if ticket.breach_suspected and ("breach", "routed", "L3") not in ticket.sla_done:
-                self._route_breach(self.store.ticket_state(ticket.id), now)
                 run.breach_routes += 1
+                run.planned.append(f"{ticket.ref} breach route to L3 and security")
+                if not apply:
+                    continue
+                self._route_breach(self.store.ticket_state(ticket.id), now)
                 ticket = self.store.ticket_state(ticket.id)
             actions = sla_actions(
                 clock_facts(ticket),
@@ -223,28 +250,38 @@ class Desk:
                 now,
                 ticket.tier_since,
             )
-            if actions:
+            if actions and apply:
                 ticket = self.store.ticket_state(ticket.id)  # with its last Message-ID, for mail
             for action in actions:
-                update = plan_sla_step(ticket, action, self.policy, self.dossier(ticket), now)
-                if self.store.apply_update(update, now, self.render(update, now)):
-                    run.warnings += action.kind == "warning"
-                    run.breaches += action.kind == "breach"
-                    run.escalations += action.escalate_to is not None
-                    log.info(
-                        "ticket=%s action=sla_%s clock=%s tier=%s",
-                        ticket.ref,
-                        action.kind,
-                        action.clock,
-                        action.tier,
-                    )
+                if apply:
+                    update = plan_sla_step(ticket, action, self.policy, self.dossier(ticket), now)
+                    if not self.store.apply_update(update, now, self.render(update, now)):
+                        continue
+                run.warnings += action.kind == "warning"
+                run.breaches += action.kind == "breach"
+                run.escalations += action.escalate_to is not None
+                step = f"{action.clock} {action.kind} at {action.tier}"
+                if action.escalate_to:
+                    step += f", escalate to {action.escalate_to}"
+                run.planned.append(f"{ticket.ref} {step}")
+                log.info(
+                    "ticket=%s action=sla_%s clock=%s tier=%s applied=%s",
+                    ticket.ref,
+                    action.kind,
+                    action.clock,
+                    action.tier,
+                    "yes" if apply else "no",
+                )
         for ticket in self.store.ticket_states(("resolved",)):
-            if plan_auto_close(ticket, self.policy, now) is not None:  # due: reload with the
-                full = self.store.ticket_state(ticket.id)  # last Message-ID to thread the mail
+            if plan_auto_close(ticket, self.policy, now) is None:
+                continue
+            run.closed += 1
+            run.planned.append(f"{ticket.ref} auto-close")
+            if apply:  # reload with the last Message-ID to thread the mail
+                full = self.store.ticket_state(ticket.id)
                 closing = plan_auto_close(full, self.policy, now)
                 assert closing is not None
                 self.store.apply_update(closing, now, self.render(closing, now))
-                run.closed += 1
         return run
 
     def _route_breach(self, ticket: TicketState, now: datetime) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 
 from pipeline.errors import PermanentSendError, TransientSendError
-from pipeline.settings import Outbox, parse_outbox_url, read_secret
+from pipeline.settings import OutboxSettings, parse_outbox_url, read_secret
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -47,7 +47,7 @@ class FileSender:
 class SmtpSender:
     """One SMTP connection (STARTTLS, implicit TLS or plain on loopback), with AUTH when configured."""
 
-    def __init__(self, config: Outbox, origin: str) -> None:
+    def __init__(self, config: OutboxSettings, origin: str) -> None:
         self.config = config
         self.origin = origin
         self.scheme, self.host, self.port, _ = parse_outbox_url(config.url, origin)
@@ -133,7 +133,7 @@ def _classify(code: int, text: bytes | str) -> Exception:
     return TransientSendError(message)
 
 
-def open_sender(config: Outbox, origin: str) -> FileSender | SmtpSender:
+def open_sender(config: OutboxSettings, origin: str) -> FileSender | SmtpSender:
     """The sender for the configured outbox URL (not yet connected: use it as a context manager)."""
     scheme, _, _, path = parse_outbox_url(config.url, origin)
     if scheme == "file":

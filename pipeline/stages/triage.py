@@ -1,4 +1,4 @@
-"""Triage policy: a model's answer -> the suggestions recorded and applied; the data-breach fast path.
+"""Triage policy: a model's answer -> the suggestions recorded and applied; the data-breach fast path (pure)
 
 Pure: the model itself is loaded at the edge (intake.py) and passed in as plain results.
 """
@@ -8,8 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.records import Suggestion, TriageOutcome
-
-HEADS = ("kind", "category", "priority")
 
 
 def outcome_from_result(result: Any) -> TriageOutcome:

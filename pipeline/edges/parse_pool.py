@@ -20,8 +20,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 
-from pipeline.parsing import parse_mail
 from pipeline.records import ParsedMail
+from pipeline.stages.parsing import parse_mail
 
 log = logging.getLogger(__name__)
 MIN_BATCH = 64

@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 from peewee import Database, SqliteDatabase
 from playhouse.db_url import connect as connect_url
 
-from pipeline import fastsql
-from pipeline import models as m
+from pipeline.edges import fastsql
+from pipeline.edges import models as m
+from pipeline.edges.migrations import current_version, latest_version, migrate
 from pipeline.errors import ClaimLost, ConfigError, NotFound
-from pipeline.migrations import current_version, latest_version, migrate
 from pipeline.records import (
     AuditEvent,
     IntakePlan,
@@ -36,9 +36,9 @@ from pipeline.records import (
     TicketUpdate,
 )
 from pipeline.settings import Settings, read_secret
+from pipeline.vocabulary import OPEN_STATES
 
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(<[^<>\s]{1,500}>)", re.IGNORECASE | re.MULTILINE)
-OPEN_STATES = ("new", "open", "in_progress", "pending")
 
 
 def utc(dt: datetime | None) -> datetime | None:
@@ -73,6 +73,15 @@ class Received:
     uid: int
     new: bool
     duplicate_of: int | None
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a sqlite:/// URL (None for another database or an in-memory one)."""
+    parts = urlsplit(url)
+    if parts.scheme != "sqlite":
+        return None
+    path = parts.path[1:] if parts.path.startswith("/") else parts.path
+    return Path(path) if path and path != ":memory:" else None
 
 
 def open_database(settings: Settings) -> Database:
@@ -272,7 +281,7 @@ class Store:
             [
                 address,
                 "acknowledgement",
-                m.Outbox.created_at.db_value(naive(now - timedelta(hours=1))),
+                m.OutboxRow.created_at.db_value(naive(now - timedelta(hours=1))),
             ],
         )
         return SenderHistory(acks_last_hour=int(cursor.fetchone()[0]))
@@ -287,8 +296,8 @@ class Store:
             m.Message.message_id.in_(ids)
         ):
             found.setdefault(row.message_id, row.ticket_id)
-        for sent in m.Outbox.select(m.Outbox.message_id, m.Outbox.ticket).where(
-            m.Outbox.message_id.in_(ids) & m.Outbox.ticket.is_null(False)
+        for sent in m.OutboxRow.select(m.OutboxRow.message_id, m.OutboxRow.ticket).where(
+            m.OutboxRow.message_id.in_(ids) & m.OutboxRow.ticket.is_null(False)
         ):
             found.setdefault(sent.message_id, sent.ticket_id or 0)
         infos = self._ticket_infos(m.Ticket.id.in_(set(found.values()))) if found else {}
@@ -461,7 +470,7 @@ class Store:
                     "sha256": digest,
                 }
             )
-        fastsql.insert(self.db, m.Attachment, rows)
+        fastsql.insert(self.db, m.AttachmentRow, rows)
 
     def _write_blob(self, digest: str, payload: bytes) -> None:
         """Content-addressed file: its name is its sha256, so writing it twice is harmless."""
@@ -481,7 +490,7 @@ class Store:
         assert plan.triage is not None
         fastsql.insert(
             self.db,
-            m.Suggestion,
+            m.SuggestionRow,
             [
                 {
                     "ticket": ticket_id,
@@ -502,7 +511,7 @@ class Store:
         """Insert an outbox row; False when a row with this Message-ID already exists."""
         added, _ = fastsql.insert(
             self.db,
-            m.Outbox,
+            m.OutboxRow,
             [
                 {
                     "message_id": out.message_id,
@@ -552,7 +561,7 @@ class Store:
     ) -> None:
         fastsql.insert(
             self.db,
-            m.AuditEvent,
+            m.AuditRow,
             [
                 {
                     "ticket": ticket_id,
@@ -624,8 +633,8 @@ class Store:
             )
         return [row.id for row in rows]
 
-    def release(self, inbound_id: int, now: datetime, actor: str) -> None:
-        """Put a quarantined mail back in the queue with fresh attempts."""
+    def release(self, inbound_id: int, now: datetime, actor: str) -> str:
+        """Put a quarantined mail back in the queue with fresh attempts; returns its mailbox."""
         with self.db.atomic():
             row = m.Inbound.get_or_none(
                 (m.Inbound.id == inbound_id) & (m.Inbound.state == "quarantined")
@@ -638,6 +647,7 @@ class Store:
                 .execute()
             )
             self._audit(AuditEvent(action="released", actor=actor), now, inbound_id=inbound_id)
+        return str(row.mailbox)
 
     # -- server bookkeeping ---------------------------------------------------------------------
     def awaiting_move(self, mailbox: str, uidvalidity: int) -> dict[str, list[int]]:
@@ -720,22 +730,25 @@ class Store:
         return None if row is None else str(row.holder)
 
     # -- outbox ---------------------------------------------------------------------------------
-    def due_outbox(self, now: datetime, limit: int) -> list[m.Outbox]:
+    def due_outbox(self, now: datetime, limit: int) -> list[m.OutboxRow]:
         """Pending outbox rows whose next attempt is due, oldest first."""
         return list(
-            m.Outbox.select()
-            .where((m.Outbox.status == "pending") & (m.Outbox.next_attempt_at <= naive(now)))
-            .order_by(m.Outbox.id)
+            m.OutboxRow.select()
+            .where((m.OutboxRow.status == "pending") & (m.OutboxRow.next_attempt_at <= naive(now)))
+            .order_by(m.OutboxRow.id)
             .limit(limit)
         )
 
     def outbox_sent(self, row_id: int, now: datetime) -> None:
         """Mark a row delivered."""
         (
-            m.Outbox.update(
-                status="sent", sent_at=naive(now), attempts=m.Outbox.attempts + 1, last_error=None
+            m.OutboxRow.update(
+                status="sent",
+                sent_at=naive(now),
+                attempts=m.OutboxRow.attempts + 1,
+                last_error=None,
             )
-            .where(m.Outbox.id == row_id)
+            .where(m.OutboxRow.id == row_id)
             .execute()
         )
 
@@ -744,16 +757,16 @@ class Store:
     ) -> None:
         """Record a failed delivery: retry at `retry_at`, or fail for good when it is None."""
         with self.db.atomic():
-            row = m.Outbox.get_by_id(row_id)
+            row = m.OutboxRow.get_by_id(row_id)
             changes: dict[Any, Any] = {
-                m.Outbox.attempts: m.Outbox.attempts + 1,
-                m.Outbox.last_error: error[:2000],
+                m.OutboxRow.attempts: m.OutboxRow.attempts + 1,
+                m.OutboxRow.last_error: error[:2000],
             }
             if retry_at is None:
-                changes[m.Outbox.status] = "failed"
+                changes[m.OutboxRow.status] = "failed"
             else:
-                changes[m.Outbox.next_attempt_at] = naive(retry_at)
-            m.Outbox.update(changes).where(m.Outbox.id == row_id).execute()
+                changes[m.OutboxRow.next_attempt_at] = naive(retry_at)
+            m.OutboxRow.update(changes).where(m.OutboxRow.id == row_id).execute()
             action = "outbox_failed" if retry_at is None else "outbox_retry"
             self._audit(
                 AuditEvent(action=action, detail=f"{row.message_id}: {error[:300]}"),
@@ -813,11 +826,9 @@ class Store:
             done[e.ticket_id].add((e.clock, e.kind, e.tier))
         moved: dict[int, datetime] = {}
         for a in (
-            m.AuditEvent.select(m.AuditEvent.ticket, m.AuditEvent.created_at)
-            .where(
-                m.AuditEvent.ticket.in_(ids) & m.AuditEvent.action.in_(("escalated", "assigned"))
-            )
-            .order_by(m.AuditEvent.id)
+            m.AuditRow.select(m.AuditRow.ticket, m.AuditRow.created_at)
+            .where(m.AuditRow.ticket.in_(ids) & m.AuditRow.action.in_(("escalated", "assigned")))
+            .order_by(m.AuditRow.id)
         ):
             moved[a.ticket_id or 0] = naive_to_utc(a.created_at)
         return [
@@ -851,10 +862,15 @@ class Store:
         """The triage suggestions recorded for a ticket."""
         return tuple(
             Suggestion(head=s.head, label=s.label, confidence=s.confidence, applied=s.applied)
-            for s in m.Suggestion.select()
-            .where(m.Suggestion.ticket == ticket_id)
-            .order_by(m.Suggestion.id)
+            for s in m.SuggestionRow.select()
+            .where(m.SuggestionRow.ticket == ticket_id)
+            .order_by(m.SuggestionRow.id)
         )
+
+    def decided_heads(self, ticket_id: int) -> frozenset[str]:
+        """Heads an agent has labelled on this ticket (corrected or explicitly accepted)."""
+        rows = m.Decision.select(m.Decision.head).where(m.Decision.ticket == ticket_id)
+        return frozenset(str(r.head) for r in rows)
 
     def conversation(self, ticket_id: int) -> tuple[tuple[str, str, str, str], ...]:
         """(at, direction, from, body) of every message of a ticket, oldest first."""
@@ -961,21 +977,31 @@ class Store:
         """Why a ticket was flagged as a suspected breach (from its audit trail)."""
         return tuple(
             e.detail
-            for e in m.AuditEvent.select(m.AuditEvent.detail).where(
-                (m.AuditEvent.ticket == ticket_id) & (m.AuditEvent.action == "breach_suspected")
+            for e in m.AuditRow.select(m.AuditRow.detail).where(
+                (m.AuditRow.ticket == ticket_id) & (m.AuditRow.action == "breach_suspected")
             )
         )
 
-    def resolved_texts(self, after_id: int, limit: int) -> list[tuple[int, str, str, str]]:
-        """(id, ref, subject + first message, resolution note) of resolved or closed tickets."""
+    def resolved_texts(
+        self, after: tuple[datetime, int] | None, limit: int
+    ) -> list[tuple[int, str, str, str, datetime]]:
+        """(id, ref, subject + first message, resolution note, resolved_at) of resolved or closed
+        tickets resolved after `after` = (resolved_at, id), in that order (so a ticket resolved
+        late is found even when newer tickets were resolved before it)."""
+        T = m.Ticket
+        newer: Any = T.id > 0
+        if after is not None:
+            at, ticket_id = naive(after[0]), after[1]
+            newer = (T.resolved_at > at) | ((T.resolved_at == at) & (T.id > ticket_id))
         rows = (
-            m.Ticket.select(m.Ticket.id, m.Ticket.ref, m.Ticket.subject, m.Ticket.resolution_note)
+            T.select(T.id, T.ref, T.subject, T.resolution_note, T.resolved_at)
             .where(
-                (m.Ticket.id > after_id)
-                & m.Ticket.resolution_note.is_null(False)
-                & m.Ticket.status.in_(("resolved", "closed"))
+                newer
+                & T.resolved_at.is_null(False)
+                & T.resolution_note.is_null(False)
+                & T.status.in_(("resolved", "closed"))
             )
-            .order_by(m.Ticket.id)
+            .order_by(T.resolved_at, T.id)
             .limit(limit)
         )
         found = list(rows)
@@ -988,7 +1014,13 @@ class Store:
             ):
                 bodies.setdefault(msg.ticket_id, msg.body[:1000])
         return [
-            (t.id, t.ref, f"{t.subject}\n{bodies.get(t.id, '')}", t.resolution_note or "")
+            (
+                t.id,
+                t.ref,
+                f"{t.subject}\n{bodies.get(t.id, '')}",
+                t.resolution_note or "",
+                naive_to_utc(t.resolved_at or datetime.min),  # never NULL: filtered above
+            )
             for t in found
         ]
 

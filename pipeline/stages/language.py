@@ -1,4 +1,4 @@
-"""Language: which locale to answer a requester in (Content-Language, then a word-count detector)."""
+"""Language: which locale to answer a requester in (Content-Language, then a word-count detector) (pure)"""
 
 from __future__ import annotations
 

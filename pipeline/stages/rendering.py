@@ -1,4 +1,4 @@
-"""Rendering: Jinja2 templates -> OutgoingMail (multipart text + HTML); never sends.
+"""Rendering: Jinja2 templates -> OutgoingMail (multipart text + HTML); never sends (pure)
 
 Templates live in templates/<locale>/<name>.txt.j2 and .html.j2; the text template holds two blocks,
 `subject` and `body`; the HTML template is a whole document. StrictUndefined everywhere, autoescape for HTML. Every mail carries
@@ -29,9 +29,9 @@ from jinja2 import (
 )
 
 from pipeline import ROOT
-from pipeline.parsing import clean_header_text
 from pipeline.records import MailIntent, OutgoingMail
-from pipeline.screening import LOOP_HEADER_NAME
+from pipeline.stages.parsing import clean_header_text
+from pipeline.stages.screening import LOOP_HEADER_NAME
 
 TEMPLATE_DIR = ROOT / "templates"
 FALLBACK_LOCALE = "en"

@@ -10,8 +10,8 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from pipeline import models as m
-from pipeline.store import open_database
+from pipeline.edges import models as m
+from pipeline.edges.store import open_database
 
 COLUMNS = ("subject", "body", "type", "category", "priority", "weight", "group")
 

@@ -12,14 +12,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from peewee import JOIN, SQL, Case, Database, PostgresqlDatabase, fn
 
-from pipeline import models as m
-from pipeline.digest import (
+from pipeline.app import desk_identity
+from pipeline.edges import models as m
+from pipeline.edges.store import Store, naive
+from pipeline.records import MailIntent, OutgoingMail
+from pipeline.settings import Settings
+from pipeline.stages.digest import (
     BACKLOG_BUCKETS,
-    OPEN_STATES,
     TREND_DAYS,
     BacklogCell,
     DaySample,
@@ -38,13 +41,8 @@ from pipeline.digest import (
     digest_due,
     targets_from,
 )
-from pipeline.records import MailIntent, OutgoingMail
-from pipeline.rendering import DeskIdentity, render_mail
-from pipeline.settings import Settings
-from pipeline.store import Store, naive
-
-if TYPE_CHECKING:
-    from pipeline.daemon import Runtime
+from pipeline.stages.rendering import render_mail
+from pipeline.vocabulary import OPEN_STATES
 
 log = logging.getLogger(__name__)
 TEMPLATE = "digest"
@@ -118,7 +116,7 @@ def _day_sample(db: Database, day: date, tz: str, now: datetime) -> DaySample:
             _between(T.resolved_at, start, end)
         ),
     )
-    S, A = m.SlaEvent, m.AuditEvent
+    S, A = m.SlaEvent, m.AuditRow
     breaches = _rows(
         db,
         S.select(fn.COUNT(SQL("*"))).where(
@@ -195,7 +193,7 @@ def _breaches(db: Database, start: datetime, end: datetime) -> tuple[SlaBreach, 
 
 
 def _escalations(db: Database, start: datetime, end: datetime) -> tuple[Escalation, ...]:
-    A, T = m.AuditEvent, m.Ticket
+    A, T = m.AuditRow, m.Ticket
     query = (
         A.select(T.ref, T.subject, A.detail)
         .join(T)
@@ -218,7 +216,7 @@ def _flagged(db: Database, start: datetime, end: datetime) -> tuple[FlaggedTicke
 
 
 def _suggestions(db: Database, start: datetime, end: datetime) -> tuple[SuggestionCount, ...]:
-    S, T = m.Suggestion, m.Ticket
+    S, T = m.SuggestionRow, m.Ticket
     query = (
         S.select(S.head, fn.COUNT(SQL("*")), _flag(S.applied))
         .join(T)
@@ -231,15 +229,16 @@ def _suggestions(db: Database, start: datetime, end: datetime) -> tuple[Suggesti
 
 
 def _decisions(db: Database, start: datetime, end: datetime) -> tuple[DecisionPair, ...]:
-    D, S = m.Decision, m.Suggestion
+    D, S = m.Decision, m.SuggestionRow
     query = (
-        D.select(D.head, S.label, D.label, fn.COUNT(SQL("*")))
+        D.select(D.head, S.label, D.label, S.applied, fn.COUNT(SQL("*")))
         .join(S, JOIN.LEFT_OUTER, on=(S.ticket == D.ticket) & (S.head == D.head))
         .where(_between(D.created_at, start, end))
-        .group_by(D.head, S.label, D.label)
+        .group_by(D.head, S.label, D.label, S.applied)
     )
     return tuple(
-        DecisionPair(head=h, suggested=s, chosen=c, count=n) for h, s, c, n in _rows(db, query)
+        DecisionPair(head=h, suggested=s, chosen=c, applied=bool(a), count=n)
+        for h, s, c, a, n in _rows(db, query)
     )
 
 
@@ -254,7 +253,7 @@ def _inbound(db: Database, start: datetime, end: datetime) -> tuple[InboundCount
 
 
 def _outbox_failed(db: Database, start: datetime, end: datetime) -> tuple[tuple[str, int], ...]:
-    outbox = m.Outbox
+    outbox = m.OutboxRow
     query = (
         outbox.select(outbox.template, fn.COUNT(SQL("*")))
         .where((outbox.status == "failed") & _between(outbox.created_at, start, end))
@@ -272,16 +271,6 @@ def compute_figures(
 
 
 # -- rendering and sending -------------------------------------------------------------------------
-def desk_identity(settings: Settings) -> DeskIdentity:
-    desk = settings.desk
-    return DeskIdentity(
-        name=desk.name,
-        address=desk.address,
-        message_id_domain=desk.message_id_domain,
-        timezone=desk.timezone,
-    )
-
-
 def managers(settings: Settings) -> tuple[str, ...]:
     """The [digest] managers addresses."""
     return tuple(str(a) for a in settings.section("digest")["managers"])
@@ -333,18 +322,21 @@ def queue_digest(
 def already_queued(day: date, settings: Settings) -> bool:
     """True when the digest reporting on `day` is in the outbox (in any state)."""
     message_id = digest_message_id(day, settings.desk.message_id_domain)
-    return m.Outbox.select(m.Outbox.message_id).where(m.Outbox.message_id == message_id).exists()
+    return (
+        m.OutboxRow.select(m.OutboxRow.message_id)
+        .where(m.OutboxRow.message_id == message_id)
+        .exists()
+    )
 
 
-def run_digest_job(runtime: Runtime, now: datetime) -> bool:
+def run_digest_job(store: Store, settings: Settings, now: datetime) -> bool:
     """The daemon's per-minute job: queue yesterday's digest once, after [digest] send_at.
 
     Cheap when nothing is due (one indexed lookup); True when a digest was queued now. The
     outbox job delivers it on its next tick.
     """
-    settings = runtime.settings
     day = default_report_day(now, settings.desk.timezone)
     last_sent = day if already_queued(day, settings) else None
     if not digest_due(settings, now, last_sent):
         return False
-    return queue_digest(runtime.store, settings, day, now)[1]
+    return queue_digest(store, settings, day, now)[1]

@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pipeline.edges.models import OutboxRow
+from pipeline.edges.smtp_sender import FileSender, SmtpSender
+from pipeline.edges.store import Store, utc
 from pipeline.errors import PermanentSendError, TransientSendError
 from pipeline.faults import crash_point
-from pipeline.models import Outbox
-from pipeline.settings import Outbox as OutboxSettings
-from pipeline.smtp_sender import FileSender, SmtpSender
-from pipeline.store import Store, utc
+from pipeline.settings import OutboxSettings
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def deliver_due(
 def _deliver_row(
     store: Store,
     sender: FileSender | SmtpSender,
-    row: Outbox,
+    row: OutboxRow,
     config: OutboxSettings,
     sender_address: str,
     now: datetime,
@@ -101,7 +101,7 @@ def _deliver_row(
 
 def _retry_or_fail(
     store: Store,
-    row: Outbox,
+    row: OutboxRow,
     error: str,
     config: OutboxSettings,
     now: datetime,

@@ -1,4 +1,4 @@
-"""Digest: the managers' daily figures, computed from plain rows and `now` (pure).
+"""Digest: the managers' daily figures, computed from plain rows and `now` (pure)
 
 The edge (digest_job.py) runs the aggregate queries and hands this module frozen rows of plain
 values; `build_digest` turns them into one frozen DigestFigures that both templates and
@@ -29,13 +29,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from pipeline.vocabulary import PRIORITIES, TIERS
+
 if TYPE_CHECKING:  # only the type: settings.py reads the environment, this module must not
     from pipeline.settings import Settings
 
-PRIORITIES = ("P1", "P2", "P3", "P4")
-TIERS = ("L1", "L2", "L3")
-CLOSED_STATES = ("resolved", "closed")
-OPEN_STATES = ("new", "open", "in_progress", "pending")
 """Every state but resolved/closed (lifecycle.STATES); a positive list so an index can serve it."""
 RESOLUTION_GOAL_HOURS = 24.0
 TREND_DAYS = 7
@@ -153,6 +151,7 @@ class DecisionPair:
     suggested: str | None
     chosen: str
     count: int
+    applied: bool = False  # the suggestion had been auto-applied before the agent looked
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -211,7 +210,7 @@ class TimeStats:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Intake:
+class IntakeFigures:
     """Tickets in on the reported day, by attribute."""
 
     total: int
@@ -275,6 +274,9 @@ class HeadReview:
     decided: int
     agreed: int
     agreement: float | None
+    applied_checked: int = 0  # auto-applied suggestions an agent later confirmed or changed
+    applied_confirmed: int = 0
+    applied_precision: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -299,7 +301,7 @@ class Review:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Health:
-    """Intake health on the reported day."""
+    """IntakeFigures health on the reported day."""
 
     received: int
     tickets_created: int
@@ -336,7 +338,7 @@ class DigestFigures:
     generated_at: datetime
     window_start: datetime
     window_end: datetime
-    intake: Intake
+    intake: IntakeFigures
     first_response: tuple[TimeStats, ...]
     first_response_overall: TimeStats
     resolution: Resolution
@@ -540,11 +542,11 @@ def _resolution(sample: DaySample, targets: Targets) -> Resolution:
     )
 
 
-def _intake(mix: Sequence[TicketMix], targets: Targets) -> Intake:
+def _intake(mix: Sequence[TicketMix], targets: Targets) -> IntakeFigures:
     def label(value: str | None) -> str:
         return value or "(none)"
 
-    return Intake(
+    return IntakeFigures(
         total=sum(r.count for r in mix),
         needs_review=sum(r.needs_review for r in mix),
         by_kind=_counts((label(r.kind), r.count) for r in mix),
@@ -586,13 +588,19 @@ def _backlog(cells: Sequence[BacklogCell]) -> Backlog:
 def _review(suggestions: Sequence[SuggestionCount], decisions: Sequence[DecisionPair]) -> Review:
     decided: Counter[str] = Counter()
     agreed: Counter[str] = Counter()
+    checked: Counter[str] = Counter()
+    confirmed: Counter[str] = Counter()
     wrong: Counter[tuple[str, str, str]] = Counter()
-    for pair in decisions:
+    for pair in decisions:  # one decision is one field an agent looked at (corrected or accepted)
         if pair.suggested is None:  # the model gave no label: nothing to agree or disagree with
             continue
         decided[pair.head] += pair.count
+        if pair.applied:
+            checked[pair.head] += pair.count
         if pair.suggested == pair.chosen:
             agreed[pair.head] += pair.count
+            if pair.applied:
+                confirmed[pair.head] += pair.count
         else:
             wrong[(pair.head, pair.suggested, pair.chosen)] += pair.count
     totals = {s.head: s for s in suggestions}
@@ -605,6 +613,9 @@ def _review(suggestions: Sequence[SuggestionCount], decisions: Sequence[Decision
             decided=decided[head],
             agreed=agreed[head],
             agreement=ratio(agreed[head], decided[head]),
+            applied_checked=checked[head],
+            applied_confirmed=confirmed[head],
+            applied_precision=ratio(confirmed[head], checked[head]),
         )
         for head in sorted(set(totals) | set(decided))
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 from peewee import fn
 
-from pipeline import models as m
+from pipeline.edges import models as m
 from pipeline.errors import NotFound
 
 
@@ -106,11 +106,11 @@ def show_ticket(ref: str) -> dict[str, Any]:
     ]
     data["events"] = [
         {"at": _iso(e.created_at), "action": e.action, "actor": e.actor, "detail": e.detail}
-        for e in ticket.events.order_by(m.AuditEvent.id)
+        for e in ticket.events.order_by(m.AuditRow.id)
     ]
     data["outbox"] = [
         {"message_id": o.message_id, "template": o.template, "status": o.status}
-        for o in ticket.outbox.order_by(m.Outbox.id)
+        for o in ticket.outbox.order_by(m.OutboxRow.id)
     ]
     return data
 
@@ -208,7 +208,7 @@ def show_quarantine(inbound_id: int) -> dict[str, Any]:
 
 def list_outbox(limit: int = 10000) -> list[dict[str, Any]]:
     """Outbox rows, oldest first."""
-    rows = m.Outbox.select().order_by(m.Outbox.id).limit(limit)
+    rows = m.OutboxRow.select().order_by(m.OutboxRow.id).limit(limit)
     return [
         {
             "id": r.id,
