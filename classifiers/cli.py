@@ -259,24 +259,30 @@ def _truth(data: TicketData, head: str, model: TriageModel) -> list[str | None] 
 
 
 def evaluate_model(model: TriageModel, data: TicketData) -> dict[str, Any]:
-    """Metrics per served head that both the model and the data have (raw heads, no breach override)."""
-    predicted = model.predict_decisions(data.pairs())
+    """Metrics per served head that both the model and the data have, on what serving suggests and
+    applies (``suggest_many``: a suspected breach forces P1, and with the default model a security
+    incident), so that applied precision and coverage are those a desk would see."""
+    results = model.suggest_many(data.pairs())
     thresholds = model.thresholds
     report: dict[str, Any] = {"model_version": model.version, "rows": len(data), "heads": {}}
     for head in SERVED_HEADS:
         truth = _truth(data, head, model)
-        if truth is None or head not in predicted:
+        if truth is None or head not in model.classes:
             continue
-        keep = [i for i, label in enumerate(truth) if label is not None]
+        keep = [
+            i
+            for i, label in enumerate(truth)
+            if label is not None and results[i].head(head).label is not None
+        ]
         if not keep:
             continue
-        labels, confidences, applied = predicted[head]
+        suggestions = [results[i].head(head) for i in keep]
         report["heads"][head] = head_metrics(
             [str(truth[i]) for i in keep],
-            [labels[i] for i in keep],
-            [confidences[i] for i in keep],
+            [str(s.label) for s in suggestions],
+            [s.confidence for s in suggestions],
             thresholds.get(head, {}),
-            applied=[applied[i] for i in keep],
+            applied=[s.applied for s in suggestions],
         )
     return report
 
