@@ -1,4 +1,4 @@
-"""Cues in a mail's own words: impact and urgency (for priority) and fault vs ask (for kind).
+"""Cues in a mail's own words: impact, urgency (priority) and fault vs ask (kind) (pure)
 
 Kind: a fault ("not working", "error", "rosak", "tak boleh") says incident, an ask for something new or
 changed ("please install", "could you create", "mohon", "permohonan") says request; ``kind_vote`` gives

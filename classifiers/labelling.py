@@ -1,4 +1,4 @@
-"""Weak supervision: the rules that give public tickets a label of the default IT-desk category taxonomy.
+"""Weak supervision: rules that label public tickets with the default IT-desk categories (pure)
 
 No public data set is labelled with the desk's categories (access, email, network, hardware, printing,
 software, business_apps, storage, security), so ``classifiers/data/make_data.py`` labels the shipped

@@ -1,5 +1,7 @@
-"""Category taxonomy: the desk's categories (stable keys, display names in English and Malay, descriptions)
-and how a desk renames, merges or adds them (``[triage.categories]`` in the config: key → table).
+"""Category taxonomy: the desk's categories and how it renames, merges or adds them (pure)
+
+Stable keys, display names in English and Malay, descriptions: ``[triage.categories]`` in the config
+(key → table).
 
 Keys are what the model predicts and what is stored; names are what people see. A desk renames a
 category by changing its ``name``/``name_ms``, merges one into another with ``merge_into`` (the model

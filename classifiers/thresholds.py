@@ -1,4 +1,4 @@
-"""Auto-apply thresholds: the lowest confidence at which a head's suggestions reach a target precision.
+"""Auto-apply thresholds: the lowest confidence at which suggestions reach a target precision (pure)
 
 Pure module: works on out-of-fold confidences and correctness flags, no I/O.
 """
