@@ -175,8 +175,7 @@ class TriageModel:
         self, items: Sequence[tuple[str, str]]
     ) -> dict[str, tuple[list[str], list[float]]]:
         """Model output per served head present: (labels, confidences); no breach override."""
-        mails = prepare_mails(items)
-        predicted = self._predict(mails)
+        predicted = self._predict(prepare_mails(items))
         return {name: (p.labels, p.confidences) for name, p in predicted.items()}
 
     def predict_decisions(
@@ -186,7 +185,12 @@ class TriageModel:
         predicted = self._predict(prepare_mails(items))
         return {name: (p.labels, p.confidences, p.applied) for name, p in predicted.items()}
 
-    def _predict(self, mails: Sequence[PreparedMail]) -> dict[str, _Predicted]:
+    def _predict(
+        self, mails: Sequence[PreparedMail], verdicts: Sequence[BreachVerdict] | None = None
+    ) -> dict[str, _Predicted]:
+        """Each head's decision; with the default model's rules a suspected breach is a P1 security
+        incident (kind, category and priority forced, applied; for other models only serving forces P1).
+        ``verdicts``: the breach rules' answers, when the caller has them already."""
         x = self._vectorizer.transform([mail.model_text for mail in mails])
         out: dict[str, _Predicted] = {}
         for name in ("kind", "category"):
@@ -201,15 +205,25 @@ class TriageModel:
                 )
         if self._category_rules and "category" in out:
             out["category"] = self._with_rules(out["category"], mails)
-        if self._merge and "category" in out:
-            merged = [self._merge.get(label, label) for label in out["category"].labels]
-            out["category"] = replace(out["category"], labels=merged)
         priority = self._priority_probabilities(x)
         if priority is not None:
             out["priority"] = self._decide(*priority)
         if self._priority_cues:
             kinds = out["kind"].labels if "kind" in out else [None] * len(mails)
             out["priority"] = self._with_cues(out.get("priority"), mails, kinds)
+        forced = {
+            **(BREACH_LABELS if self._category_rules else {}),
+            **({"priority": BREACH_PRIORITY} if self._priority_cues else {}),
+        }
+        if forced:
+            if verdicts is None:
+                verdicts = [detect_breach_in(mail.own_text) for mail in mails]
+            for name, label in forced.items():
+                if name in out:
+                    out[name] = _forced(out[name], [v.flagged for v in verdicts], label)
+        if self._merge and "category" in out:
+            merged = [self._merge.get(label, label) for label in out["category"].labels]
+            out["category"] = replace(out["category"], labels=merged)
         return out
 
     @staticmethod
@@ -294,10 +308,10 @@ class TriageModel:
         if not items:
             return []
         mails = prepare_mails(items)
-        predicted = self._predict(mails)
+        verdicts = [detect_breach_in(mail.own_text) for mail in mails]
+        predicted = self._predict(mails, verdicts)
         results = []
-        for row, mail in enumerate(mails):
-            verdict = detect_breach_in(mail.own_text)
+        for row, verdict in enumerate(verdicts):
             heads = tuple(self._suggestion(name, predicted, row, verdict) for name in SERVED_HEADS)
             results.append(
                 TriageResult(
@@ -331,6 +345,15 @@ class TriageModel:
             confidence=round(head.confidences[row], 4),
             applied=head.applied[row],
         )
+
+
+def _forced(head: _Predicted, flagged: Sequence[bool], label: str) -> _Predicted:
+    """``head`` with ``label`` applied at confidence 1.0 on the flagged rows."""
+    return _Predicted(
+        labels=[label if f else x for f, x in zip(flagged, head.labels, strict=True)],
+        confidences=[1.0 if f else c for f, c in zip(flagged, head.confidences, strict=True)],
+        applied=[True if f else a for f, a in zip(flagged, head.applied, strict=True)],
+    )
 
 
 def load_model(model_dir: Path, *, category_merge: Mapping[str, str] | None = None) -> TriageModel:
