@@ -13,7 +13,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import joblib
 import pytest
 
 from classifiers.cli import register
@@ -124,7 +123,9 @@ def test_rare_classes_are_learnt_but_never_applied(model_dir: Path) -> None:
     rare = {label for label, n in category["class_counts"].items() if n < 30}
     assert rare and rare == set(category["not_applied_classes"])
     assert not rare & set(category["threshold"]["per_class"])
-    bundle = joblib.load(model_dir / "bundle.joblib")
+    from classifiers.persistence import read_bundle
+
+    bundle, _ = read_bundle(model_dir)
     assert rare <= set(bundle["heads"]["category"]["classes"])
 
 
