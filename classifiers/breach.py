@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from classifiers.features import strip_mail_noise
+from classifiers.features import prepare_mail
 
-__all__ = ["BREACH_RULES", "BreachRule", "BreachVerdict", "detect_breach"]
+__all__ = ["BREACH_RULES", "BreachRule", "BreachVerdict", "detect_breach", "detect_breach_in"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,19 +41,23 @@ class BreachRule:
 
 
 def _rx(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE | re.VERBOSE)
+    # Text is lower-cased once before matching (``str.lower``), so patterns are lower-cased and compiled
+    # without IGNORECASE, which is about twice as fast (no escape in them has an upper-case meaning).
+    return re.compile(pattern.lower(), re.VERBOSE)
 
 
 _W = r"(?:[\w'-]+\s+)"  # one filler word
 _SENSITIVE = _rx(
-    r"""\b(?:customer|client|patient|personal|employee|staff|student|confidential|sensitive|payroll
-        |salary|salaries|medical|credit\s+card|bank|nric|passport|unencrypted|hr\s+records?
-        |pelanggan|peribadi|sulit|pekerja|gaji|pesakit)\b"""
+    r"""\b(?:customers?|clients?|patients?|personal|employees?|staff|students?|confidential|sensitive|payroll
+        |salary|salaries|medical|diagnos\w*|credit\s+card|bank|nric|ic\s+numbers?|passport|unencrypted
+        |hr\s+records?|contacts|statements?|home\s+address(?:es)?
+        |pelanggan|peribadi|sulit|pekerja|gaji|pesakit|kakitangan|staf)\b"""
 )
 _HYPOTHETICAL = _rx(
     r"""\b(?:prevent(?:ing|ion)?|avoid(?:ing)?|protect(?:ing|ion)?\s+against|in\s+case\s+of|polic(?:y|ies)
         |training|awareness|best\s+practices?|how\s+(?:do|can|to|should|would)|what\s+(?:if|happens)
         |guidance|guidelines?|simulat\w*|drill|awareness\s+month|security\s+month|webinar|newsletter
+        |should\s+i|is\s+(?:this|it)\s+(?:genuine|legit\w*|real|safe)
         |mencegah|elak(?:kan)?|latihan|kesedaran|bagaimana)\b"""
 )
 
@@ -82,15 +86,23 @@ BREACH_RULES: tuple[BreachRule, ...] = (
                  (?:passwords?|credentials|logins?|api\s+keys?|access\s+tokens?|secrets?)\b
                | \b(?:passwords?|credentials|api\s+keys?|access\s+tokens?)\s+{_W}{{0,3}}
                  (?:leaked|stolen|compromised|exposed|posted\s+online|published)\b
-               | \b(?:account|mailbox|e-?mail)\s+{_W}{{0,3}}(?:was|were|has\s+been|have\s+been|is|got)\s+
-                 (?:hacked|compromised|taken\s+over)\b"""
+               | \b(?:account|mailbox|e-?mail)\s+{_W}{{0,4}}(?:was|were|has\s+been|have\s+been|is|got
+                   |may\s+(?:have\s+)?be(?:en)?|might\s+(?:have\s+)?be(?:en)?|seems\s+to\s+(?:have\s+)?be(?:en)?)\s+
+                 (?:hacked|compromised|taken\s+over)\b
+               | \b(?:i\s+think|looks\s+like|seems)\s+(?:\w+\s+){{0,3}}(?:been\s+|got\s+|was\s+)?hacked\b
+               | \bsomeone\s+(?:has\s+|had\s+)?(?:changed|reset)\s+my\s+password\b
+               | \b(?:e-?mails?|messages?)\s+(?:that\s+)?i\s+(?:never|didn'?t|did\s+not)\s+(?:send|sent|write|wrote)\b
+               | \bi\s+(?:never|didn'?t|did\s+not)\s+send\s+(?:them|these|those|it)\b"""
         ),
     ),
     BreachRule(
         name="ransomware",
         pattern=_rx(
             r"""\bransomware\b|\bransom\s+(?:note|demand|message|payment)\b
-              | \bencrypt\w*\b.{0,120}\bransom\b|\bransom\b.{0,120}\bencrypt\w*\b"""
+              | \bencrypt\w*\b.{0,120}\bransom\b|\bransom\b.{0,120}\bencrypt\w*\b
+              | \bfiles?\b.{0,80}\b(?:encrypted|locked|renamed|end\s+in)\b.{0,160}
+                \b(?:pay|paying|payment|bitcoins?|btc|crypto\w*|decrypt\w*)\b
+              | \b(?:bitcoins?|btc)\b.{0,160}\b(?:files?|encrypted|decrypt\w*)\b"""
         ),
     ),
     BreachRule(
@@ -117,7 +129,7 @@ BREACH_RULES: tuple[BreachRule, ...] = (
     BreachRule(
         name="kata_laluan_dimasukkan_di_pautan",
         pattern=_rx(
-            r"""\bklik\w*\b.{0,80}\b(?:pautan|link|butang)\b.{0,150}
+            r"""\b(?:klik|terklik|tekan|tertekan)\w*\b.{0,80}\b(?:pautan|link|butang)\b.{0,150}
                 \b(?:masukkan|memasukkan|masuk|taip|menaip|isi|mengisi|beri|berikan)\b.{0,60}
                 \b(?:kata\s+laluan|password|id\s+pengguna|kod\s+otp|otp)\b
               | \b(?:masukkan|memasukkan|taip|menaip|isi|mengisi|berikan)\b.{0,60}\b(?:kata\s+laluan|password)\b
@@ -135,15 +147,80 @@ BREACH_RULES: tuple[BreachRule, ...] = (
                  (?:data|information|records|details|files)\s+{_W}{{0,3}}
                  (?:exposed|leaked|stolen|publicly\s+(?:accessible|available|visible)|made\s+public
                    |disclosed|accessed\s+without)\b
+               | \b(?:is|are|was|were|got|been|posted|published|uploaded)\s+(?:\w+\s+){{0,2}}(?:on|to)\s+
+                 (?:a\s+|the\s+)?public\s+(?:website|web\s*site|site|page|forum|internet|group)\b
                | \bunauthori[sz]ed\s+(?:access|party|person|user)\s+{_W}{{0,4}}
                  (?:customer|client|patient|personal|employee|sensitive)\s+(?:data|information|records)\b"""
+        ),
+    ),
+    BreachRule(
+        name="suspicious_sign_in",
+        pattern=_rx(
+            r"""\b(?:sign(?:ed)?[\s-]?in(?:to)?|log(?:ged)?[\s-]?in(?:to)?|login|logon)\b.{0,80}\bfrom\s+
+                (?:russia|china|nigeria|ukraine|brazil|india|vietnam|korea|iran|romania|abroad|overseas
+                 |another\s+country|a\s+foreign|an?\s+(?:unknown|unfamiliar|strange)|unknown|unfamiliar)\b
+              | \b(?:unusual|suspicious|unrecogni[sz]ed|unknown|strange|unfamiliar)\s+(?:sign[\s-]?ins?|log[\s-]?ins?
+                 |logon|activity|access)\b.{0,80}\b(?:not\s+me|wasn'?t\s+me|didn'?t|did\s+not|haven'?t|have\s+not|my\s+account)\b
+              | \b(?:not\s+me|wasn'?t\s+me|i\s+didn'?t\s+do\s+that)\b"""
+        ),
+        also=_rx(r"\b(?:sign(?:ed)?[\s-]?in|log(?:ged)?[\s-]?in|login|logon|account)\b"),
+    ),
+    BreachRule(
+        name="credentials_given_away",
+        pattern=_rx(
+            rf"""\b(?:gave|give|told|shared|provided|read\s+out|typed|entered|keyed|put|filled|submitted|inserted
+                 |input)\s+(?:in\s+|into\s+)?
+                 (?:them\s+|him\s+|her\s+)?(?:[\w'-]+\s+){{0,4}}{_CREDENTIALS}\b"""
+        ),
+        also=_rx(
+            rf"""\b{_FAKE}|\b(?:clicked|click|link|called|caller|phoned|rang|pretend\w*|claim\w*|said\s+they\s+were
+                 |from\s+it\b|weird\s+address|blank)\b"""
+        ),
+        unless=_OWN_RESET,
+    ),
+    BreachRule(
+        name="publicly_exposed_data",
+        pattern=_rx(
+            r"""\bpublicly\s+(?:accessible|available|visible|exposed|viewable|shared)\b
+              | \b(?:open|accessible|available|visible)\s+(?:to|by)\s+(?:the\s+)?(?:public|anyone|everyone\s+online)\b
+              | \b(?:is|are|was|were|got|been|posted|published|uploaded|shared)\s+(?:\w+\s+){0,2}(?:on|to|in)\s+
+                (?:a\s+|the\s+)?public\s+(?:\w+\s+)?(?:website|web\s*site|site|page|forum|internet|group|channel|repo\w*)\b
+              | \b(?:boleh|dapat)\s+diakses\s+(?:oleh\s+)?(?:orang\s+)?(?:awam|sesiapa|umum)\b"""
+        ),
+        also=_SENSITIVE,
+    ),
+    BreachRule(
+        name="log_masuk_mencurigakan",
+        pattern=_rx(
+            r"""\blog\s+masuk\b.{0,80}\b(?:dari|daripada)\s+(?:luar\s+negara|negara\s+lain|china|rusia|russia
+                |nigeria|lokasi\s+(?:yang\s+)?tidak\s+dikenali)\b
+              | \blog\s+masuk\s+(?:yang\s+)?(?:mencurigakan|luar\s+biasa)\b
+              | \b(?:bukan|tak|tidak)\s+saya\b.{0,80}\b(?:log\s+masuk|ditukar|kata\s+laluan)\b
+              | \bkata\s+laluan\b.{0,40}\bditukar\s+oleh\s+orang\s+lain\b
+              | \b(?:login|log\s+masuk|sign\s*in|log\s*in)\b.{0,60}\b(?:dari|from)\s+[\w-]+\b.{0,60}
+                \b(?:bukan\s+saya|not\s+me|wasn'?t\s+me|i\s+didn'?t|i\s+did\s+not|i'?m\s+in|i\s+am\s+in
+                  |haven'?t\s+travel\w*|saya\s+(?:tidak|tak)\s+(?:login|log\s+masuk))"""
+        ),
+    ),
+    BreachRule(
+        name="akaun_digodam",
+        pattern=_rx(
+            r"""\b(?:akaun|emel|email|account)\s+(?:\w+\s+){0,3}(?:kena|telah|sudah|dah)?\s*(?:hack|hacked|digodam|godam)\b"""
         ),
     ),
     BreachRule(
         name="misdirected_personal_data",
         pattern=_rx(
             r"""\b(?:sent|emailed|e-mailed|forwarded|mailed|shared)\b.{0,100}
-                \bwrong\s+(?:recipient|person|address|customer|client|email|e-mail|people|party)\b"""
+                \bwrong\s+(?:[\w-]+\s+)?(?:recipient|person|address|customer|client|email|e-mail|people|party
+                  |clinic|branch|company|department|vendor|supplier)\b
+              | \b(?:sent|emailed|e-mailed|forwarded|mailed|shared)\b.{0,120}
+                \b(?:by\s+mistake|in\s+error|to\s+(?:an?\s+)?(?:external|outside|another|other)\s+
+                  (?:person|party|customer|client|company|address|recipient|vendor))\b
+              | \b(?:sent|emailed|e-mailed|forwarded|mailed)\b.{0,100}\bto\s+the\s+wrong\s+\w+
+              | \b(?:attached|sent|emailed|forwarded)\s+the\s+wrong\s+(?:file|attachment|document|spreadsheet|report)\b
+              | \baccidentally\s+(?:sent|emailed|e-mailed|forwarded|shared|cc'?d|replied)\b.{0,120}
+                \b(?:external|outside|another|wrong|other|everyone|all\s+staff)\b"""
         ),
         also=_SENSITIVE,
     ),
@@ -153,7 +230,13 @@ BREACH_RULES: tuple[BreachRule, ...] = (
             rf"""\b(?:lost|stolen|missing|misplaced|left)\s+{_W}{{0,3}}
                  (?:laptop|notebook|phone|mobile|usb|thumb\s*drive|pen\s*drive|hard\s*(?:disk|drive)|tablet)\b
                | \b(?:laptop|notebook|phone|usb|thumb\s*drive|hard\s*(?:disk|drive)|tablet)\s+{_W}{{0,3}}
-                 (?:was|were|has\s+been|got|is)\s+(?:lost|stolen|missing)\b"""
+                 (?:was|were|has\s+been|got|is)\s+(?:lost|stolen|missing)\b
+               | \b(?:took|stole|grabbed|snatched|taken)\s+(?:my\s+|our\s+|the\s+|a\s+)?(?:work\s+|company\s+|office\s+)?
+                 (?:laptop|notebook|phone|usb|tablet|bag\s+with\s+(?:my\s+)?laptop)
+               | \bbroke\s+into\s+(?:my|our|the)\s+(?:car|house|home|office|room)\b.{0, 120}\b(?:laptop|phone|tablet|usb)\b
+               | \b(?:lost|left|dropped|forgot)\s+(?:my\s+|our\s+|the\s+|a\s+)?(?:work\s+|company\s+|office\s+)?
+                 (?:laptop|notebook|phone|usb\s+(?:stick|drive)|tablet)\s+(?:in|on|at)\s+(?:a|the)\s+
+                 (?:taxi|cab|grab|train|bus|plane|airport|car|restaurant|cafe|hotel)\b"""
         ),
         also=_SENSITIVE,
     ),
@@ -177,20 +260,24 @@ BREACH_RULES: tuple[BreachRule, ...] = (
         name="perisian_tebusan",
         pattern=_rx(
             r"""\bperisian\s+tebusan\b
-              | \b(?:disulitkan|dienkripsi|dikunci)\b.{0,120}\btebusan\b|\btebusan\b.{0,120}\b(?:disulitkan|dienkripsi)\b"""
+              | \b(?:disulitkan|dienkripsi|dikunci)\b.{0,120}\b(?:tebusan|bayaran|bitcoin)\b
+              | \btebusan\b.{0,120}\b(?:disulitkan|dienkripsi)\b"""
         ),
     ),
     BreachRule(
         name="komputer_hilang_dengan_data",
         pattern=_rx(
-            r"""\b(?:komputer\s+riba|laptop|telefon|pemacu\s+usb|cakera\s+keras)\s+(?:\w+\s+){0,3}
-                (?:telah\s+|sudah\s+)?(?:hilang|dicuri)\b"""
+            r"""\b(?:komputer\s+riba|laptop|telefon|handphone|hp|phone|pemacu\s+usb|cakera\s+keras|tablet|ipad)
+                \s+(?:\w+\s+){0,3}(?:telah\s+|sudah\s+|dah\s+)?(?:hilang|dicuri|kena\s+curi|tercicir)\b"""
         ),
         also=_SENSITIVE,
     ),
     BreachRule(
         name="salah_penerima_data_peribadi",
-        pattern=_rx(r"\b(?:dihantar|dihantarkan|diemel)\b.{0,80}\bpenerima\s+(?:yang\s+)?salah\b"),
+        pattern=_rx(
+            r"""\b(?:dihantar|dihantarkan|diemel)\b.{0,80}\bpenerima\s+(?:yang\s+)?salah\b
+              | \b(?:tersalah|salah|terhantar)\s+(?:hantar|emel|kirim)\b"""
+        ),
         also=_SENSITIVE,
     ),
 )
@@ -206,13 +293,22 @@ def _sentences(text: str) -> list[str]:
 
 def detect_breach(subject: str, body: str) -> BreachVerdict:
     """Apply ``BREACH_RULES`` to a mail; flagged when any rule matches a non-hypothetical sentence."""
-    own_text = (subject or "") + "\n\n" + strip_mail_noise(body or "")
-    sentences = [" ".join(s.split()) for s in _sentences(own_text) if not _HYPOTHETICAL.search(s)]
-    whole = " ".join(own_text.split())
+    return detect_breach_in(prepare_mail(subject, body).own_text)
+
+
+def detect_breach_in(own_text: str) -> BreachVerdict:
+    """``detect_breach`` on a mail's own text (``PreparedMail.own_text``: prepared once, shared)."""
+    text = own_text.lower()
+    sentences = [" ".join(s.split()) for s in _sentences(text) if not _HYPOTHETICAL.search(s)]
+    whole = " ".join(text.split())
+    kept = " \n ".join(
+        sentences
+    )  # a sentence's match is a match here too: one search rules most out
     reasons = tuple(
         rule.name
         for rule in BREACH_RULES
-        if (rule.also is None or rule.also.search(whole))  # cheap whole-mail test first
+        if (rule.also is None or rule.also.search(whole))  # cheap whole-mail tests first
+        and rule.pattern.search(kept)
         and any(
             rule.pattern.search(s) and not (rule.unless and rule.unless.search(s))
             for s in sentences

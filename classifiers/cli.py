@@ -19,6 +19,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, Protocol
 
+from classifiers.breach import detect_breach
 from classifiers.datasets import DataError, TicketData, read_many
 from classifiers.default_model import ensure_default_model
 from classifiers.evaluation import format_metrics, head_metrics
@@ -130,7 +131,7 @@ def _model_dir(args: argparse.Namespace, settings: Settings) -> Path:
     return Path(configured) if configured else Path(settings.data_dir) / "model"
 
 
-def _options(settings: Settings, *, select: bool = False) -> TrainingOptions:
+def _options(settings: Settings, *, select: bool | None = None) -> TrainingOptions:
     """TrainingOptions from ``[triage]``. Raises ValueError on a bad key (reported as a config error)."""
     triage = _triage(settings)
     target = float(triage.get("target_precision", 0.95))
@@ -194,7 +195,7 @@ def _train(
     args: argparse.Namespace, settings: Settings, paths: list[Path], feedback_rows: int
 ) -> int:
     try:
-        options = _options(settings, select=args.select)
+        options = _options(settings, select=bool(args.select))
         data = read_many(paths, require_labels=True)
     except DataError as exc:
         return _fail(str(exc), 2)
@@ -218,6 +219,10 @@ def _default_paths() -> list[Path]:
     return _default_data_paths()
 
 
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def _train_report(card: Mapping[str, Any], model_dir: Path) -> str:
     lines = [
         f"model {card['model_version']} written to {model_dir} "
@@ -229,8 +234,9 @@ def _train_report(card: Mapping[str, Any], model_dir: Path) -> str:
         lines.append(
             f"  {head:<9} {report['estimator']:<24} rows={report['rows']:<6} "
             f"cv_accuracy={cv['accuracy']:.3f} cv_macro_f1={cv['macro_f1']:.3f} "
-            f"threshold={threshold['value']:.3f} precision={threshold['precision']:.3f} "
-            f"coverage={threshold['coverage']:.3f}"
+            f"applied precision={threshold['precision']:.3f} coverage={threshold['coverage']:.3f} "
+            f"(checked on held-out fold: {_fmt(threshold['checked_precision'])} / "
+            f"{threshold['checked_coverage']:.3f})"
             + ("" if threshold["reached_target"] else "  (never auto-applies)")
         )
     for head, why in card["skipped_heads"].items():
@@ -254,10 +260,20 @@ def _truth(data: TicketData, head: str, model: TriageModel) -> list[str | None] 
 
 
 def evaluate_model(model: TriageModel, data: TicketData) -> dict[str, Any]:
-    """Metrics per served head that both the model and the data have (raw heads, no breach override)."""
-    predicted = model.predict_heads(data.pairs())
+    """Metrics per served head that both the model and the data have, on the heads' decisions. With the
+    default model's rules a suspected breach is a P1 security incident, as served; for a desk's own model
+    the breach fast path's P1 is policy on top of the priority head and is counted apart
+    (``breach_flagged``)."""
+    pairs = data.pairs()
+    predicted = model.predict_decisions(pairs)
     thresholds = model.thresholds
-    report: dict[str, Any] = {"model_version": model.version, "rows": len(data), "heads": {}}
+    flagged = sum(detect_breach(subject, body).flagged for subject, body in pairs)
+    report: dict[str, Any] = {
+        "model_version": model.version,
+        "rows": len(data),
+        "breach_flagged": flagged,
+        "heads": {},
+    }
     for head in SERVED_HEADS:
         truth = _truth(data, head, model)
         if truth is None or head not in predicted:
@@ -265,12 +281,13 @@ def evaluate_model(model: TriageModel, data: TicketData) -> dict[str, Any]:
         keep = [i for i, label in enumerate(truth) if label is not None]
         if not keep:
             continue
-        labels, confidences = predicted[head]
+        labels, confidences, applied = predicted[head]
         report["heads"][head] = head_metrics(
             [str(truth[i]) for i in keep],
             [labels[i] for i in keep],
             [confidences[i] for i in keep],
-            thresholds[head],
+            thresholds.get(head, {}),
+            applied=[applied[i] for i in keep],
         )
     return report
 

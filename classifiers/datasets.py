@@ -31,11 +31,13 @@ __all__ = [
     "normalise_priority",
     "read_many",
     "read_tickets",
+    "source_of",
 ]
 
 # Label column in the CSV → head name in the bundle.
 LABEL_COLUMNS: Mapping[str, str] = {
     "type": "kind",
+    "kind": "kind",  # the same label under the head's own name
     "category": "category",
     "priority": "priority",
     "impact": "impact",
@@ -127,6 +129,7 @@ def _normalise_category(value: str) -> str | None:
 
 _NORMALISERS = {
     "type": normalise_kind,
+    "kind": normalise_kind,
     "priority": normalise_priority,
     "impact": normalise_level,
     "urgency": normalise_level,
@@ -179,6 +182,18 @@ def _read_weight(path: Path, row_number: int, cell: str) -> float:
     return weight
 
 
+def _text_group(row: Mapping[str, str | None]) -> str:
+    """Default group of a row without one: its whitespace-collapsed, lower-cased text, hashed, so that
+    duplicate tickets (common in an export: the same alert, the same form) stay in one CV fold."""
+    text = " ".join((_cell(row, "subject") + " " + _cell(row, "body")).lower().split())
+    return "#" + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def source_of(group: str) -> str:
+    """The data file a row came from, read from its group (``<file name>:<group>``)."""
+    return group.split(":", 1)[0]
+
+
 def read_tickets(path: Path, *, require_labels: bool = False) -> TicketData:
     """Read one ticket CSV. Raises DataError naming the file and column on any problem.
 
@@ -187,6 +202,8 @@ def read_tickets(path: Path, *, require_labels: bool = False) -> TicketData:
     raw = _read_bytes(path)
     header, rows = _parse_rows(path, raw, ("subject", "body"))
     label_columns = [column for column in LABEL_COLUMNS if column in header]
+    if "type" in label_columns and "kind" in label_columns:
+        raise DataError(path, "kind", "both 'type' and 'kind' columns: give one of them")
     if require_labels and not label_columns:
         raise DataError(path, "type", f"no label column; expected any of {list(LABEL_COLUMNS)}")
     labels: dict[str, list[str | None]] = {LABEL_COLUMNS[c]: [] for c in label_columns}
@@ -198,8 +215,7 @@ def read_tickets(path: Path, *, require_labels: bool = False) -> TicketData:
                 labels[LABEL_COLUMNS[column]].append(_NORMALISERS[column](_cell(row, column)))
             except ValueError as exc:
                 raise DataError(path, column, f"row {number}: {exc}") from exc
-        group = _cell(row, "group").strip()
-        groups.append(f"{path.name}:{group}" if group else f"{path.name}#row{number}")
+        groups.append(f"{path.name}:{_cell(row, 'group').strip() or _text_group(row)}")
         weights.append(_read_weight(path, number, _cell(row, "weight")))
     return TicketData(
         subjects=tuple(_cell(row, "subject") for row in rows),
@@ -218,9 +234,8 @@ def read_many(paths: Sequence[Path], *, require_labels: bool = False) -> TicketD
     if not paths:
         raise DataError(Path("-"), None, "no data file given")
     parts = [read_tickets(path, require_labels=require_labels) for path in paths]
-    heads = sorted(
-        {head for part in parts for head in part.labels}, key=list(LABEL_COLUMNS.values()).index
-    )
+    order = list(dict.fromkeys(LABEL_COLUMNS.values()))
+    heads = sorted({head for part in parts for head in part.labels}, key=order.index)
     labels: dict[str, tuple[str | None, ...]] = {}
     for head in heads:
         column: list[str | None] = []

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,7 +39,7 @@ __all__ = ["DATA_DIR", "DEFAULT_DATA_FILES", "build_default_model", "ensure_defa
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_DATA_FILES: tuple[str, ...] = (
     "support_tickets.csv.gz",
-    "endava_topics.csv.gz",
+    "it_categories.csv.gz",
     "endava_titles.csv.gz",
     "ata_incidents.csv.gz",
 )
@@ -100,16 +101,24 @@ def build_default_model(
 ) -> Path:
     """Train on the shipped data and write the bundle to ``model_dir``; returns ``model_dir``."""
     from classifiers.datasets import read_many
+    from classifiers.estimators import DEFAULT_MODEL_CANDIDATES
     from classifiers.model_card import make_bundle
     from classifiers.training import train_heads
 
     emit = _stderr if progress else None
+    options = replace(options, kind_cues=True, select=False, candidates=DEFAULT_MODEL_CANDIDATES)
     if emit:
         emit(f"tiket: building the default triage model in {model_dir} (first use; about a minute)")
     data = read_many(_default_data_paths())
     result = train_heads(data, options, progress=emit)
     bundle, card = make_bundle(
-        result, data, options, created_at=datetime.now(UTC), prefix="default"
+        result,
+        data,
+        options,
+        created_at=datetime.now(UTC),
+        prefix="default",
+        priority_cues=True,
+        category_rules=True,
     )
     card["shipped_files"] = _shipped_files()  # what the start-up freshness check compares
     path = write_model_dir(model_dir, bundle, card)

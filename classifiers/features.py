@@ -14,29 +14,39 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-PREPARATION_VERSION = 2
+PREPARATION_VERSION = 3
 """Bump whenever prepare_text changes what it produces: default bundles built with another
 version are rebuilt (a model must be served with the text preparation it was trained with)."""
 
-__all__ = ["normalise_text", "prepare_text", "prepare_texts", "strip_mail_noise"]
+__all__ = [
+    "MAX_CHARS",
+    "PreparedMail",
+    "normalise_text",
+    "prepare_mail",
+    "prepare_mails",
+    "prepare_text",
+    "prepare_texts",
+    "strip_mail_noise",
+]
 
 # Lines that start a quoted earlier message: everything from there on is history, not the request.
 _QUOTE_HEADER = re.compile(
-    r"""^\s*(?:
+    r"""^[ \t]*(?:
         -{2,}\s*(?:original|forwarded)\s+message\s*-{2,}
       | _{5,}
       | on\s.{1,200}\swrote:?\s*$
       | pada\s.{1,200}\smenulis:?\s*$
-      | from:\s.+(?:\n.*){0,3}\n\s*(?:sent|date):\s
-      | daripada:\s.+(?:\n.*){0,3}\n\s*(?:dihantar|tarikh):\s
+      | from:[ \t].{1,300}(?:\n.{0,300}){0,3}\n[ \t]*(?:sent|date):\s
+      | daripada:[ \t].{1,300}(?:\n.{0,300}){0,3}\n[ \t]*(?:dihantar|tarikh):\s
       | begin\sforwarded\smessage:
     )""",
     re.IGNORECASE | re.MULTILINE | re.VERBOSE,
 )
 # A signature starts at "-- " alone on a line (RFC 3676) or at a closing formula on its own line.
 _SIGNATURE_START = re.compile(
-    r"""^\s*(?:
+    r"""^[ \t]*(?:
         --\s*$
       | (?:best\s+|kind\s+|warm\s+|with\s+)?regards,?\s*$
       | (?:many\s+)?thanks?(?:\s+you)?(?:\s+in\s+advance)?\s*[,!.]?\s*$
@@ -52,25 +62,25 @@ _SIGNATURE_START = re.compile(
 )
 # Legal disclaimers and confidentiality notices usually run to the end of the mail.
 _DISCLAIMER_START = re.compile(
-    r"""^\s*(?:disclaimer|confidentiality\s+notice|notice\s+of\s+confidentiality|penafian)\b
+    r"""^[ \t]*(?:disclaimer|confidentiality\s+notice|notice\s+of\s+confidentiality|penafian)\b
       | ^.{0,80}\b(?:this\s+(?:e-?mail|message)(?:\s+and\s+any\s+attachments?)?\s+
            (?:is|are|may\s+be)\s+(?:confidential|intended\s+(?:only|solely)))
       | ^.{0,80}\be-?mel\s+ini\s+(?:adalah\s+)?(?:sulit|rahsia)
     """,
     re.IGNORECASE | re.MULTILINE | re.VERBOSE,
 )
-_QUOTED_LINE = re.compile(r"^\s*>.*$", re.MULTILINE)
+_QUOTED_LINE = re.compile(r"^[ \t]*>.*$", re.MULTILINE)
 # ServiceNow-style e-mail-to-ticket header line ("received from: someone@example.com"): says how the mail
 # came in, not what it is about (it marked the ATA rows as one source).
-_RECEIVED_FROM = re.compile(r"^\s*received\s+from:.*$", re.IGNORECASE | re.MULTILINE)
-# Identifier-like tokens with an underscore (SID_34, HostName_1132, job_scheduler, collaboration_platform):
-# export artefacts and anonymisation placeholders, never words a user types.
-_UNDERSCORE_TOKEN = re.compile(r"\S*_\S*")
+_RECEIVED_FROM = re.compile(r"^[ \t]*received[ \t]+from:.*$", re.IGNORECASE | re.MULTILINE)
+# Only the first MAX_CHARS characters of a subject or body are read: what a person writes about their
+# problem comes first, and every pattern below then costs a bounded amount of time (issue 11: a mail of
+# blank lines or one 100 KB token made the old patterns quadratic).
+MAX_CHARS = 20_000
 _HTML_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^<>]{0,200}>")
 # Placeholders of the synthetic data (<name>, <tel_num>) stand for personal data a real mail would
 # carry as text we drop anyway (names, numbers), so they go as a whole.
 _PLACEHOLDER = re.compile(r"<[a-z_]{2,20}>")
-_URL_OR_MAIL = re.compile(r"\b(?:https?://|www\.)\S+|\S+@\S+\.\S+")
 _NEGATED_CONTRACTION = re.compile(r"n[’']t\b")
 _NON_LETTER = re.compile(r"[^a-z\s]+")
 _SPACES = re.compile(r"\s+")
@@ -78,6 +88,17 @@ _SPACES = re.compile(r"\s+")
 # Malay → English for the words a help-desk mail most often turns on. Longest phrases first.
 _MALAY_GLOSSARY: tuple[tuple[str, str], ...] = (
     ("kata laluan", "password"),
+    ("peti mel", "mailbox"),
+    ("folder kongsi", "shared folder"),
+    ("pemacu bersama", "shared drive"),
+    ("tamat tempoh", "expired"),
+    ("kemas kini", "update"),
+    ("telefon bimbit", "mobile phone"),
+    ("mesin fotostat", "photocopier"),
+    ("ruang storan", "storage space"),
+    ("sistem gaji", "payroll system"),
+    ("muat turun", "download"),
+    ("set semula", "reset"),
     ("komputer riba", "laptop"),
     ("tidak boleh", "cannot"),
     ("tak boleh", "cannot"),
@@ -130,6 +151,32 @@ _MALAY_GLOSSARY: tuple[tuple[str, str], ...] = (
     ("simpanan", "storage"),
     ("ruang", "space"),
     ("penuh", "full"),
+    ("cetak", "print"),
+    ("mencetak", "print"),
+    ("pengimbas", "scanner"),
+    ("kalendar", "calendar"),
+    ("pautan", "link"),
+    ("sandaran", "backup"),
+    ("pulihkan", "restore"),
+    ("dikunci", "locked"),
+    ("lesen", "licence"),
+    ("telefon", "phone"),
+    ("dicuri", "stolen"),
+    ("hilang", "lost missing"),
+    ("jabatan", "department"),
+    ("disulitkan", "encrypted"),
+    ("tebusan", "ransom"),
+    ("penipuan", "scam"),
+    ("mencurigakan", "suspicious"),
+    ("dakwat", "ink"),
+    ("storan", "storage"),
+    ("sambung", "connect"),
+    ("terputus", "disconnected"),
+    ("perlahan", "slow"),
+    ("kakitangan", "staff"),
+    ("staf", "staff"),
+    ("pelanggan", "customer"),
+    ("mel", "mail"),
 )
 _GLOSSARY_PATTERN = re.compile(
     r"\b(" + "|".join(re.escape(src) for src, _ in _MALAY_GLOSSARY) + r")\b"
@@ -149,8 +196,11 @@ def _cut_at_first(pattern: re.Pattern[str], text: str) -> str:
 
 
 def strip_mail_noise(body: str) -> str:
-    """Remove quoted history, signature and disclaimer from a mail body; keep the author's own text."""
-    text = body.replace("\\n", "\n").replace("\r\n", "\n").replace("\r", "\n")
+    """Remove quoted history, signature and disclaimer from a mail body; keep the author's own text.
+
+    Reads the first ``MAX_CHARS`` characters only; every pattern is linear in its input.
+    """
+    text = body[:MAX_CHARS].replace("\\n", "\n").replace("\r\n", "\n").replace("\r", "\n")
     text = re.sub(r"<br\s*/?>", "\n", text, flags=re.IGNORECASE)
     text = html.unescape(_HTML_TAG.sub(" ", text))
     text = _RECEIVED_FROM.sub("", text)
@@ -162,12 +212,18 @@ def strip_mail_noise(body: str) -> str:
 
 def normalise_text(text: str) -> str:
     """Lower-case, drop placeholders, addresses, identifier tokens, punctuation and digits; translate Malay key words."""
-    lowered = _PLACEHOLDER.sub(" ", text.lower())
-    lowered = _URL_OR_MAIL.sub(" ", lowered)
-    lowered = _UNDERSCORE_TOKEN.sub(" ", lowered)
+    lowered = _PLACEHOLDER.sub(" ", text[:MAX_CHARS].lower())
+    lowered = " ".join(token for token in lowered.split() if not _is_artefact(token))
     lowered = _NEGATED_CONTRACTION.sub(" not", lowered)  # "won't boot" -> "wo not boot"
     letters = _SPACES.sub(" ", _NON_LETTER.sub(" ", lowered)).strip()
     return _GLOSSARY_PATTERN.sub(lambda m: _GLOSSARY[m.group(1)], letters)
+
+
+def _is_artefact(token: str) -> bool:
+    """URLs, mail addresses and identifier-like tokens with an underscore (SID_34, HostName_1132,
+    job_scheduler): export artefacts and anonymisation placeholders, never words a user types.
+    A token test instead of a regex over the text: linear however long the token is."""
+    return "_" in token or "@" in token or "://" in token or token.startswith("www.")
 
 
 def _strip_subject_prefixes(subject: str) -> str:
@@ -179,10 +235,34 @@ def _strip_subject_prefixes(subject: str) -> str:
     )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PreparedMail:
+    """One mail prepared once for every consumer: ``own_text`` (subject, a blank line, the author's own
+    body text, case and punctuation kept: for the breach rules and the priority cues) and ``model_text``
+    (normalised: for the TF-IDF heads)."""
+
+    own_text: str
+    model_text: str
+    subject_text: str  # the normalised subject alone (the category rules weigh it double)
+
+
+def prepare_mail(subject: str, body: str) -> PreparedMail:
+    """Prepare one mail: noise removed once, then the normalised model text derived from it."""
+    cleaned_subject = _strip_subject_prefixes((subject or "")[:1000])
+    own = cleaned_subject + "\n\n" + strip_mail_noise(body or "")
+    return PreparedMail(
+        own_text=own, model_text=normalise_text(own), subject_text=normalise_text(cleaned_subject)
+    )
+
+
+def prepare_mails(items: Iterable[tuple[str, str]]) -> list[PreparedMail]:
+    """``prepare_mail`` for many (subject, body) pairs, in order."""
+    return [prepare_mail(subject, body) for subject, body in items]
+
+
 def prepare_text(subject: str, body: str) -> str:
     """Return the model text for one mail: cleaned subject, then cleaned body, normalised."""
-    cleaned_subject = _strip_subject_prefixes(subject or "")
-    return normalise_text(cleaned_subject + "\n" + strip_mail_noise(body or ""))
+    return prepare_mail(subject, body).model_text
 
 
 def prepare_texts(items: Iterable[tuple[str, str]]) -> list[str]:

@@ -30,12 +30,13 @@ KNOWN_DATA: Mapping[str, Mapping[str, str]] = {
         "development part; doi:10.57967/hf/6184",
         "licence": "CC BY-NC 4.0 (attribution required; non-commercial)",
     },
-    "ea8e1e8e2e05ebb325b0a2c028775f8f4dd7b444ad3c3b4e0838ad1aaebf6fd2": {
-        "name": "endava_topics.csv.gz",
-        "source": "Adison Goh, IT Service Ticket Classification Dataset (Kaggle), Endava tickets, "
-        "development part",
-        "licence": "listed CC0 on Kaggle; the underlying Endava data was withdrawn by its owner "
-        "(redistribution rights unclear)",
+    "ff11a4b58a67b9fa257ededeaaa67a3cab6b9120f3ab73db69a7d911a18fa23b": {
+        "name": "it_categories.csv.gz",
+        "source": "texts of the Endava tickets (Kaggle Topic_group set), ATA incidents and the IT queues of "
+        "the synthetic support tickets, development parts, labelled with the default IT-desk categories by "
+        "the weak-supervision rules of classifiers/labelling.py (rows the rules abstain on left out)",
+        "licence": "mixed: Endava text (listed CC0, owner withdrew the data), ATA (no licence stated), "
+        "synthetic tickets (CC BY-NC 4.0): redistribution rights unclear",
     },
     "1333b6fa089e335e24725f51416c6e81a26a8ff5e6fc29d557dc6813121c70d5": {
         "name": "endava_titles.csv.gz",
@@ -64,9 +65,10 @@ def model_version(prefix: str, created_at: datetime, data_sha256s: list[str]) ->
 def _head_entry(result: TrainingResult, name: str) -> dict[str, Any]:
     head = result.heads[name]
     return {
-        "pipeline": head.pipeline,
+        "classifier": head.classifier,
+        "columns": head.columns,
         "classes": list(head.classes),
-        "threshold": head.threshold.threshold,
+        "thresholds": dict(head.thresholds),
     }
 
 
@@ -77,19 +79,30 @@ def make_bundle(
     *,
     created_at: datetime,
     prefix: str = "custom",
+    priority_cues: bool = False,
+    category_rules: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Return (bundle, card) for a training result. ``created_at`` must be an aware UTC datetime."""
+    """Return (bundle, card) for a training result. ``created_at`` must be an aware UTC datetime.
+
+    ``priority_cues``: serve priority from the impact and urgency cues of the text (``classifiers.cues``)
+    where the learnt head does not apply (the default model: no public data has desk priorities).
+    ``category_rules``: apply a category only when the weak-supervision rules the head was trained from
+    (``classifiers.labelling``) agree with it, and a suspected breach is category security (the default
+    model, whose category labels are those rules' output).
+    """
     shas = [source.sha256 for source in data.sources]
     version = model_version(prefix, created_at, shas)
     matrix = {k: dict(v) for k, v in options.matrix.items()}
     bundle = {
         "bundle_format": BUNDLE_FORMAT,
         "version": version,
+        "vectorizer": result.vectorizer,
         "heads": {name: _head_entry(result, name) for name in result.heads},
         "priority_mode": result.priority_mode,
-        "priority_threshold": result.priority_threshold.threshold
-        if result.priority_threshold
-        else None,
+        "priority_thresholds": dict(result.priority_thresholds or {}),
+        "priority_cues": priority_cues,
+        "kind_cues": options.kind_cues,
+        "category_rules": category_rules,
         "matrix": matrix,
     }
     heads_report = {name: head.report for name, head in result.heads.items()}
@@ -116,7 +129,26 @@ def make_bundle(
         "heads": heads_report,
         "thresholds": {name: report["threshold"] for name, report in heads_report.items()},
         "skipped_heads": dict(result.skipped),
+        "features": {
+            "vectorizer": "one shared word 1-2-gram TF-IDF; each head reads the columns its stop words allow",
+            "vocabulary": len(result.vectorizer.vocabulary_),
+        },
+        "priority_cues": priority_cues,
+        "kind_cues": options.kind_cues,
+        "category_rules": category_rules,
         "breach_rules": "rule layer only (classifiers/breach.py); no model: no reliable breach labels",
+        "serving_rules": {
+            "category": "applied only where the weak-labelling rules agree; a suspected breach is security"
+            if category_rules
+            else "none",
+            "kind": "fault-vs-ask cue added to the scores (training and serving)"
+            if options.kind_cues
+            else "none",
+            "priority": "impact x urgency cues where the learnt head does not apply; applied when both "
+            "were read from the text"
+            if priority_cues
+            else "none",
+        },
     }
     json.dumps(card)  # fail here, not half-way through writing, if something is not serialisable
     return bundle, card

@@ -42,7 +42,7 @@ __all__ = [
     "write_model_dir",
 ]
 
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT = 2  # 2: one shared vectorizer, per-class thresholds (issue 12)
 BUNDLE_FILE = "bundle.pkl"
 LEGACY_BUNDLE_FILE = "bundle.joblib"  # joblib, compressed: what bundles were before bundle.pkl
 CARD_FILE = "model_card.json"

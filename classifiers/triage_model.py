@@ -9,18 +9,23 @@ A suspected data breach forces priority P1, applied, whatever the priority head 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.pipeline import Pipeline
+from scipy.sparse import csr_matrix
 
-from classifiers.breach import BreachVerdict, detect_breach
-from classifiers.features import prepare_texts
+from classifiers.breach import BreachVerdict, detect_breach_in
+from classifiers.cues import kind_vote, read_priority
+from classifiers.estimators import softmax
+from classifiers.features import PreparedMail, prepare_mails
+from classifiers.labelling import label_category
 from classifiers.persistence import ModelUnavailable, read_bundle
 from classifiers.priority import PRIORITIES, combine_probabilities
+from classifiers.thresholds import applied_mask
+from classifiers.training import kind_shift
 
 __all__ = [
     "SERVED_HEADS",
@@ -33,6 +38,8 @@ __all__ = [
 
 SERVED_HEADS: tuple[str, ...] = ("kind", "category", "priority")
 BREACH_PRIORITY = "P1"
+# Default model: a suspected breach is a security incident (kind and category forced like priority).
+BREACH_LABELS = {"kind": "incident", "category": "security"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,17 +69,50 @@ class TriageResult:
         raise KeyError(name)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class _Head:
-    pipeline: Pipeline
-    classes: tuple[str, ...]
-    threshold: float
+    """A head ready to serve: its linear model widened to the shared matrix's full width (zero weight on
+    the columns it does not read), so scoring is one sparse-dense product with no column slicing."""
 
-    def probabilities(self, texts: Sequence[str]) -> npt.NDArray[np.float64]:
-        """Probabilities with columns in ``classes`` order."""
-        raw = self.pipeline.predict_proba(list(texts))
-        order = [list(self.pipeline.classes_).index(c) for c in self.classes]
-        return np.asarray(raw, dtype=np.float64)[:, order]
+    def __init__(
+        self,
+        classifier: Any,  # classifiers.estimators.TemperedLinear
+        columns: npt.NDArray[np.intp],
+        classes: tuple[str, ...],
+        thresholds: Mapping[str, float],
+        n_features: int,
+    ) -> None:
+        self.classifier = classifier
+        self.classes = classes
+        self.thresholds = thresholds
+        coef = np.asarray(classifier.estimator_.coef_, dtype=np.float64)
+        self._weights = np.zeros((n_features, coef.shape[0]), dtype=np.float64)
+        self._weights[columns, :] = coef.T
+        self._intercept = np.asarray(classifier.estimator_.intercept_, dtype=np.float64)
+        self._temperature = float(classifier.temperature)
+        own = [str(c) for c in classifier.classes_]
+        self._order = [own.index(c) for c in classes]
+
+    def probabilities(
+        self, x: csr_matrix, shift: npt.NDArray[np.float64] | None = None
+    ) -> npt.NDArray[np.float64]:
+        """Probabilities with columns in ``classes`` order, from the shared TF-IDF matrix ``x``; ``shift``
+        (rows x ``classifier.classes_``) is added to the scores first (the kind cue). Same result as
+        ``classifier.predict_proba(x[:, columns], shift)``."""
+        scores = np.asarray(x @ self._weights) + self._intercept
+        if (
+            scores.shape[1] == 1
+        ):  # binary: one margin, as TemperedLinear.decision_function splits it
+            scores = np.column_stack([-scores[:, 0] / 2.0, scores[:, 0] / 2.0])
+        if shift is not None:
+            scores = scores + shift
+        return softmax(scores, self._temperature)[:, self._order]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Predicted:
+    labels: list[str]
+    confidences: list[float]
+    applied: list[bool]
 
 
 class TriageModel:
@@ -80,86 +120,199 @@ class TriageModel:
 
     version: str
 
-    def __init__(self, bundle: Mapping[str, Any], card: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        bundle: Mapping[str, Any],
+        card: Mapping[str, Any],
+        *,
+        category_merge: Mapping[str, str] | None = None,
+    ) -> None:
         self.version = str(bundle["version"])
+        self._merge = dict(category_merge or {})
         self.card = dict(card)
+        self._vectorizer = bundle["vectorizer"]
+        width = len(self._vectorizer.vocabulary_)
         self._heads = {
             name: _Head(
-                pipeline=head["pipeline"],
+                classifier=head["classifier"],
+                columns=np.asarray(head["columns"], dtype=np.intp),
                 classes=tuple(head["classes"]),
-                threshold=float(head["threshold"]),
+                thresholds={str(k): float(v) for k, v in head["thresholds"].items()},
+                n_features=width,
             )
             for name, head in bundle["heads"].items()
         }
         self._priority_mode = str(bundle["priority_mode"])
-        self._priority_threshold = float(bundle.get("priority_threshold") or 1.01)
+        self._priority_thresholds = {
+            str(k): float(v) for k, v in (bundle.get("priority_thresholds") or {}).items()
+        }
+        self._priority_cues = bool(bundle.get("priority_cues", False))
+        self._kind_cues = bool(bundle.get("kind_cues", False))
+        self._category_rules = bool(bundle.get("category_rules", False))
         self._matrix: Mapping[str, Mapping[str, str]] = bundle["matrix"]
 
     @property
-    def thresholds(self) -> dict[str, float]:
-        """Auto-apply threshold per served head present in the bundle."""
-        out = {name: head.threshold for name, head in self._heads.items() if name in SERVED_HEADS}
+    def thresholds(self) -> dict[str, dict[str, float]]:
+        """Auto-apply threshold per class, per served head present in the bundle."""
+        out = {
+            name: dict(head.thresholds)
+            for name, head in self._heads.items()
+            if name in SERVED_HEADS
+        }
         if self._priority_mode == "matrix":
-            out["priority"] = self._priority_threshold
+            out["priority"] = dict(self._priority_thresholds)
+        return out
+
+    @property
+    def classes(self) -> dict[str, tuple[str, ...]]:
+        """The classes each served head can suggest."""
+        out = {name: head.classes for name, head in self._heads.items() if name in SERVED_HEADS}
+        if self._priority_mode == "matrix":
+            out["priority"] = PRIORITIES
         return out
 
     def predict_heads(
         self, items: Sequence[tuple[str, str]]
     ) -> dict[str, tuple[list[str], list[float]]]:
-        """Raw model output per served head present: (labels, confidences); no breach override."""
-        texts = prepare_texts(items)
-        out: dict[str, tuple[list[str], list[float]]] = {}
+        """Model output per served head present: (labels, confidences); no breach override."""
+        predicted = self._predict(prepare_mails(items))
+        return {name: (p.labels, p.confidences) for name, p in predicted.items()}
+
+    def predict_decisions(
+        self, items: Sequence[tuple[str, str]]
+    ) -> dict[str, tuple[list[str], list[float], list[bool]]]:
+        """Per served head present: (labels, confidences, applied); no breach override."""
+        predicted = self._predict(prepare_mails(items))
+        return {name: (p.labels, p.confidences, p.applied) for name, p in predicted.items()}
+
+    def _predict(
+        self, mails: Sequence[PreparedMail], verdicts: Sequence[BreachVerdict] | None = None
+    ) -> dict[str, _Predicted]:
+        """Each head's decision; with the default model's rules a suspected breach is a P1 security
+        incident (kind, category and priority forced, applied; for other models only serving forces P1).
+        ``verdicts``: the breach rules' answers, when the caller has them already."""
+        x = self._vectorizer.transform([mail.model_text for mail in mails])
+        out: dict[str, _Predicted] = {}
         for name in ("kind", "category"):
             if name in self._heads:
+                head = self._heads[name]
+                shift = None
+                if name == "kind" and self._kind_cues:
+                    votes = np.asarray([kind_vote(mail.own_text) for mail in mails], dtype=float)
+                    shift = kind_shift(votes, tuple(str(c) for c in head.classifier.classes_))
                 out[name] = self._decide(
-                    self._heads[name].probabilities(texts), self._heads[name].classes
+                    head.probabilities(x, shift), head.classes, head.thresholds
                 )
-        priority = self._priority_probabilities(texts)
+        if self._category_rules and "category" in out:
+            out["category"] = self._with_rules(out["category"], mails)
+        priority = self._priority_probabilities(x)
         if priority is not None:
             out["priority"] = self._decide(*priority)
+        if self._priority_cues:
+            kinds = out["kind"].labels if "kind" in out else [None] * len(mails)
+            out["priority"] = self._with_cues(out.get("priority"), mails, kinds)
+        forced = {
+            **(BREACH_LABELS if self._category_rules else {}),
+            **({"priority": BREACH_PRIORITY} if self._priority_cues else {}),
+        }
+        if forced:
+            if verdicts is None:
+                verdicts = [detect_breach_in(mail.own_text) for mail in mails]
+            for name, label in forced.items():
+                if name in out:
+                    out[name] = _forced(out[name], [v.flagged for v in verdicts], label)
+        if self._merge and "category" in out:
+            merged = [self._merge.get(label, label) for label in out["category"].labels]
+            out["category"] = replace(out["category"], labels=merged)
         return out
 
+    @staticmethod
+    def _with_rules(learnt: _Predicted, mails: Sequence[PreparedMail]) -> _Predicted:
+        """Category applied only where the weak-supervision rules agree with the head; security phrases
+        (phishing, stolen, hacked…) make the suggestion security, applied only if the head agrees."""
+        labels, confidences, applied = [], [], []
+        for row, mail in enumerate(mails):
+            body = mail.model_text[len(mail.subject_text) :]
+            weak = label_category(mail.subject_text, body).label
+            label, confidence = learnt.labels[row], learnt.confidences[row]
+            if weak == "security" and label != "security":
+                label, confidence = "security", 0.5
+            labels.append(label)
+            confidences.append(confidence)
+            applied.append(learnt.applied[row] and weak == learnt.labels[row])
+        return _Predicted(labels=labels, confidences=confidences, applied=applied)
+
+    def _with_cues(
+        self,
+        learnt: _Predicted | None,
+        mails: Sequence[PreparedMail],
+        kinds: Sequence[str | None],
+    ) -> _Predicted:
+        """Priority from the impact/urgency cues, applied when both were read from the text; otherwise the
+        learnt head's applied suggestion, else the cues' label with its defaults, not applied.
+        Confidence: 0.95 when both cues are explicit, 0.6 with one default, 0.4 with two."""
+        labels, confidences, applied = [], [], []
+        for row, mail in enumerate(mails):
+            cue = read_priority(mail.own_text, kind=kinds[row], matrix=self._matrix)
+            explicit = int(cue.impact.explicit) + int(cue.urgency.explicit)
+            if explicit < 2 and learnt is not None and learnt.applied[row]:
+                labels.append(learnt.labels[row])
+                confidences.append(learnt.confidences[row])
+                applied.append(True)
+                continue
+            labels.append(cue.label)
+            confidences.append((0.4, 0.6, 0.95)[explicit])
+            applied.append(explicit == 2)
+        return _Predicted(labels=labels, confidences=confidences, applied=applied)
+
     def _priority_probabilities(
-        self, texts: Sequence[str]
-    ) -> tuple[npt.NDArray[np.float64], tuple[str, ...]] | None:
+        self, x: csr_matrix
+    ) -> tuple[npt.NDArray[np.float64], tuple[str, ...], Mapping[str, float]] | None:
         if self._priority_mode == "direct":
             head = self._heads["priority"]
-            return head.probabilities(texts), head.classes
+            return head.probabilities(x), head.classes, head.thresholds
         if self._priority_mode == "matrix":
             impact, urgency = self._heads["impact"], self._heads["urgency"]
             probs = combine_probabilities(
-                impact.probabilities(texts),
+                impact.probabilities(x),
                 impact.classes,
-                urgency.probabilities(texts),
+                urgency.probabilities(x),
                 urgency.classes,
                 self._matrix,
             )
-            return probs, PRIORITIES
+            return probs, PRIORITIES, self._priority_thresholds
         return None
 
     @staticmethod
     def _decide(
-        probs: npt.NDArray[np.float64], classes: Sequence[str]
-    ) -> tuple[list[str], list[float]]:
+        probs: npt.NDArray[np.float64], classes: Sequence[str], thresholds: Mapping[str, float]
+    ) -> _Predicted:
         best = probs.argmax(axis=1)
-        return [classes[i] for i in best], [float(p) for p in probs[np.arange(len(best)), best]]
+        labels = [classes[i] for i in best]
+        confidences = [float(p) for p in probs[np.arange(len(best)), best]]
+        return _Predicted(
+            labels=labels,
+            confidences=confidences,
+            applied=applied_mask(labels, confidences, dict(thresholds)).tolist(),
+        )
 
     def suggest(self, subject: str, body: str) -> TriageResult:
         """Suggestions for one mail."""
         return self.suggest_many([(subject, body)])[0]
 
     def suggest_many(self, items: Sequence[tuple[str, str]]) -> list[TriageResult]:
-        """Suggestions for many (subject, body) pairs, in input order; batching is much faster per mail."""
+        """Suggestions for many (subject, body) pairs, in input order; batching is much faster per mail.
+
+        Each mail is prepared once; the model heads, the priority cues and the breach rules share it.
+        """
         if not items:
             return []
-        predicted = self.predict_heads(items)
-        thresholds = self.thresholds
+        mails = prepare_mails(items)
+        verdicts = [detect_breach_in(mail.own_text) for mail in mails]
+        predicted = self._predict(mails, verdicts)
         results = []
-        for row, (subject, body) in enumerate(items):
-            verdict = detect_breach(subject, body)
-            heads = tuple(
-                self._suggestion(name, predicted, thresholds, row, verdict) for name in SERVED_HEADS
-            )
+        for row, verdict in enumerate(verdicts):
+            heads = tuple(self._suggestion(name, predicted, row, verdict) for name in SERVED_HEADS)
             results.append(
                 TriageResult(
                     heads=heads,
@@ -170,35 +323,47 @@ class TriageModel:
             )
         return results
 
-    @staticmethod
     def _suggestion(
+        self,
         name: str,
-        predicted: Mapping[str, tuple[list[str], list[float]]],
-        thresholds: Mapping[str, float],
+        predicted: Mapping[str, _Predicted],
         row: int,
         verdict: BreachVerdict,
     ) -> HeadSuggestion:
         if name == "priority" and verdict.flagged:
             return HeadSuggestion(head=name, label=BREACH_PRIORITY, confidence=1.0, applied=True)
+        if verdict.flagged and self._category_rules and name in BREACH_LABELS:
+            return HeadSuggestion(
+                head=name, label=BREACH_LABELS[name], confidence=1.0, applied=True
+            )
         if name not in predicted:
             return HeadSuggestion(head=name, label=None, confidence=0.0, applied=False)
-        labels, confidences = predicted[name]
-        confidence = confidences[row]
+        head = predicted[name]
         return HeadSuggestion(
             head=name,
-            label=labels[row],
-            confidence=round(confidence, 4),
-            applied=confidence >= thresholds[name],
+            label=head.labels[row],
+            confidence=round(head.confidences[row], 4),
+            applied=head.applied[row],
         )
 
 
-def load_model(model_dir: Path) -> TriageModel:
-    """Load the bundle in ``model_dir``.
+def _forced(head: _Predicted, flagged: Sequence[bool], label: str) -> _Predicted:
+    """``head`` with ``label`` applied at confidence 1.0 on the flagged rows."""
+    return _Predicted(
+        labels=[label if f else x for f, x in zip(flagged, head.labels, strict=True)],
+        confidences=[1.0 if f else c for f, c in zip(flagged, head.confidences, strict=True)],
+        applied=[True if f else a for f, a in zip(flagged, head.applied, strict=True)],
+    )
+
+
+def load_model(model_dir: Path, *, category_merge: Mapping[str, str] | None = None) -> TriageModel:
+    """Load the bundle in ``model_dir``; ``category_merge`` (old key → new key, see
+    ``classifiers.taxonomy.category_merges``) reports merged categories under their new key.
 
     Raises ModelUnavailable if it is missing, corrupt, or was built with other library versions.
     """
     bundle, card = read_bundle(Path(model_dir))
     try:
-        return TriageModel(bundle, card)
+        return TriageModel(bundle, card, category_merge=category_merge)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelUnavailable(f"{model_dir}: malformed bundle: {exc}") from exc

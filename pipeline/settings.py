@@ -303,6 +303,13 @@ def _merge_checked(
         if key == "mailboxes" and not prefix:
             target[key] = _check_mailboxes(value, schema, origin)
             continue
+        if prefix == "triage.categories.":
+            # The desk's own taxonomy: any key (a new category), each with these optional fields.
+            schema = {
+                **schema,
+                key: {"name": "", "name_ms": "", "description": "", "merge_into": ""},
+            }
+            target.setdefault(key, {})
         if key not in schema:
             raise ConfigError(
                 origin, dotted, "unknown key (see config/defaults.toml for every key)"

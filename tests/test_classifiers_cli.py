@@ -71,8 +71,8 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def sample_csv(workdir: Path) -> Path:
-    """500 synthetic tickets (kind, priority) + 400 Endava tickets (category; rare classes < 30)."""
-    rows = _sample("support_tickets.csv.gz", 500, 25) + _sample("endava_topics.csv.gz", 400, 90)
+    """500 synthetic tickets (kind, priority) + 400 weakly labelled tickets (category; rare classes < 30)."""
+    rows = _sample("support_tickets.csv.gz", 500, 25) + _sample("it_categories.csv.gz", 400, 60)
     rows[BREACH_ROW] = {
         **rows[BREACH_ROW],
         "subject": "Ransomware",
@@ -103,19 +103,30 @@ def test_train_writes_bundle_and_card(model_dir: Path, sample_csv: Path) -> None
     assert card["data"][0]["path"] == str(sample_csv) and len(card["data"][0]["sha256"]) == 64
     assert card["library_versions"]["scikit-learn"]
     for head in card["heads"].values():
-        assert {"value", "precision", "coverage", "reached_target"} <= set(head["threshold"])
+        assert {
+            "per_class",
+            "precision",
+            "coverage",
+            "checked_precision",
+            "checked_coverage",
+        } <= set(head["threshold"])
+        assert set(head["threshold"]["per_class"]) <= set(head["class_counts"])
         assert 0.0 <= head["cv"]["macro_f1"] <= 1.0
     assert card["priority_mode"] == "direct"
     assert not list(model_dir.parent.glob(".model.new-*"))
 
 
-def test_rare_classes_are_dropped(model_dir: Path) -> None:
-    """Categories with fewer than 30 rows are not trained and never predicted."""
+def test_rare_classes_are_learnt_but_never_applied(model_dir: Path) -> None:
+    """Categories with fewer than 30 rows are learnt (suggested) but get no threshold: never applied."""
     card = json.loads((model_dir / "model_card.json").read_text())
     category = card["heads"]["category"]
-    assert category["dropped_classes"]
-    assert all(n >= 30 for n in category["class_counts"].values())
-    assert not set(category["dropped_classes"]) & set(category["class_counts"])
+    rare = {label for label, n in category["class_counts"].items() if n < 30}
+    assert rare and rare == set(category["not_applied_classes"])
+    assert not rare & set(category["threshold"]["per_class"])
+    from classifiers.persistence import read_bundle
+
+    bundle, _ = read_bundle(model_dir)
+    assert rare <= set(bundle["heads"]["category"]["classes"])
 
 
 def test_evaluate_reports_each_head(
@@ -136,6 +147,10 @@ def test_evaluate_reports_each_head(
     assert kind["accuracy"] > 0.7 and kind["rows"] == 500
     assert {"precision", "coverage", "threshold"} <= set(kind["at_threshold"])
     assert set(kind["per_class"]) == {"incident", "request"}
+    for row in kind["per_class"].values():
+        assert {"precision", "recall", "f1", "threshold", "applied_precision", "coverage"} <= set(
+            row
+        )
 
 
 def test_classify_data_prints_json_lines_in_order(
@@ -258,3 +273,15 @@ def test_help_ends_with_an_example(command: str, capsys: pytest.CaptureFixture[s
     help_text = capsys.readouterr().out.rstrip()
     assert "example" in help_text
     assert help_text.splitlines()[-1].strip().startswith(f"tiket {command}")
+
+
+def test_merged_categories_are_reported_under_their_new_key(model_dir: Path) -> None:
+    """load_model(category_merge=…) reports every merged key as its target."""
+    from classifiers import load_model
+
+    classes = json.loads((model_dir / "model_card.json").read_text())["heads"]["category"][
+        "class_counts"
+    ]
+    model = load_model(model_dir, category_merge={key: "merged" for key in classes})
+    results = model.suggest_many([("Printer jammed", "The printer on level 2 is jammed.")] * 2)
+    assert {r.head("category").label for r in results} == {"merged"}

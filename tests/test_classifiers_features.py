@@ -140,3 +140,61 @@ def test_pure_modules_import_no_edges(module: str) -> None:
             imported.add(node.module.split(".")[0])
     assert not imported & FORBIDDEN
     assert "os.environ" not in source and "getenv" not in source
+
+
+HOSTILE_BODIES = [
+    ("6,000 blank lines between two words", '"x" + "\\n" * 6000 + "x"'),
+    ("6,000 indented blank lines", '"x" + "\\n   " * 6000 + "x"'),
+    ("one 100 KB token", '"a" * 100_000'),
+    ("one 100 KB token with an at sign at the end", '"a" * 100_000 + "@"'),
+    ("one 100 KB token with an underscore at the end", '"b" * 100_000 + "_"'),
+    ("100 KB of dots", '"." * 100_000'),
+    ("From: header lines without Sent:", '"From: x\\n" * 20_000'),
+]
+
+
+@pytest.mark.parametrize(("scenario", "expression"), HOSTILE_BODIES)
+def test_hostile_mail_prepares_in_linear_time(scenario: str, expression: str) -> None:
+    """A crafted mail prepares (model text and breach rules) within a generous 5 s in a fresh process.
+
+    The old ``^\\s*`` MULTILINE and ``\\S+@\\S+`` patterns took 77 s and more on these inputs; a timeout in a
+    subprocess fails the test instead of hanging the suite.
+    """
+    import subprocess
+    import sys
+
+    code = (
+        "from classifiers.features import prepare_text\n"
+        "from classifiers.breach import detect_breach\n"
+        f"body = {expression}\n"
+        "prepare_text('subject', body)\n"
+        "detect_breach('subject', body)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    try:
+        subprocess.run([sys.executable, "-c", code], cwd=root, check=True, timeout=5)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{scenario}: text preparation took over 5 s")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("see https://intranet.example.com/x?a=1 now", "see now"),
+        ("mail (http://x.org) ok", "mail ok"),
+        ("write to ali@example.com.my today", "write to today"),
+        ("host SID_34 down", "host down"),
+        ("www.example.com is slow", "is slow"),
+    ],
+)
+def test_urls_addresses_and_identifiers_are_dropped(body: str, expected: str) -> None:
+    """Artefact tokens go as whole tokens; the words around them stay."""
+    assert prepare_text("", body) == expected
+
+
+def test_only_the_first_20000_characters_are_read() -> None:
+    """Text after the cap cannot change the model text."""
+    from classifiers.features import MAX_CHARS
+
+    body = "printer jammed " + "x" * MAX_CHARS + " ransomware"
+    assert "ransomware" not in prepare_text("", body)

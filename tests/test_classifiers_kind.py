@@ -10,12 +10,12 @@ They are used by ``benchmarks/classifier.py`` and by the tests below.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from classifiers.estimators import CANDIDATES
-from classifiers.features import prepare_text, prepare_texts
+from classifiers.features import prepare_text
 
 # (expected kind, language, subject, body)
 KIND_MAILS: tuple[tuple[str, str, str, str], ...] = (
@@ -273,19 +273,25 @@ def test_kind_pipeline_separates_raw_requests_from_incidents() -> None:
     The bar is deliberately loose (the fixture is small): it catches a model that calls every raw mail
     an incident (or a request), not a drop of one or two mails.
     """
-    from classifiers.datasets import read_many
-    from classifiers.default_model import DATA_DIR, DEFAULT_DATA_FILES
+    from datetime import UTC, datetime
 
-    data = read_many([DATA_DIR / name for name in DEFAULT_DATA_FILES])
-    labels = data.labels["kind"]
-    keep = [i for i, label in enumerate(labels) if label is not None]
-    pairs = data.pairs()
-    texts = np.asarray(prepare_texts([pairs[i] for i in keep]), dtype=object)
-    y = np.asarray([labels[i] for i in keep])
-    weights = np.asarray([data.weights[i] for i in keep])
-    pipeline = CANDIDATES["kind"][0][1]()
-    pipeline.fit(texts, y, clf__sample_weight=weights)
-    predicted = pipeline.predict(prepare_texts([(s, b) for _, _, s, b in KIND_MAILS]))
+    from classifiers.datasets import read_many
+    from classifiers.default_model import DATA_DIR
+    from classifiers.model_card import make_bundle
+    from classifiers.training import TrainingOptions, train_heads
+    from classifiers.triage_model import TriageModel
+
+    names = ("support_tickets.csv.gz", "endava_titles.csv.gz", "ata_incidents.csv.gz")
+    data = read_many([DATA_DIR / name for name in names])
+    data = replace(data, labels={"kind": data.labels["kind"]})
+    options = TrainingOptions(kind_cues=True, select=False, n_splits=2)
+    bundle, card = make_bundle(
+        train_heads(data, options), data, options, created_at=datetime.now(UTC)
+    )
+    labels, _ = TriageModel(bundle, card).predict_heads([(s, b) for _, _, s, b in KIND_MAILS])[
+        "kind"
+    ]
+    predicted = np.asarray(labels)
     truth = np.asarray([kind for kind, *_ in KIND_MAILS])
     for kind in ("incident", "request"):
         recall = float(np.mean(predicted[truth == kind] == kind))

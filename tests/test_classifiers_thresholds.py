@@ -110,3 +110,69 @@ def test_length_mismatch_is_an_error() -> None:
     """Confidences and correctness flags must pair up."""
     with pytest.raises(ValueError):
         pick_threshold([0.5], [True, False], target_precision=0.9)
+
+
+def test_each_class_gets_its_own_threshold() -> None:
+    """A clear class applies from a low confidence, a confusable one only from a high one, a class
+    without enough suggestions never (NEVER)."""
+    from classifiers.thresholds import pick_class_thresholds
+
+    predicted = ["a"] * 40 + ["b"] * 40 + ["c"] * 5
+    confidences = [0.5 + i / 100 for i in range(40)] * 2 + [0.99] * 5
+    correct = [True] * 40 + [i >= 20 for i in range(40)] + [True] * 5
+    choices = pick_class_thresholds(
+        predicted,
+        confidences,
+        correct,
+        applicable=["a", "b", "c"],
+        target_precision=0.95,
+        min_support=10,
+    )
+    assert choices["a"].threshold == 0.5
+    assert choices["b"].threshold == pytest.approx(0.69)  # 20 hits and 1 miss above it: 0.952
+    assert choices["c"].threshold == NEVER
+
+
+def test_prior_errors_need_a_longer_run_of_hits() -> None:
+    """With one imagined error, 10 lucky rows no longer reach 0.95; 19 hits do (19/20)."""
+    ten = pick_threshold(
+        [0.9] * 10, [True] * 10, target_precision=0.95, min_support=5, prior_errors=1
+    )
+    nineteen = pick_threshold(
+        [0.9] * 19, [True] * 19, target_precision=0.95, min_support=5, prior_errors=1
+    )
+    assert not ten.reached and nineteen.reached
+
+
+def test_an_export_without_a_group_column_gets_coverage(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12's root cause: rows without a group each counted as their own data source, so the
+    luckiest row set the threshold (coverage 0). An easy one-source export must now auto-apply kind."""
+    import csv
+
+    from classifiers.datasets import read_tickets
+    from classifiers.training import TrainingOptions, train_heads
+
+    path = tmp_path / "export.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["subject", "body", "type"])
+        for n in range(300):
+            writer.writerow(
+                [
+                    f"printer {n} broken",
+                    f"The printer on floor {n % 9} shows error and will not print",
+                    "incident",
+                ]
+            )
+            writer.writerow(
+                [
+                    f"new laptop {n}",
+                    f"Please order a new laptop and monitor for starter {n % 7}",
+                    "request",
+                ]
+            )
+    result = train_heads(read_tickets(path), TrainingOptions(select=False))
+    report = result.heads["kind"].report
+    assert report["cv"]["accuracy"] >= 0.97
+    assert report["threshold"]["coverage"] >= 0.9
+    assert report["threshold"]["checked_coverage"] >= 0.9

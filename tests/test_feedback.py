@@ -31,7 +31,7 @@ PRINTER = [
 def small_training_csv(path: Path, rows: int = 1500) -> Path:
     """A slice of the shipped default data (kind and category), to keep the test fast."""
     out = []
-    for name in ("support_tickets.csv.gz", "endava_topics.csv.gz"):
+    for name in ("support_tickets.csv.gz", "it_categories.csv.gz"):
         with gzip.open(DATA / name, "rt", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
             out.extend(row for _, row in zip(range(rows), reader))
@@ -47,8 +47,11 @@ def small_training_csv(path: Path, rows: int = 1500) -> Path:
 def test_feedback_teaches_a_category_the_model_never_predicted(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """35 printer tickets corrected to 'Printing' in review: the retrained model suggests it."""
-    settings = test_settings(tmp_path)
+    """35 printer tickets corrected to 'Printing' (a category the desk added) in review: the retrained
+    model suggests it."""
+    settings = test_settings(
+        tmp_path, extra={"triage": {"categories": {"Printing": {"name": "Printing"}}}}
+    )
     config = str(tmp_path / "tiket.toml")
     base = small_training_csv(tmp_path / "base.csv")
     model_dir = tmp_path / "model"

@@ -35,7 +35,7 @@ class UnsureModel:
                 model_version="test",
                 suggestions=(
                     Suggestion(head="kind", label="request", confidence=0.55, applied=False),
-                    Suggestion(head="category", label="Hardware", confidence=0.61, applied=False),
+                    Suggestion(head="category", label="hardware", confidence=0.61, applied=False),
                     Suggestion(head="priority", label="P3", confidence=0.4, applied=False),
                 ),
             )
@@ -126,7 +126,7 @@ def test_mail_to_review_to_breach_to_escalation_to_agent_resolution(
                 "--priority",
                 "P3",
                 "--category",
-                "Hardware",
+                "hardware",
                 "--agent",
                 "l1.anna",
             ]
@@ -138,8 +138,8 @@ def test_mail_to_review_to_breach_to_escalation_to_agent_resolution(
     }
     assert ("kind", "incident", "request") in decisions and (
         "category",
-        "Hardware",
-        "Hardware",
+        "hardware",
+        "hardware",
     ) in decisions
 
     # no first response within 3 h (P3): the SLA job escalates L1 -> L2, once

@@ -16,6 +16,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent
+sys.path.insert(
+    0, str(OUT.parents[1])
+)  # the repository root: classifiers.labelling, classifiers.features
 FIELDS = ("subject", "body", "type", "category", "priority", "group")
 
 
@@ -50,24 +53,6 @@ def support_tickets(root: Path) -> list[dict[str, str]]:
                     "group": f"{tag}-{row['dup_group']}",
                 }
             )
-    return out
-
-
-def endava_topics(root: Path) -> list[dict[str, str]]:
-    """Topic_group as category; Document as body; exact duplicate texts share a group."""
-    out: list[dict[str, str]] = []
-    for row in _rows(root / "endava_topic_groups" / "dev.csv"):
-        key = " ".join(row["Document"].lower().split())
-        out.append(
-            {
-                "subject": "",
-                "body": row["Document"],
-                "type": "",
-                "category": row["Topic_group"],
-                "priority": "",
-                "group": "e-" + hashlib.sha256(key.encode()).hexdigest()[:12],
-            }
-        )
     return out
 
 
@@ -136,10 +121,56 @@ def ata_incidents(root: Path) -> tuple[list[dict[str, str]], int]:
     return out, skipped
 
 
+CATEGORY_FIELDS = ("subject", "body", "category", "group")
+# Synthetic support tickets: only the queues of an IT desk (the others are product, billing, sales and
+# returns questions of a company's customers, not its staff).
+_IT_QUEUES = {"Technical Support", "IT Support", "Service Outages and Maintenance"}
+
+
+def _weak(subject: str, body: str, tag: str | None = None) -> str | None:
+    from classifiers.features import normalise_text, strip_mail_noise
+    from classifiers.labelling import label_category
+
+    return label_category(
+        normalise_text(subject), normalise_text(strip_mail_noise(body)), tag=tag
+    ).label
+
+
+def it_categories(root: Path) -> tuple[list[dict[str, str]], dict[str, int]]:
+    """Default IT-desk category labels by the weak-supervision rules (classifiers/labelling.py) on the
+    texts of Endava (with its Topic_group as a veto), ATA and the IT queues of the support tickets.
+    Rows the rules abstain on are left out. Returns rows and per-source counts (labelled, seen)."""
+    out: list[dict[str, str]] = []
+    seen: dict[str, int] = {}
+
+    def add(source: str, subject: str, body: str, group: str, tag: str | None = None) -> None:
+        seen[source + " seen"] = seen.get(source + " seen", 0) + 1
+        label = _weak(subject, body, tag)
+        if label is not None:
+            seen[source + " labelled"] = seen.get(source + " labelled", 0) + 1
+            out.append({"subject": subject, "body": body, "category": label, "group": group})
+
+    for row in _rows(root / "endava_topic_groups" / "dev.csv"):
+        key = " ".join(row["Document"].lower().split())
+        group = "e-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+        add("endava", "", row["Document"], group, row["Topic_group"])
+    for row in _rows(root / "ata" / "dev.csv"):
+        caller = " ".join(row["caller"].lower().split())
+        group = "a-" + hashlib.sha256(caller.encode()).hexdigest()[:12]
+        add("ata", row["short_description"], row["description"], group)
+    for name, tag in (("v5_en_dev.csv", "v5"), ("v3_4k_dev.csv", "v3")):
+        for row in _rows(root / "support_tickets" / name):
+            if row["queue"] in _IT_QUEUES and row.get("language", "en") == "en":
+                add("support", row["subject"], row["body"], f"{tag}-{row['dup_group']}")
+    return out, seen
+
+
 def main(argv: Sequence[str]) -> int:
     root = Path(argv[1])
     _write("support_tickets.csv.gz", support_tickets(root))
-    _write("endava_topics.csv.gz", endava_topics(root))
+    categories, counts = it_categories(root)
+    print("it_categories:", counts)
+    _write("it_categories.csv.gz", categories, CATEGORY_FIELDS)
     _write("endava_titles.csv.gz", endava_titles(root))
     ata, skipped = ata_incidents(root)
     print("ata: left out", skipped, "request-looking rows")

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from classifiers.taxonomy import category_merges, read_taxonomy
 from pipeline.records import Suggestion, TriageOutcome
 from pipeline.settings import Settings
 from pipeline.stages.triage import degraded_outcome, outcome_from_result
@@ -28,7 +29,10 @@ def model_triager_for(settings: Settings) -> ModelTriager:
         "matrix": {k: dict(v) for k, v in triage["priority_matrix"].items()},
     }
     return ModelTriager(
-        model_dir_for(settings), build_default=bool(triage["build_default"]), options=options
+        model_dir_for(settings),
+        build_default=bool(triage["build_default"]),
+        options=options,
+        category_merge=category_merges(read_taxonomy(triage.get("categories") or {})),
     )
 
 
@@ -48,8 +52,10 @@ class ModelTriager:
         build_default: bool,
         progress: bool = True,
         options: Mapping[str, Any] | None = None,
+        category_merge: Mapping[str, str] | None = None,
     ) -> None:
         self.model_dir = model_dir
+        self.category_merge = dict(category_merge or {})
         self.build_default = build_default
         self.progress = progress
         self.options = dict(options or {})
@@ -75,7 +81,7 @@ class ModelTriager:
 
             if self.build_default:
                 ensure_default_model(self.model_dir, progress=self.progress, **self.options)
-            self._model = load_model(self.model_dir)
+            self._model = load_model(self.model_dir, category_merge=self.category_merge)
         except Exception as exc:  # isolation point: any model failure degrades to L1 review
             self._failure = f"model unavailable: {type(exc).__name__}: {exc}"[:300]
             log.warning("triage degraded, tickets go to L1 review: %s", self._failure)
