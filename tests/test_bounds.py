@@ -88,11 +88,6 @@ def test_agent_command_lines_are_linear_in_their_length() -> None:
 
 
 @pytest.mark.one_backend
-@pytest.mark.xfail(
-    strict=False,
-    reason="classifiers/features.py and classifiers/breach.py (another engineer's work) still "
-    "run super-linear patterns on runs of newlines; this passes once they are linear",
-)
 def test_the_6000_newline_mail_costs_little_in_triage_text_preparation() -> None:
     """The triage model's text preparation and the breach rules see the same mail."""
     from classifiers.breach import detect_breach
