@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from pipeline.jobs.desk import Desk, SlaRun
     from pipeline.jobs.intake import MailIntake, PassStats, Source, Triager
     from pipeline.jobs.outbox import DeliveryStats
+    from pipeline.jobs.proactive import ProactiveDesk
     from pipeline.jobs.similar import SimilarIndex
 
 log = logging.getLogger(__name__)
@@ -204,6 +205,13 @@ class Tiket:
         from pipeline.jobs.desk import Desk
 
         return Desk(self)
+
+    @cached_property
+    def proactive(self) -> ProactiveDesk:
+        """First diagnosis, known fixes, major incidents, calls (issue 13)."""
+        from pipeline.jobs.proactive import ProactiveDesk
+
+        return ProactiveDesk(self)
 
     @cached_property
     def intake(self) -> MailIntake:
@@ -402,6 +410,7 @@ class Tiket:
         data = show_ticket(ref)
         data["sla"] = self.clocks(ref)
         data["similar"] = self.similar_to(ref) if similar else []
+        data.update(self.proactive.rows.ticket_extras(ref))  # calls, major incident
         return data
 
     def review_item(self, ticket_id: int, *, similar: bool = False) -> dict[str, Any]:

@@ -171,6 +171,7 @@ class MailIntent:
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     locale: str = "en"
+    calendar: bytes = b""  # an iCalendar object sent as a text/calendar part (a call invitation)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -291,3 +292,5 @@ class TicketUpdate:
     decisions: tuple[tuple[str, str, str | None], ...] = ()  # (head, label, suggested)
     sla_event: tuple[str, str, str] | None = None  # (clock, kind, tier): at most once
     note: tuple[str, str] | None = None  # (direction, text) added to the conversation
+    effects: tuple[tuple[str, str], ...] = ()  # (name, argument): work beyond this ticket, done
+    # by pipeline/jobs/proactive.py once the update is applied (#major, #update, #call, --publish)

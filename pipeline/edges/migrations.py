@@ -100,12 +100,21 @@ def _digest_indexes(db: Database) -> None:
     )
 
 
+def _proactive(db: Database) -> None:
+    """Major incidents and their members, calls, published fixes (issue 13)."""
+    from pipeline.edges.proactive_models import PROACTIVE_MODELS
+
+    db.create_tables(list(PROACTIVE_MODELS), safe=True)
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[Database], None]], ...] = (
     (1, "initial schema", _initial_schema),
     (2, "indexes for the outbox job, retries and the acknowledgement cap", _outbox_due_index),
     (3, "lifecycle: assignee, resolution note, status changes, SLA events, leases", _lifecycle),
     (4, "64-bit mailbox uids and uidvalidity (PostgreSQL)", _wide_uids),
     (5, "indexes for the managers' digest", _digest_indexes),
+    # 6 and 7 are other branches' (the lead renumbers at merge)
+    (8, "major incidents, calls, published fixes", _proactive),
 )
 
 

@@ -39,6 +39,7 @@ from pipeline.stages.screening import ScreeningPolicy, screen_mail
 if TYPE_CHECKING:
     from pipeline.app import Tiket
     from pipeline.jobs.desk import Desk
+    from pipeline.jobs.proactive import ProactiveDesk
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,11 @@ class MailIntake:
     def triager(self) -> Triager:
         """The app's triager (the model loads on the first batch that needs it)."""
         return self.app.triager
+
+    @property
+    def proactive(self) -> ProactiveDesk:
+        """The app's first diagnosis, known fixes, major incidents and calls."""
+        return self.app.proactive
 
     @property
     def desk_actions(self) -> Desk:
@@ -225,16 +231,24 @@ class MailIntake:
             stage = "match"
             match = self._match(mail)
             stage = "plan"
+            known_major: int | None = None  # the accepted major incident a new ticket joins
             if verdict.accept and self._from_agent(mail, match):
                 plan = self._plan_agent_reply(mail, match, now)
+            elif verdict.accept and (served := self.proactive.plan_self_served(mail, match, now)):
+                plan = served
             else:
                 language = detect_language(mail.text, mail.content_language)
                 plan = plan_intake(mail, verdict, match, triage, self.promise, language=language)
+                plan, known_major = self.proactive.shape_intake(plan, mail, now)
             stage = "apply"
             mails = plan.mails + (plan.update.mails if plan.update else ())
-            ref, acknowledged = self.store.apply_plan(
-                stored, mail, plan, now, lambda ref: self._render(mails, ref, stored.id, now)
-            )
+            with self.store.db.atomic():  # the plan and what it sets off, or neither
+                ref, acknowledged = self.store.apply_plan(
+                    stored, mail, plan, now, lambda ref: self._render(mails, ref, stored.id, now)
+                )
+                self.proactive.after_intake(plan, known_major, ref, now)
+                if plan.update is not None:
+                    self.proactive.after_update(plan.update, now)
         except ClaimLost as exc:  # another daemon owns the mail now: not a failure of the mail
             log.warning("mail=%s:%d action=skipped reason=%s", stored.mailbox, stored.id, exc)
             return IntakeResult(inbound_id=stored.id, disposition="claim_lost")
