@@ -153,6 +153,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             action.add_argument("--reason", default="")
         if name in ("resolve", "close", "reopen", "pending"):
             action.add_argument("--note", default="", required=name in ("resolve", "pending"))
+        if name == "resolve":
+            action.add_argument(
+                "--publish",
+                action="store_true",
+                help="offer the note as a known fix in later acknowledgements",
+            )
+    from pipeline.proactive_cli import register as register_proactive
+    from pipeline.proactive_cli import register_tickets
+
+    register_tickets(tsub)
 
     review = _parser_with_example(
         sub,
@@ -269,6 +279,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     from pipeline.digest_cli import register as register_digest
 
     register_digest(sub)
+    register_proactive(sub)
     if command in MODEL_COMMANDS:  # only these import scikit-learn (and only when run)
         from classifiers.cli import register
 
@@ -469,6 +480,8 @@ def cmd_ticket_action(args: argparse.Namespace, settings: Settings) -> int:
     else:
         target = {"resolve": "resolved", "close": "closed", "reopen": "open", "pending": "pending"}
         app.desk.set_status(args.ref, target[action], args.agent, args.note, now)
+        if action == "resolve" and args.publish:
+            app.proactive.publish(args.ref, args.note, args.agent, now)
     app.deliver_outbox()
     print(state_line(app.store.ticket_state(args.ref)))
     return 0

@@ -20,6 +20,7 @@ from pipeline.edges import proactive_models as p
 from pipeline.edges.store import Store, naive, utc
 from pipeline.errors import NotFound
 from pipeline.stages.calls import BookedCall
+from pipeline.stages.digest import MajorItem
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -213,7 +214,7 @@ class ProactiveStore:
         self, statuses: Sequence[str] | None = None, since: datetime | None = None
     ) -> list[MajorRow]:
         """Major incidents, oldest first (in these statuses, detected since `since`)."""
-        query = p.MajorIncident.select(p.MajorIncident, m.Ticket.ref).join(
+        query = p.MajorIncident.select(p.MajorIncident, m.Ticket.id, m.Ticket.ref).join(
             m.Ticket, on=(p.MajorIncident.parent == m.Ticket.id)
         )
         if statuses is not None:
@@ -225,7 +226,7 @@ class ProactiveStore:
     def major_of(self, ticket_id: int) -> MajorRow | None:
         """The major incident whose parent this ticket is, or None."""
         row = (
-            p.MajorIncident.select(p.MajorIncident, m.Ticket.ref)
+            p.MajorIncident.select(p.MajorIncident, m.Ticket.id, m.Ticket.ref)
             .join(m.Ticket, on=(p.MajorIncident.parent == m.Ticket.id))
             .where(p.MajorIncident.parent == ticket_id)
             .first()
@@ -235,7 +236,7 @@ class ProactiveStore:
     def major_by_id(self, major_id: int) -> MajorRow:
         """One major incident by id."""
         row = (
-            p.MajorIncident.select(p.MajorIncident, m.Ticket.ref)
+            p.MajorIncident.select(p.MajorIncident, m.Ticket.id, m.Ticket.ref)
             .join(m.Ticket, on=(p.MajorIncident.parent == m.Ticket.id))
             .where(p.MajorIncident.id == major_id)
             .first()
@@ -248,7 +249,7 @@ class ProactiveStore:
     def _major(row: Any) -> MajorRow:
         return MajorRow(
             id=row.id,
-            parent_id=row.parent_id,
+            parent_id=row.parent.id,
             parent_ref=row.parent.ref,
             status=row.status,
             signature=row.signature,
@@ -404,15 +405,50 @@ class ProactiveStore:
             for row in p.PublishedFix.select().order_by(p.PublishedFix.id.desc()).limit(limit)
         ]
 
-    # -- digest ---------------------------------------------------------------------------------
-    def self_served(self, start: datetime, end: datetime) -> int:
-        """Tickets resolved as self-served (the requester's #solved) in [start, end)."""
-        return int(
-            m.AuditRow.select()
-            .where(
-                (m.AuditRow.action == "self_served")
-                & (m.AuditRow.created_at >= naive(start))
-                & (m.AuditRow.created_at < naive(end))
-            )
-            .count()
+
+def digest_rows(start: datetime, end: datetime) -> tuple[tuple[MajorItem, ...], int]:
+    """The digest's major incidents (detected in [start, end)) and self-served ticket count."""
+    rows = list(
+        p.MajorIncident.select(p.MajorIncident, m.Ticket.ref, m.Ticket.subject)
+        .join(m.Ticket, on=(p.MajorIncident.parent == m.Ticket.id))
+        .where(
+            (p.MajorIncident.detected_at >= naive(start))
+            & (p.MajorIncident.detected_at < naive(end))
         )
+        .order_by(p.MajorIncident.id)
+    )
+    counts = {
+        r.major_id: r.n  # type: ignore[attr-defined]
+        for r in p.MajorMember.select(p.MajorMember.major, fn.COUNT(p.MajorMember.id).alias("n"))
+        .where(p.MajorMember.major.in_([r.id for r in rows]))
+        .group_by(p.MajorMember.major)
+    }
+    items = []
+    for row in rows:
+        started = utc(row.started_at) or start
+        resolved = utc(row.resolved_at)
+        items.append(
+            MajorItem(
+                ref=row.parent.ref,
+                subject=row.parent.subject,
+                status=row.status,
+                started_at=started,
+                members=counts.get(row.id, 0),
+                detection_minutes=round(
+                    ((utc(row.detected_at) or started) - started).total_seconds() / 60, 1
+                ),
+                resolution_minutes=None
+                if resolved is None
+                else round((resolved - started).total_seconds() / 60, 1),
+            )
+        )
+    served = (
+        m.AuditRow.select()
+        .where(
+            (m.AuditRow.action == "self_served")
+            & (m.AuditRow.created_at >= naive(start))
+            & (m.AuditRow.created_at < naive(end))
+        )
+        .count()
+    )
+    return tuple(items), int(served)

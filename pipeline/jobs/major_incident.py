@@ -93,12 +93,14 @@ class MajorIncidents:
         self._seen = 0  # the highest ticket id the detector has been shown
 
     # -- the detector ---------------------------------------------------------------------------
-    def detector(self, now: datetime) -> BurstDetector:
-        """The detector with the recent history (loaded on first use)."""
+    def detector(self, now: datetime, before_id: int | None = None) -> BurstDetector:
+        """The detector with the recent history (loaded on first use, up to `before_id`)."""
         if self._detector is None:
             detector = BurstDetector(self.policy)
             since = now - self.policy.baseline - self.policy.window
             for ticket in self.rows.ticket_texts(since=since):
+                if before_id is not None and ticket.id >= before_id:
+                    break
                 self._remember(detector, ticket)
             detector.mark_linked(self.rows.linked_ticket_ids(since))
             self._detector = detector
@@ -167,7 +169,7 @@ class MajorIncidents:
         """Show a new ticket to the detector and act on what it finds (link or propose)."""
         if not self.enabled:
             return NOTHING
-        detector = self.detector(now)
+        detector = self.detector(now, before_id=ticket_id)
         self._catch_up(detector, ticket_id)
         [ticket] = self.rows.ticket_texts(only_id=ticket_id)
         self._seen = max(self._seen, ticket_id)

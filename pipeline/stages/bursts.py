@@ -75,6 +75,7 @@ class BurstDecision:
 
 
 NOTHING = BurstDecision(action="none")
+PRIOR_DOCUMENTS = 100
 
 
 def poisson_tail(count: int, expected: float) -> float:
@@ -232,7 +233,9 @@ class _Weights(dict[str, float]):
     def __init__(self, detector: BurstDetector) -> None:
         super().__init__()
         self.frequency = detector.frequency
-        self.documents = len(detector.history) + 1
+        # a young desk has few mails: count some unseen ones, so that a word every mail of a
+        # burst shares does not weigh nothing just because the burst is all there is
+        self.documents = len(detector.history) + 1 + PRIOR_DOCUMENTS
 
     def __missing__(self, word: str) -> float:
         value = self[word] = idf_weight(self.frequency.get(word, 0), self.documents)
