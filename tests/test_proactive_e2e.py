@@ -15,6 +15,7 @@ from pipeline.app import Tiket
 from pipeline.cli import main
 from pipeline.edges import models as m
 from pipeline.edges import proactive_models as p
+from pipeline.jobs.digest_job import compute_figures, render_digest
 from pipeline.records import Suggestion, TriageOutcome
 from tests.agent_mail import agent_reply, parse, requester_reply
 from tests.servers import ImapUser, SmtpSink
@@ -78,6 +79,7 @@ def settings_for(tmp_path: Path, imap_user: ImapUser, sink: SmtpSink, **desk: st
             "tiers.L3": {"members": [L3_AGENT], "group": "l3@desk.example"},
             "tiers.L2": {"members": [L2_AGENT], "group": "l2@desk.example"},
             "digest": {"managers": [MANAGER]},
+            "major_incident": {"enabled": True},
         },
     )
 
@@ -169,6 +171,13 @@ def test_burst_becomes_a_major_incident_that_agents_accept_update_and_resolve(
     audit = {e.action for e in m.AuditRow.select().where(m.AuditRow.ticket == parent.id)}
     assert {"major_candidate", "major_accepted", "major_update", "status_changed"} <= audit
 
+    now = datetime.now(UTC)
+    figures = compute_figures(app.store, settings, now.date(), now)
+    [item] = figures.major_incidents
+    assert (item.ref, item.members, item.status) == (parent.ref, 8, "resolved")
+    assert item.resolution_minutes is not None and item.detection_minutes >= 0
+    assert parent.ref in render_digest(figures, settings, now).raw.decode()
+
     assert main(["--config", str(tmp_path / "tiket.toml"), "major", "list", "--json"]) == 0
     [listed] = json.loads(capsys.readouterr().out)
     assert listed["members"] == 8 and listed["minutes_to_resolution"] is not None
@@ -232,6 +241,8 @@ def test_printer_acknowledgement_asks_printing_questions_offers_a_fix_and_solved
     actions = [e.action for e in m.AuditRow.select().where(m.AuditRow.ticket == ticket.id)]
     assert "self_served" in actions and "first_diagnosis" in actions
     assert any("Resolved" in x["Subject"] for x in inbox(smtp_sink)["ann@example.com"])
+    now = datetime.now(UTC)
+    assert compute_figures(app.store, settings, now.date(), now).self_served == 1
 
 
 def test_breach_acknowledgement_gives_first_steps_not_questions(

@@ -12,6 +12,7 @@ updates on the parent reach every member's requester; resolving the parent resol
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
     from pipeline.app import Tiket
 
 log = logging.getLogger(__name__)
+
+PATTERN_TTL = 5.0
 
 
 def burst_policy(settings: Settings) -> BurstPolicy:
@@ -91,6 +94,7 @@ class MajorIncidents:
         self.zone = app.settings.desk.timezone
         self._detector: BurstDetector | None = None
         self._seen = 0  # the highest ticket id the detector has been shown
+        self._patterns: tuple[float, list[KnownPattern]] | None = None
 
     # -- the detector ---------------------------------------------------------------------------
     def detector(self, now: datetime, before_id: int | None = None) -> BurstDetector:
@@ -121,7 +125,21 @@ class MajorIncidents:
             self._remember(detector, ticket)
 
     def patterns(self, now: datetime) -> list[KnownPattern]:
-        """Open candidates, accepted major incidents, and rejected ones still resting."""
+        """Open candidates, accepted major incidents, and rejected ones still resting (cached for
+        PATTERN_TTL seconds: intake asks twice per new ticket; this process's own decisions
+        drop the cache at once, another process's are seen within the TTL)."""
+        cached = self._patterns
+        if cached is not None and time.monotonic() - cached[0] < PATTERN_TTL:
+            return [p for p in cached[1] if p.until is None or p.until > now]
+        found = self._load_patterns(now)
+        self._patterns = (time.monotonic(), found)
+        return found
+
+    def forget_patterns(self) -> None:
+        """Drop the cached patterns (a major incident changed)."""
+        self._patterns = None
+
+    def _load_patterns(self, now: datetime) -> list[KnownPattern]:
         found = []
         recent = now - self.suppress - self.policy.baseline
         for major in self.rows.majors(("candidate", "accepted")) + self.rows.majors(
@@ -218,6 +236,7 @@ class MajorIncidents:
             now=now,
         )
         self.rows.add_members(major_id, decision.members, "burst", now, told=False)
+        self.forget_patterns()
         managers = tuple(str(a) for a in self.settings.section("digest")["managers"])
         update = plan_candidate(
             self.store.ticket_state(parent_id),
@@ -254,6 +273,7 @@ class MajorIncidents:
         with self.store.db.atomic():
             parent, major = self._major(ref, "candidate")
             self.rows.update_major(major.id, status="accepted", decided_at=now, decided_by=actor)
+            self.forget_patterns()
             self._apply(plan_accept(parent, actor), now)
             parent = self.store.ticket_state(parent.id)
             told = 0
@@ -275,6 +295,7 @@ class MajorIncidents:
             self.rows.update_major(
                 major.id, status="rejected", decided_at=now, decided_by=actor, suppress_until=until
             )
+            self.forget_patterns()
             self._apply(plan_reject(parent, actor, now, until, self.zone), now)
             for ticket_id, _ in self.rows.members(major.id):
                 self._apply(
@@ -318,6 +339,7 @@ class MajorIncidents:
         resolved = 0
         with self.store.db.atomic():
             self.rows.update_major(major.id, status="resolved", resolved_at=now)
+            self.forget_patterns()
             for ticket_id, _ in self.rows.members(major.id):
                 member = self.store.ticket_state(ticket_id)
                 update = plan_member_resolved(member, parent, note, actor, now, reopen_hours=hours)

@@ -12,6 +12,7 @@ members when its parent is resolved.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+FIX_TTL = 60.0
+
 
 class ProactiveDesk:
     """First diagnosis, known fixes, major incidents, calls and self-service for one app."""
@@ -48,6 +51,7 @@ class ProactiveDesk:
         kb = app.settings.section("kb")
         self.min_score = float(kb["min_score"])
         self.max_fixes = int(kb["max_fixes"])
+        self._published: tuple[float, tuple[KnownFix, ...]] | None = None
 
     @cached_property
     def majors(self) -> MajorIncidents:
@@ -88,22 +92,28 @@ class ProactiveDesk:
         self, plan: IntakePlan, known_major: int | None, ref: str | None, now: datetime
     ) -> None:
         """A new ticket exists: show it to the burst detector (in the intake's transaction)."""
-        if plan.new_ticket is not None and ref:
+        if plan.new_ticket is not None and ref and self.majors.enabled:
             self.majors.observe(self.rows.ticket_id(ref), now, known_major)
 
     def fixes_for(self, subject: str, text: str, category: str | None) -> tuple[FixMatch, ...]:
         """The best known fixes for a new ticket's words: articles and published fixes."""
-        published = tuple(
-            published_fix(f"#{ticket_id}", title, note, words)
-            for ticket_id, title, note, words in self.rows.published_fixes()
-        )
         return match_fixes(
             tokens(f"{subject}\n{text}"),
             category,
-            self.articles + published,
+            self.articles + self.published(),
             min_score=self.min_score,
             limit=self.max_fixes,
         )
+
+    def published(self) -> tuple[KnownFix, ...]:
+        """Published fixes (cached for FIX_TTL seconds; this process's publishing drops it)."""
+        if self._published is None or time.monotonic() - self._published[0] >= FIX_TTL:
+            fixes = tuple(
+                published_fix(f"#{ticket_id}", title, note, words)
+                for ticket_id, title, note, words in self.rows.published_fixes()
+            )
+            self._published = (time.monotonic(), fixes)
+        return self._published[1]
 
     def breach_steps(self, language: str) -> tuple[str, ...]:
         """The breach policy's first steps for the user, in their language ([security])."""
@@ -203,6 +213,7 @@ class ProactiveDesk:
         words = " ".join(sorted(tokens(f"{ticket.subject}\n{note}", 1500)))
         with store.db.atomic():
             self.rows.publish_fix(ticket.id, title, note.strip(), words, agent, now)
+            self._published = None
             store.apply_update(
                 TicketUpdate(
                     ticket_id=ticket.id,
