@@ -24,7 +24,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import MailboxError, NotFound, TiketError
-from pipeline.records import IntakeResult
+from pipeline.records import IntakeResult, SimilarTicket
 from pipeline.settings import DAYS, Mailbox, Settings
 from pipeline.stages.lifecycle import DeskPolicy, TierInfo
 from pipeline.stages.rendering import DeskIdentity
@@ -121,10 +121,14 @@ def desk_policy(settings: Settings) -> DeskPolicy:
             calendar=calendar,
             always_on=frozenset(sla.always_on),
             warn_before=timedelta(minutes=sla.warn_before_minutes),
+            escalate_first_response=frozenset(
+                p for p, on in sla.escalate_on_missed_first_response.items() if on
+            ),
         ),
         tiers={k: TierInfo(key=k, name=t.name, group=t.group) for k, t in settings.tiers.items()},
         security_contact=settings.security_contact,
         auto_close_after=timedelta(hours=sla.auto_close_after_hours),
+        tell_relaxed_target=sla.tell_requester_of_relaxed_target,
     )
 
 
@@ -219,6 +223,12 @@ class Tiket:
         from pipeline.jobs.intake import MailIntake
 
         return MailIntake(self)
+
+    @cached_property
+    def categories(self) -> frozenset[str]:
+        """The desk's category keys ([triage] categories); empty: any category is accepted."""
+        configured = self.settings.section("triage").get("categories") or {}
+        return frozenset(str(k) for k in configured)
 
     def load_model(self) -> str | None:
         """Load the triage model now (the daemon does, before its first IDLE); the failure or None."""
@@ -388,6 +398,11 @@ class Tiket:
             }
             for v in views
         ]
+
+    def similar_index_query(self, text: str, k: int = 3) -> tuple[SimilarTicket, ...]:
+        """The k resolved tickets most like `text` (the index catches up with the database first)."""
+        self.similar.refresh()
+        return self.similar.query(text, k)
 
     def similar_to(self, ref: str) -> list[dict[str, Any]]:
         """The most similar resolved tickets, with how they were solved."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import ConfigError, InvalidAction, NotFound, TiketError
 from pipeline.settings import Settings, load_settings
-from pipeline.vocabulary import KINDS, PRIORITIES, TIERS
+from pipeline.vocabulary import HEADS, KINDS, PRIORITIES, TIERS
 
 if TYPE_CHECKING:
     from pipeline.app import RunSummary, Tiket
@@ -184,16 +184,19 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     raccept = _parser_with_example(
         rsub,
         "accept",
-        "accept every suggestion of a ticket",
-        "tiket review accept TKT-000007",
+        "accept the suggestions of a ticket (all not yet decided, or the --field ones)",
+        "tiket review accept TKT-000007 --field category",
         cmd_review_accept,
     )
     raccept.add_argument("ref")
     raccept.add_argument("--agent", default="l1", help="who decides (for the audit trail)")
+    raccept.add_argument(
+        "--field", action="append", choices=HEADS, help="accept only this field's suggestion"
+    )
     rset = _parser_with_example(
         rsub,
         "set",
-        "correct kind, category or priority of a ticket",
+        "decide kind, category or priority of a ticket (only the fields given are saved)",
         "tiket review set TKT-000007 --kind incident --priority P2",
         cmd_review_set,
     )
@@ -517,7 +520,10 @@ def cmd_review_accept(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.review import state_line
 
     app = _app(settings)
-    app.desk.review(args.ref, {}, args.agent, app.clock())
+    if args.field:
+        app.desk.review(args.ref, {}, args.agent, app.clock(), accept=tuple(args.field))
+    else:
+        app.desk.accept_all(args.ref, args.agent, app.clock())
     print(state_line(app.store.ticket_state(args.ref)))
     return 0
 

@@ -276,6 +276,7 @@ class Dossier:
     suggestions: tuple[Suggestion, ...] = ()
     conversation: tuple[tuple[str, str, str, str], ...] = ()  # (at, direction, from, body)
     similar: tuple[SimilarTicket, ...] = ()
+    decided: frozenset[str] = frozenset()  # heads an agent has labelled (a correction or accept)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TextIO
 
 from pipeline.errors import InvalidAction
-from pipeline.jobs.desk import Desk
 
 if TYPE_CHECKING:
     from pipeline.app import Tiket
 from pipeline.records import TicketState
+from pipeline.stages.lifecycle import unsure_heads
 from pipeline.vocabulary import KINDS, PRIORITIES
 
 Ask = Callable[[str], str]
@@ -59,8 +59,8 @@ def run_review(
     out: TextIO,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> int:
-    """The interactive loop; returns how many tickets were decided."""
-    desk = app.desk
+    """The interactive loop; returns how many tickets were decided. Ctrl-C or Ctrl-D stops it
+    cleanly (what was saved stays saved)."""
     queue = app.store.review_queue()
     decided = 0
     if not queue:
@@ -69,43 +69,81 @@ def run_review(
     for number, ticket_id in enumerate(queue, start=1):
         item = app.review_item(ticket_id, similar=True)
         show(item, out, f"[{number}/{len(queue)}]")
-        while True:
-            key = ask("[a]ccept  [k]ind  [c]ategory  [p]riority  [e]scalate  [s]kip  [q]uit > ")
-            key = key.strip().lower()[:1]
-            if key == "q":
-                return decided
-            if key == "s":
-                break
-            try:
-                if _decide(desk, str(item["ref"]), key, agent, ask, clock()):
-                    decided += 1
-                    print(f"  saved {item['ref']}", file=out)
-                    break
-            except InvalidAction as exc:
-                print(f"  {exc}", file=out)
+        try:
+            outcome = _review_one(app, str(item["ref"]), agent, ask, out, clock)
+        except (EOFError, KeyboardInterrupt):
+            print(f"\nStopped: {decided} decided.", file=out)
+            return decided
+        if outcome == "quit":
+            return decided
+        decided += outcome == "decided"
     print(f"Done: {decided} decided.", file=out)
     return decided
 
 
-def _decide(desk: Desk, ref: str, key: str, agent: str, ask: Ask, now: datetime) -> bool:
-    if key == "a":
-        desk.review(ref, {}, agent, now)
-        return True
-    if key == "e":
-        desk.review(ref, {}, agent, now)
-        desk.escalate(ref, agent, "escalated from L1 review", now)
-        return True
-    head = {"k": "kind", "c": "category", "p": "priority"}.get(key)
-    if head is None:
-        return False
-    choices = {"kind": "/".join(KINDS), "priority": "/".join(PRIORITIES)}.get(head, "any name")
-    value = ask(f"  {head} ({choices}) > ").strip()
-    if not value:
-        return False
+PROMPT = "[a]ccept  [k]ind  [c]ategory  [p]riority  [e]scalate  [s]kip  [q]uit > "
+FIELD_KEYS = {"k": "kind", "c": "category", "p": "priority"}
+
+
+def _review_one(
+    app: Tiket, ref: str, agent: str, ask: Ask, out: TextIO, clock: Callable[[], datetime]
+) -> str:
+    """One ticket until it is decided, skipped or the agent quits: decided | skipped | quit."""
+    desk = app.desk
+    while True:
+        key = ask(PROMPT).strip().lower()[:1]
+        if key in ("q", "s"):
+            return "quit" if key == "q" else "skipped"
+        try:
+            if key == "a":
+                desk.accept_all(ref, agent, clock())
+            elif key == "e":
+                desk.accept_all(ref, agent, clock())
+                desk.escalate(ref, agent, "escalated from L1 review", clock())
+            elif key in FIELD_KEYS:
+                head = FIELD_KEYS[key]
+                value = _pick(head, _choices(app, head), ask)
+                if value is None:
+                    continue
+                desk.review(ref, {head: value}, agent, clock())
+            else:
+                print(f"  unknown key {key or '(none)'!r}: use a, k, c, p, e, s or q", file=out)
+                continue
+        except InvalidAction as exc:
+            print(f"  {exc}", file=out)
+            continue
+        ticket = app.store.ticket_state(ref)
+        if not ticket.needs_review:
+            print(f"  saved {ref}", file=out)
+            return "decided"
+        print(f"  saved; still to decide: {', '.join(_waiting(app, ticket.id))}", file=out)
+
+
+def _choices(app: Tiket, head: str) -> tuple[str, ...]:
+    """The known classes of a head, for the pick-list (categories: the desk's list)."""
+    if head == "kind":
+        return KINDS
     if head == "priority":
-        value = value.upper()
-    desk.review(ref, {head: value.lower() if head == "kind" else value}, agent, now)
-    return True
+        return PRIORITIES
+    return tuple(sorted(app.categories))
+
+
+def _pick(head: str, choices: tuple[str, ...], ask: Ask) -> str | None:
+    """Ask for a value: a number from the pick-list or the value itself; None when left empty."""
+    listing = "  ".join(f"{n}) {c}" for n, c in enumerate(choices, start=1))
+    answer = ask(f"  {head} ({listing or 'any name'}) > ").strip()
+    if not answer:
+        return None
+    if answer.isdigit() and 1 <= int(answer) <= len(choices):
+        return choices[int(answer) - 1]
+    if head == "priority":
+        return answer.upper()
+    return answer.lower() if head == "kind" else answer
+
+
+def _waiting(app: Tiket, ticket_id: int) -> list[str]:
+    decided = app.store.decided_heads(ticket_id)
+    return [h for h in unsure_heads(app.store.suggestions(ticket_id)) if h not in decided]
 
 
 def state_line(ticket: TicketState) -> str:

@@ -89,6 +89,8 @@ class SlaSettings:
     always_on: tuple[str, ...]
     warn_before_minutes: int
     auto_close_after_hours: float
+    escalate_on_missed_first_response: Mapping[str, bool]
+    tell_requester_of_relaxed_target: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -443,6 +445,9 @@ def _build_sla(sla: Mapping[str, Any], origin: str) -> SlaSettings:
     values = {k: v for k, v in sla.items()}
     values["first_response_hours"] = MappingProxyType(dict(sla["first_response_hours"]))
     values["resolution_hours"] = MappingProxyType(dict(sla["resolution_hours"]))
+    values["escalate_on_missed_first_response"] = MappingProxyType(
+        {p: bool(v) for p, v in sla["escalate_on_missed_first_response"].items()}
+    )
     for key in ("business_days", "holidays", "always_on"):
         values[key] = tuple(sla[key])
     return SlaSettings(**values)

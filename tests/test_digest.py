@@ -736,3 +736,24 @@ def test_the_resolution_goal_comes_from_config(tmp_path: Path) -> None:
         tmp_path, extra={"digest": {"resolution_goal_hours": 8.0}}
     )
     assert targets_from(settings).resolution_goal_hours == 8.0
+
+
+@pytest.mark.one_backend
+def test_applied_suggestions_are_scored_by_what_agents_later_did() -> None:
+    """Agreement counts only looked-at fields; applied suggestions get their own precision."""
+    from pipeline.stages.digest import DecisionPair, _review
+
+    review = _review(
+        (),
+        (
+            DecisionPair(head="category", suggested="printing", chosen="printing", count=3),
+            DecisionPair(head="category", suggested="email", chosen="network", count=1),
+            DecisionPair(head="priority", suggested="P3", chosen="P3", applied=True, count=8),
+            DecisionPair(head="priority", suggested="P3", chosen="P1", applied=True, count=2),
+        ),
+    )
+    heads = {h.head: h for h in review.heads}
+    assert (heads["category"].decided, heads["category"].agreed) == (4, 3)
+    assert heads["category"].applied_checked == 0 and heads["category"].applied_precision is None
+    assert (heads["priority"].applied_checked, heads["priority"].applied_confirmed) == (10, 8)
+    assert heads["priority"].applied_precision == 0.8

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,6 +20,7 @@ from pipeline.stages.lifecycle import (
     plan_escalation,
     plan_review,
     plan_status,
+    plan_target_update,
 )
 from pipeline.stages.sla import Calendar, SlaPolicy
 
@@ -117,7 +119,9 @@ def test_review_keeps_suggestions_and_corrections_as_labels() -> None:
         Suggestion(head="kind", label="request", confidence=0.6, applied=False),
         Suggestion(head="category", label="Hardware", confidence=0.7, applied=False),
     )
-    update = plan_review(ticket(), suggestions, {"kind": "incident", "priority": "P2"}, "l1")
+    update = plan_review(
+        ticket(), suggestions, {"kind": "incident", "priority": "P2"}, "l1", accept=("category",)
+    )
     assert set(update.decisions) == {
         ("kind", "incident", "request"),
         ("category", "Hardware", "Hardware"),
@@ -227,3 +231,119 @@ def test_a_requester_reply_to_an_escalated_ticket_reaches_its_tier() -> None:
     [forward] = reply_to("L2").mails
     assert forward.to == ("l2@desk.example",) and dict(forward.context)["text"] == "It jams again."
     assert reply_to("L1").mails == ()
+
+
+UNSURE = (
+    Suggestion(head="kind", label="request", confidence=0.6, applied=False),
+    Suggestion(head="category", label="printing", confidence=0.7, applied=False),
+    Suggestion(head="priority", label="P3", confidence=0.9, applied=True),
+)
+
+
+@pytest.mark.parametrize(
+    ("corrections", "accept", "decided", "labelled", "still_waiting"),
+    [
+        ({"kind": "incident"}, (), frozenset(), {"kind"}, True),  # one fix: category still unsure
+        ({}, ("category",), frozenset({"kind"}), {"category"}, False),  # the last unsure head
+        ({"category": "network"}, ("kind",), frozenset(), {"kind", "category"}, False),
+        ({"priority": "P1"}, (), frozenset(), {"priority"}, True),  # an applied head corrected
+    ],
+)
+def test_review_labels_only_what_the_agent_decided(
+    corrections: dict[str, str],
+    accept: tuple[str, ...],
+    decided: frozenset[str],
+    labelled: set[str],
+    still_waiting: bool,
+) -> None:
+    """Correcting one field never accepts the others; the ticket waits until all are decided."""
+    update = plan_review(ticket(), UNSURE, corrections, "l1", accept=accept, decided=decided)
+    assert {head for head, _, _ in update.decisions} == labelled
+    assert dict(update.fields)["needs_review"] is still_waiting
+    assert (update.status is None) is still_waiting
+
+
+@pytest.mark.parametrize(
+    ("corrections", "accept", "message"),
+    [
+        ({"colour": "red"}, (), "unknown field 'colour'"),
+        ({"priority": "P9"}, (), "priority must be one of P1, P2, P3, P4"),
+        ({"category": "hacked-label"}, (), "unknown category 'hacked-label'"),
+        ({}, ("urgency",), "unknown field 'urgency'"),
+        ({}, (), "nothing decided"),
+    ],
+)
+def test_review_refuses_unknown_fields_and_values(
+    corrections: dict[str, str], accept: tuple[str, ...], message: str
+) -> None:
+    """Unknown keys and invalid values get a message that names them; nothing is saved."""
+    with pytest.raises(InvalidAction, match=message):
+        plan_review(
+            ticket(), UNSURE, corrections, "l1", accept=accept,
+            categories=frozenset({"printing", "network"}),
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("changes", "priority", "relaxed_too", "expected"),
+    [
+        ({"priority": "P3"}, "P1", False, ("first response", "2026-11-27 10:00", True)),
+        ({"priority": "P3"}, "P2", False, ("first response", "2026-11-27 11:00", True)),
+        ({"priority": "P2"}, "P3", False, None),  # a relaxed target: not by default
+        ({"priority": "P2"}, "P3", True, ("first response", "2026-11-27 12:00", False)),
+        ({"priority": "P3"}, "P4", False, None),  # the same 3 h first response: nothing moves
+        (
+            {"priority": "P3", "first_response_at": NOW - timedelta(minutes=30)},
+            "P1",
+            False,
+            ("resolution", "2026-11-27 13:00", True),
+        ),
+        ({"priority": "P3", "status": "resolved"}, "P1", False, None),
+        ({"priority": "P1"}, "P1", False, None),
+    ],
+)
+def test_a_changed_priority_tells_the_requester_the_new_target(
+    changes: dict[str, object],
+    priority: str,
+    relaxed_too: bool,
+    expected: tuple[str, str, bool] | None,
+) -> None:
+    """A new priority that moves the promised time gives one short update (tighter by default)."""
+    policy = replace(POLICY, tell_relaxed_target=relaxed_too)
+    mail = plan_target_update(ticket(**changes), priority, policy, NOW)
+    if expected is None:
+        assert mail is None
+        return
+    assert (
+        mail is not None and mail.to == ("ann@example.com",) and mail.template == "target_changed"
+    )
+    context = dict(mail.context)
+    what = "first response" if context["first_response"] else "resolution"
+    assert (what, str(context["due"])[:16], context["sooner"]) == expected
+
+
+def test_review_that_raises_the_priority_mails_the_new_target() -> None:
+    """L1 sets P1 on an unsure P3 ticket: the update carries the target mail to the requester."""
+    suggestions = (Suggestion(head="priority", label="P3", confidence=0.4, applied=False),)
+    update = plan_review(
+        ticket(priority="P3"), suggestions, {"priority": "P1"}, "l1", policy=POLICY, now=NOW
+    )
+    assert [m.template for m in update.mails] == ["target_changed"]
+
+
+@pytest.mark.parametrize("language", ["en", "ms"])
+def test_the_target_update_renders_in_both_languages(language: str) -> None:
+    """The update mail renders (text and HTML) with the new priority and time in the subject."""
+    from email import message_from_bytes, policy
+
+    from pipeline.stages.rendering import DeskIdentity, render_mail
+
+    intent = plan_target_update(ticket(priority="P3", language=language), "P1", POLICY, NOW)
+    assert intent is not None
+    desk = DeskIdentity(
+        name="IT Desk", address="it@desk.example", message_id_domain="desk.example", timezone="UTC"
+    )
+    out = render_mail(intent, ref="TKT-000002", desk=desk, now=NOW, message_id="<t@desk.example>")
+    message = message_from_bytes(out.raw, policy=policy.default)
+    assert "P1" in str(message.get_body(preferencelist=("plain",)).get_content())
+    assert "10:00" in str(message["Subject"]) and message["To"] == "ann@example.com"

@@ -72,6 +72,9 @@ def test_mail_to_review_to_breach_to_escalation_to_agent_resolution(
         extra={
             "tiers.L2": {"members": [AGENT], "group": "l2@desk.example"},
             "tiers.L1": {"group": "l1@desk.example"},
+            "sla": {  # this desk escalates every missed first response
+                "escalate_on_missed_first_response": {p: True for p in ("P1", "P2", "P3", "P4")}
+            },
         },
     )
     config = str(tmp_path / "tiket.toml")
@@ -114,6 +117,8 @@ def test_mail_to_review_to_breach_to_escalation_to_agent_resolution(
                 "incident",
                 "--priority",
                 "P3",
+                "--category",
+                "Hardware",
                 "--agent",
                 "l1.anna",
             ]

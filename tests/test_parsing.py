@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,48 @@ def test_a_broken_parse_pool_falls_back_to_parsing_in_process(
     results = pool.parse_many([(raw, NOW)] * MIN_BATCH)
     assert len(results) == MIN_BATCH and all(r.sender == results[0].sender for r in results)
     assert pool.workers == 0
+
+
+def _winmail_only(payload: bytes) -> bytes:
+    """An Outlook-style mail whose only part is a winmail.dat (no text part of its own)."""
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["From"] = "Outlook User <outlook.user@example.com>"
+    message["To"] = "support@tiket.example.org"
+    message["Subject"] = "RTF only"
+    message.add_attachment(
+        payload, maintype="application", subtype="ms-tnef", filename="winmail.dat"
+    )
+    return message.as_bytes()
+
+
+def test_winmail_dat_becomes_the_mails_attachments() -> None:
+    """Outlook's TNEF container is opened: its files are the attachments, not winmail.dat."""
+    mail = parse((MAILS / "mimekit__tnef__rich-text.eml").read_bytes())
+    names = [a.filename for a in mail.attachments]
+    assert "kitten-playing-with-a-christmas-tree.jpg" in names
+    assert "winmail.dat" not in names
+    kitten = next(a for a in mail.attachments if a.filename.startswith("kitten"))
+    assert kitten.content_type == "image/jpeg" and kitten.payload[:3] == b"\xff\xd8\xff"
+
+
+def test_winmail_dat_body_is_the_text_when_the_mail_has_none() -> None:
+    """A mail whose body exists only as RTF inside winmail.dat gets that body as its text."""
+    raw = (MAILS / "mimekit__tnef__rich-text.eml").read_bytes()
+    original = parse(raw)
+    payload = next(
+        part.get_payload(decode=True)
+        for part in message_from_bytes(raw, policy=policy.default).walk()
+        if part.get_content_type() == "application/ms-tnef"
+    )
+    mail = parse(_winmail_only(payload))
+    assert "Christmas to remember" in mail.text
+    assert "\\rtf" not in mail.text and "{" not in mail.text[:200]
+    assert {a.filename for a in mail.attachments} == {a.filename for a in original.attachments}
+
+
+def test_a_broken_winmail_dat_is_kept_as_it_came() -> None:
+    """A container that does not decode stays an attachment; nothing is lost."""
+    mail = parse(_winmail_only(b"not a tnef stream at all"))
+    assert [a.filename for a in mail.attachments] == ["winmail.dat"]

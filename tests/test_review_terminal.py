@@ -33,29 +33,20 @@ def read_until(fd: int, marker: str, seen: list[str], timeout: float = 30) -> st
     return "".join(seen)
 
 
-def test_review_in_a_terminal_accepts_then_corrects(tmp_path: Path) -> None:
-    """Two tickets wait; 'a' accepts the first, 'k' + 'incident' corrects the second; queue empties."""
+def review_session(tmp_path: Path, mails: list[bytes]) -> tuple[subprocess.Popen[bytes], int]:
+    """The mails taken in (every suggestion unsure), then `tiket review` on a pseudo-terminal:
+    the process and the terminal's controlling side."""
     settings = test_settings(tmp_path)
     maildir = tmp_path / "Maildir"
     for sub in ("cur", "new", "tmp"):
         (maildir / sub).mkdir(parents=True)
-    (maildir / "new" / "1").write_bytes(mail(1, "Need Visio licence", "Please install Visio."))
-    (maildir / "new" / "2").write_bytes(
-        mail(2, "Monitor flickers", "My monitor flickers badly.", sender="raj@example.com")
-    )
-    (Tiket.open(settings, triager=UnsureModel())).run_once()
+    for n, raw in enumerate(mails, start=1):
+        (maildir / "new" / str(n)).write_bytes(raw)
+    Tiket.open(settings, triager=UnsureModel()).run_once()
     main_fd, child_fd = pty.openpty()
+    command = [sys.executable, "-m", "pipeline.cli", "--config", str(tmp_path / "tiket.toml")]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pipeline.cli",
-            "--config",
-            str(tmp_path / "tiket.toml"),
-            "review",
-            "--agent",
-            "anna",
-        ],
+        [*command, "review", "--agent", "anna"],
         stdin=child_fd,
         stdout=child_fd,
         stderr=child_fd,
@@ -63,6 +54,18 @@ def test_review_in_a_terminal_accepts_then_corrects(tmp_path: Path) -> None:
         close_fds=True,
     )
     os.close(child_fd)
+    return proc, main_fd
+
+
+def test_review_in_a_terminal_accepts_then_corrects(tmp_path: Path) -> None:
+    """Two tickets wait; 'a' accepts the first, 'k' + 'incident' corrects the second; queue empties."""
+    proc, main_fd = review_session(
+        tmp_path,
+        [
+            mail(1, "Need Visio licence", "Please install Visio."),
+            mail(2, "Monitor flickers", "My monitor flickers badly.", sender="raj@example.com"),
+        ],
+    )
     seen: list[str] = []
     try:
         screen = read_until(main_fd, "[a]ccept", seen)
@@ -71,8 +74,10 @@ def test_review_in_a_terminal_accepts_then_corrects(tmp_path: Path) -> None:
         screen = read_until(main_fd, "[2/2]", seen)
         read_until(main_fd, "[a]ccept", seen[-1:])
         os.write(main_fd, b"k\n")
-        read_until(main_fd, "kind (incident/request)", seen)
+        read_until(main_fd, "kind (1) incident  2) request)", seen)
         os.write(main_fd, b"incident\n")
+        screen = read_until(main_fd, "still to decide: category, priority", seen)
+        os.write(main_fd, b"a\n")  # the rest: accept the suggestions (each a decision of its own)
         read_until(main_fd, "Done: 2 decided.", seen)
     finally:
         proc.wait(timeout=30)
@@ -85,3 +90,22 @@ def test_review_in_a_terminal_accepts_then_corrects(tmp_path: Path) -> None:
         m.Decision.get((m.Decision.ticket == 2) & (m.Decision.head == "kind")).suggested
         == "request"
     )
+
+
+def test_review_keys_out_of_place_get_a_message_and_ctrl_d_stops_cleanly(tmp_path: Path) -> None:
+    """An unknown key is named; Ctrl-D at the prompt ends the session, exit 0, nothing saved."""
+    proc, main_fd = review_session(
+        tmp_path, [mail(1, "Need Visio licence", "Please install Visio.")]
+    )
+    seen: list[str] = []
+    try:
+        read_until(main_fd, "[a]ccept", seen)
+        os.write(main_fd, b"x\n")
+        read_until(main_fd, "unknown key 'x'", seen)
+        os.write(main_fd, b"\x04")  # Ctrl-D at an empty prompt
+        read_until(main_fd, "Stopped: 0 decided.", seen)
+    finally:
+        proc.wait(timeout=30)
+        os.close(main_fd)
+    assert proc.returncode == 0
+    assert m.Decision.select().count() == 0 and m.Ticket.get_by_id(1).needs_review

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -26,6 +27,7 @@ POLICY = SlaPolicy(
     resolution_hours={"P1": 4, "P2": 8, "P3": 24, "P4": 72},
     default_priority="P3",
     calendar=BUSINESS,
+    escalate_first_response=frozenset({"P1", "P2", "P3", "P4"}),
 )
 
 
@@ -151,3 +153,23 @@ def test_each_tier_gets_its_own_window_before_the_next_escalation() -> None:
     assert sla_actions(facts, "L2", "open", done, POLICY, kl(26, 13, 10), kl(26, 13, 5)) == []
     [late] = sla_actions(facts, "L2", "open", done, POLICY, kl(26, 16, 10), kl(26, 13, 5))
     assert (late.kind, late.tier, late.escalate_to) == ("breach", "L2", "L3")
+
+
+@pytest.mark.parametrize(
+    ("priority", "clock_hours", "expected"),
+    [
+        ("P3", 3, ("first_response", "breach", "L1", None)),  # the desk default: tell L1
+        ("P1", 1, ("first_response", "breach", "L1", "L2")),  # P1 escalates on both clocks
+    ],
+)
+def test_a_missed_first_response_escalates_only_where_the_desk_says(
+    priority: str, clock_hours: int, expected: tuple[str, str, str, str | None]
+) -> None:
+    """Default policy: a missed first response warns the tier, except P1, which escalates."""
+    policy = replace(POLICY, escalate_first_response=frozenset({"P1"}))
+    facts = ClockFacts(
+        created_at=kl(26, 10), priority=priority, first_response_at=None, resolved_at=None
+    )
+    late = kl(26, 10 + clock_hours, 5)
+    actions = sla_actions(facts, "L1", "open", frozenset(), policy, late)
+    assert [(a.clock, a.kind, a.tier, a.escalate_to) for a in actions][:1] == [expected]

@@ -867,6 +867,11 @@ class Store:
             .order_by(m.SuggestionRow.id)
         )
 
+    def decided_heads(self, ticket_id: int) -> frozenset[str]:
+        """Heads an agent has labelled on this ticket (corrected or explicitly accepted)."""
+        rows = m.Decision.select(m.Decision.head).where(m.Decision.ticket == ticket_id)
+        return frozenset(str(r.head) for r in rows)
+
     def conversation(self, ticket_id: int) -> tuple[tuple[str, str, str, str], ...]:
         """(at, direction, from, body) of every message of a ticket, oldest first."""
         return tuple(
@@ -977,16 +982,26 @@ class Store:
             )
         )
 
-    def resolved_texts(self, after_id: int, limit: int) -> list[tuple[int, str, str, str]]:
-        """(id, ref, subject + first message, resolution note) of resolved or closed tickets."""
+    def resolved_texts(
+        self, after: tuple[datetime, int] | None, limit: int
+    ) -> list[tuple[int, str, str, str, datetime]]:
+        """(id, ref, subject + first message, resolution note, resolved_at) of resolved or closed
+        tickets resolved after `after` = (resolved_at, id), in that order (so a ticket resolved
+        late is found even when newer tickets were resolved before it)."""
+        T = m.Ticket
+        newer: Any = T.id > 0
+        if after is not None:
+            at, ticket_id = naive(after[0]), after[1]
+            newer = (T.resolved_at > at) | ((T.resolved_at == at) & (T.id > ticket_id))
         rows = (
-            m.Ticket.select(m.Ticket.id, m.Ticket.ref, m.Ticket.subject, m.Ticket.resolution_note)
+            T.select(T.id, T.ref, T.subject, T.resolution_note, T.resolved_at)
             .where(
-                (m.Ticket.id > after_id)
-                & m.Ticket.resolution_note.is_null(False)
-                & m.Ticket.status.in_(("resolved", "closed"))
+                newer
+                & T.resolved_at.is_null(False)
+                & T.resolution_note.is_null(False)
+                & T.status.in_(("resolved", "closed"))
             )
-            .order_by(m.Ticket.id)
+            .order_by(T.resolved_at, T.id)
             .limit(limit)
         )
         found = list(rows)
@@ -999,7 +1014,13 @@ class Store:
             ):
                 bodies.setdefault(msg.ticket_id, msg.body[:1000])
         return [
-            (t.id, t.ref, f"{t.subject}\n{bodies.get(t.id, '')}", t.resolution_note or "")
+            (
+                t.id,
+                t.ref,
+                f"{t.subject}\n{bodies.get(t.id, '')}",
+                t.resolution_note or "",
+                naive_to_utc(t.resolved_at or datetime.min),  # never NULL: filtered above
+            )
             for t in found
         ]
 

@@ -75,6 +75,7 @@ class Desk:
         similar = self.similar.query(f"{ticket.subject}\n{first}", exclude=(ticket.id,))
         return Dossier(
             suggestions=self.store.suggestions(ticket.id),
+            decided=self.store.decided_heads(ticket.id),
             conversation=conversation,
             similar=similar,
         )
@@ -149,19 +150,65 @@ class Desk:
         self, ref: str, changes: Mapping[str, str], actor: str, now: datetime
     ) -> TicketUpdate:
         """Change kind, category or priority (stored as labels for retraining)."""
-        return self.act(ref, lambda t, d: plan_fields(t, changes, actor), now)
+        return self.act(
+            ref,
+            lambda t, d: plan_fields(
+                t, changes, actor, d.suggestions, self.app.categories, self.policy, now
+            ),
+            now,
+        )
 
     def review(
-        self, ref: str, corrections: Mapping[str, str], actor: str, now: datetime
+        self,
+        ref: str,
+        corrections: Mapping[str, str],
+        actor: str,
+        now: datetime,
+        *,
+        accept: tuple[str, ...] = (),
     ) -> TicketUpdate:
-        """Accept the suggestions (corrections empty) or correct some heads."""
+        """Decide some heads: `corrections` set values, `accept` takes those heads' suggestions.
+
+        Only what is decided here is labelled; the ticket stays in the queue until every unsure
+        head is decided. On a ticket already reviewed, corrections change the fields (and are
+        labelled as corrections of the suggestion); an accept is refused.
+        """
 
         def planner(ticket: TicketState, dossier: Dossier) -> TicketUpdate:
             if not ticket.needs_review:
-                raise InvalidAction(f"{ticket.ref} is not waiting for review")
-            return plan_review(ticket, dossier.suggestions, corrections, actor)
+                if accept or not corrections:
+                    raise InvalidAction(f"{ticket.ref} is not waiting for review")
+                return plan_fields(
+                    ticket,
+                    corrections,
+                    actor,
+                    dossier.suggestions,
+                    self.app.categories,
+                    self.policy,
+                    now,
+                )
+            return plan_review(
+                ticket,
+                dossier.suggestions,
+                corrections,
+                actor,
+                accept=accept,
+                decided=dossier.decided,
+                categories=self.app.categories,
+                policy=self.policy,
+                now=now,
+            )
 
         return self.act(ref, planner, now)
+
+    def accept_all(self, ref: str, actor: str, now: datetime) -> TicketUpdate:
+        """Accept every suggestion not yet decided (the review screen's one key)."""
+        ticket = self.store.ticket_state(ref)
+        decided = self.store.decided_heads(ticket.id)
+        heads = tuple(
+            s.head for s in self.store.suggestions(ticket.id) if s.label and s.head not in decided
+        )
+        return self.review(ref, {}, actor, now, accept=heads)
 
     def flag_breach(self, ref: str, actor: str, reason: str, now: datetime) -> SlaRun:
         """An agent suspects a data breach: flag it and route it at once."""

@@ -235,13 +235,14 @@ def _suggestions(db: Database, start: datetime, end: datetime) -> tuple[Suggesti
 def _decisions(db: Database, start: datetime, end: datetime) -> tuple[DecisionPair, ...]:
     D, S = m.Decision, m.SuggestionRow
     query = (
-        D.select(D.head, S.label, D.label, fn.COUNT(SQL("*")))
+        D.select(D.head, S.label, D.label, S.applied, fn.COUNT(SQL("*")))
         .join(S, JOIN.LEFT_OUTER, on=(S.ticket == D.ticket) & (S.head == D.head))
         .where(_between(D.created_at, start, end))
-        .group_by(D.head, S.label, D.label)
+        .group_by(D.head, S.label, D.label, S.applied)
     )
     return tuple(
-        DecisionPair(head=h, suggested=s, chosen=c, count=n) for h, s, c, n in _rows(db, query)
+        DecisionPair(head=h, suggested=s, chosen=c, applied=bool(a), count=n)
+        for h, s, c, a, n in _rows(db, query)
     )
 
 

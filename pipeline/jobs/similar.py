@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from datetime import datetime
 
 import numpy as np
 import scipy.sparse as sp
@@ -50,25 +51,31 @@ class SimilarIndex:
         self.refs: list[str] = []
         self.subjects: list[str] = []
         self.notes: list[str] = []
-        self.last_id = 0
+        self.position: dict[int, int] = {}  # ticket id -> its current row
+        self.stale: set[int] = set()  # rows of tickets resolved again since (never returned)
+        self.after: tuple[datetime, int] | None = None  # (resolved_at, id) of the last row read
         self.lock = threading.Lock()
 
     def refresh(self, chunk: int = 20000) -> int:
-        """Add tickets resolved since the last refresh; returns how many were added."""
+        """Add tickets resolved since the last refresh (by resolution time, so one resolved late
+        is found too; a ticket resolved again replaces its old row); returns how many were added."""
         added = 0
         with self.lock:
             while True:
-                rows = self.store.resolved_texts(self.last_id, chunk)
+                rows = self.store.resolved_texts(self.after, chunk)
                 if not rows:
                     return added
-                vectors = self.vectorizer.transform([text for _, _, text, _ in rows])
+                vectors = self.vectorizer.transform([text for _, _, text, _, _ in rows])
                 self.matrix = sp.vstack([self.matrix, vectors], format="csr")
-                for ticket_id, ref, text, note in rows:
+                for ticket_id, ref, text, note, _ in rows:
+                    if ticket_id in self.position:
+                        self.stale.add(self.position[ticket_id])
+                    self.position[ticket_id] = len(self.ids)
                     self.ids.append(ticket_id)
                     self.refs.append(ref)
                     self.subjects.append(text.split("\n", 1)[0])
                     self.notes.append(note)
-                self.last_id = rows[-1][0]
+                self.after = (rows[-1][4], rows[-1][0])
                 added += len(rows)
 
     def query(
@@ -79,6 +86,8 @@ class SimilarIndex:
             if self.matrix.shape[0] == 0:
                 return ()
             scores = (self.matrix @ self.vectorizer.transform([text]).T).toarray().ravel()
+            if self.stale:  # superseded rows of tickets resolved again
+                scores[list(self.stale)] = -1.0
             take = min(len(scores), k + len(exclude))
             best = np.argpartition(-scores, take - 1)[:take]
             best = best[np.argsort(-scores[best])]

@@ -151,6 +151,7 @@ class DecisionPair:
     suggested: str | None
     chosen: str
     count: int
+    applied: bool = False  # the suggestion had been auto-applied before the agent looked
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -289,6 +290,9 @@ class HeadReview:
     decided: int
     agreed: int
     agreement: float | None
+    applied_checked: int = 0  # auto-applied suggestions an agent later confirmed or changed
+    applied_confirmed: int = 0
+    applied_precision: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -602,13 +606,19 @@ def _backlog(cells: Sequence[BacklogCell]) -> Backlog:
 def _review(suggestions: Sequence[SuggestionCount], decisions: Sequence[DecisionPair]) -> Review:
     decided: Counter[str] = Counter()
     agreed: Counter[str] = Counter()
+    checked: Counter[str] = Counter()
+    confirmed: Counter[str] = Counter()
     wrong: Counter[tuple[str, str, str]] = Counter()
-    for pair in decisions:
+    for pair in decisions:  # one decision is one field an agent looked at (corrected or accepted)
         if pair.suggested is None:  # the model gave no label: nothing to agree or disagree with
             continue
         decided[pair.head] += pair.count
+        if pair.applied:
+            checked[pair.head] += pair.count
         if pair.suggested == pair.chosen:
             agreed[pair.head] += pair.count
+            if pair.applied:
+                confirmed[pair.head] += pair.count
         else:
             wrong[(pair.head, pair.suggested, pair.chosen)] += pair.count
     totals = {s.head: s for s in suggestions}
@@ -621,6 +631,9 @@ def _review(suggestions: Sequence[SuggestionCount], decisions: Sequence[Decision
             decided=decided[head],
             agreed=agreed[head],
             agreement=ratio(agreed[head], decided[head]),
+            applied_checked=checked[head],
+            applied_confirmed=confirmed[head],
+            applied_precision=ratio(confirmed[head], checked[head]),
         )
         for head in sorted(set(totals) | set(decided))
     )

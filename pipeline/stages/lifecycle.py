@@ -274,6 +274,7 @@ class DeskPolicy:
     tiers: Mapping[str, TierInfo]
     security_contact: str
     auto_close_after: timedelta
+    tell_relaxed_target: bool = False  # mail the requester when a target moves later, too
 
 
 def local_time(value: datetime | None, zone: str) -> str:
@@ -483,11 +484,49 @@ def plan_breach_route(
     return merge_updates(update, flag)
 
 
-def plan_fields(ticket: TicketState, changes: Mapping[str, str], actor: str) -> TicketUpdate:
-    """Set kind, category or priority by hand; each is stored as a label for retraining."""
+def plan_target_update(
+    ticket: TicketState, priority: str, policy: DeskPolicy, now: datetime
+) -> MailIntent | None:
+    """The requester's short update when a new priority moves the promised time: the first
+    response while none was given, else the resolution. Only for a tighter target, unless the
+    desk also tells relaxed ones; None when nothing the requester was promised moves."""
+    if ticket.status in ("resolved", "closed") or priority == ticket.priority:
+        return None
+    clock = "first_response" if ticket.first_response_at is None else "resolution"
+    facts = clock_facts(ticket)
+    before = clock_view(clock, facts, policy.sla, now).due
+    after = clock_view(clock, replace(facts, priority=priority), policy.sla, now).due
+    if before is None or after is None or after == before:
+        return None
+    if after > before and not policy.tell_relaxed_target:
+        return None
+    zone = policy.sla.calendar.timezone
+    return _requester_mail(
+        ticket,
+        "target_changed",
+        f"target-{priority}",
+        priority=priority,
+        first_response=clock == "first_response",
+        due=local_time(after, zone),
+        sooner=after < before,
+    )
+
+
+def plan_fields(
+    ticket: TicketState,
+    changes: Mapping[str, str],
+    actor: str,
+    suggestions: tuple[Suggestion, ...] = (),
+    categories: frozenset[str] = frozenset(),
+    policy: DeskPolicy | None = None,
+    now: datetime | None = None,
+) -> TicketUpdate:
+    """Set kind, category or priority by hand; each is stored as a label for retraining, next to
+    what the model had suggested for that head (so auto-applied suggestions get checked too)."""
     for head, value in changes.items():
-        _check_label(head, value)
-    decisions = tuple((h, v, None) for h, v in changes.items())
+        _check_label(head, value, categories)
+    suggested = {s.head: s.label for s in suggestions}
+    decisions = tuple((h, v, suggested.get(h)) for h, v in changes.items())
     detail = " ".join(f"{h}={v}" for h, v in changes.items())
     return TicketUpdate(
         ticket_id=ticket.id,
@@ -496,7 +535,26 @@ def plan_fields(ticket: TicketState, changes: Mapping[str, str], actor: str) -> 
         fields=tuple(changes.items()),
         decisions=decisions,
         events=(AuditEvent(action="fields_changed", actor=actor, detail=detail),),
+        mails=_target_mails(ticket, changes, policy, now),
     )
+
+
+def _target_mails(
+    ticket: TicketState,
+    labels: Mapping[str, str],
+    policy: DeskPolicy | None,
+    now: datetime | None,
+) -> tuple[MailIntent, ...]:
+    if policy is None or now is None or "priority" not in labels:
+        return ()
+    mail = plan_target_update(ticket, labels["priority"], policy, now)
+    return () if mail is None else (mail,)
+
+
+def unsure_heads(suggestions: tuple[Suggestion, ...]) -> tuple[str, ...]:
+    """Heads that wait for an agent: suggested but not applied, or not suggested at all."""
+    applied = {s.head for s in suggestions if s.applied}
+    return tuple(h for h in HEADS if h not in applied)
 
 
 def plan_review(
@@ -504,18 +562,38 @@ def plan_review(
     suggestions: tuple[Suggestion, ...],
     corrections: Mapping[str, str],
     actor: str,
+    *,
+    accept: tuple[str, ...] = (),
+    decided: frozenset[str] = frozenset(),
+    categories: frozenset[str] = frozenset(),
+    policy: DeskPolicy | None = None,
+    now: datetime | None = None,
 ) -> TicketUpdate:
-    """L1's verdict on a suggested ticket: every head gets a label (the suggestion unless corrected)."""
+    """L1's verdict on some heads: a correction sets a head, an accept takes its suggestion.
+
+    Only the heads decided here are labelled (a label is what the next model learns from, so
+    nothing is accepted silently); the ticket leaves the queue once every unsure head has been
+    decided, now or before. Raises InvalidAction for an unknown head, an invalid value, or an
+    accept of a head with no suggestion.
+    """
     labels: dict[str, str] = {}
     suggested = {s.head: s.label for s in suggestions}
-    for head in HEADS:
-        label = corrections.get(head) or suggested.get(head) or getattr(ticket, head)
-        if label:
-            _check_label(head, label)
-            labels[head] = label
-    fields: dict[str, object] = dict(labels, needs_review=False)
+    for head in accept:
+        if head not in HEADS:
+            raise InvalidAction(f"unknown field {head!r}; the fields are {', '.join(HEADS)}")
+        if head not in corrections:
+            if not suggested.get(head):
+                raise InvalidAction(f"nothing was suggested for {head}: give a value")
+            labels[head] = str(suggested[head])
+    for head, label in corrections.items():
+        _check_label(head, label, categories)
+        labels[head] = label
+    if not labels:
+        raise InvalidAction("nothing decided: accept a suggestion or give a value")
+    waiting = set(unsure_heads(suggestions)) - decided - set(labels)
+    fields: dict[str, object] = dict(labels, needs_review=bool(waiting))
     status = None
-    if ticket.status == "new":
+    if ticket.status == "new" and not waiting:
         fields["status"] = "open"
         status = ("new", "open", "reviewed by L1")
     kept = [h for h in labels if labels[h] == suggested.get(h)]
@@ -531,16 +609,21 @@ def plan_review(
         status=status,
         decisions=tuple((h, labels[h], suggested.get(h)) for h in labels),
         events=(AuditEvent(action="reviewed", actor=actor, detail=detail.strip("; ")),),
+        mails=_target_mails(ticket, labels, policy, now),
     )
 
 
-def _check_label(head: str, value: str) -> None:
-    if head == "kind" and value not in KINDS:
-        raise InvalidAction(f"kind must be one of {KINDS}, not {value!r}")
-    if head == "priority" and value not in PRIORITIES:
-        raise InvalidAction(f"priority must be one of {PRIORITIES}, not {value!r}")
+def _check_label(head: str, value: str, categories: frozenset[str] = frozenset()) -> None:
+    """Raises InvalidAction for an unknown head or a value outside its known classes (for
+    category: the desk's categories, when it has a list)."""
     if head not in HEADS:
-        raise InvalidAction(f"unknown field {head!r}")
+        raise InvalidAction(f"unknown field {head!r}; the fields are {', '.join(HEADS)}")
+    if head == "kind" and value not in KINDS:
+        raise InvalidAction(f"kind must be one of {', '.join(KINDS)}, not {value!r}")
+    if head == "priority" and value not in PRIORITIES:
+        raise InvalidAction(f"priority must be one of {', '.join(PRIORITIES)}, not {value!r}")
+    if head == "category" and categories and value not in categories:
+        raise InvalidAction(f"unknown category {value!r}; known: {', '.join(sorted(categories))}")
 
 
 COMMAND_LINE = re.compile(
@@ -653,6 +736,9 @@ def _command(
             else argument
         },
         agent,
+        dossier.suggestions,
+        policy=policy,
+        now=now,
     )
 
 
@@ -731,22 +817,22 @@ def plan_sla_step(
             ),
         ),
     )
-    if action.kind == "warning":
+    if action.kind == "warning" or action.escalate_to is None:  # tell the tier that has it
         info = policy.tiers[action.tier]
         mail = MailIntent(
             template="sla_warning",
             to=(info.group,),
-            purpose=f"warn-{action.clock}-{action.tier}",
+            purpose=f"{'warn' if action.kind == 'warning' else 'missed'}-{action.clock}-{action.tier}",
             context=(
                 ("ticket", _summary(ticket, zone)),
                 ("what", what),
                 ("due", local_time(action.due, zone)),
+                ("missed", action.kind == "breach"),
+                ("escalates", policy.sla.escalates(action.clock, ticket.priority)),
             ),
             locale="en",
         )
         return replace(marker, mails=(mail,))
-    if action.escalate_to is None:
-        return marker
     return merge_updates(
         marker,
         plan_assign(

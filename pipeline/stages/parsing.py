@@ -17,6 +17,8 @@ from html.parser import HTMLParser
 from typing import Any
 
 import mailparser
+import tnefparse
+from striprtf.striprtf import rtf_to_text
 
 from pipeline.errors import UnparseableMail
 from pipeline.records import Attachment, ParsedMail
@@ -77,6 +79,7 @@ def parse_mail(
     sender_name, sender = _first_address(sent, "from")
     attachments, dropped = _attachments(parsed.attachments, max_attachment_bytes)
     text, html_only = _body_text(parsed)
+    attachments, dropped, text = _open_tnef(attachments, dropped, text, max_attachment_bytes)
     return ParsedMail(
         message_id=_message_id(_get(headers, "message-id"), raw),
         sender=sender,
@@ -262,6 +265,74 @@ def _attachments(
             Attachment(filename=name, content_type=content_type, payload=payload, inline=inline)
         )
     return tuple(kept), tuple(dropped)
+
+
+_TNEF_TYPES = frozenset({"application/ms-tnef", "application/vnd.ms-tnef"})
+_MAX_RTF = 1_000_000  # characters of RTF turned into text (the body of a winmail.dat)
+_TYPES_BY_EXTENSION = {
+    "jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif",
+    "pdf": "application/pdf", "txt": "text/plain", "csv": "text/csv", "zip": "application/zip",
+    "doc": "application/msword", "xls": "application/vnd.ms-excel",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+}  # fmt: skip
+
+
+def _is_tnef(attachment: Attachment) -> bool:
+    return attachment.content_type.lower() in _TNEF_TYPES or attachment.filename.lower() in (
+        "winmail.dat",
+        "win.dat",
+    )
+
+
+def _open_tnef(
+    attachments: tuple[Attachment, ...], dropped: tuple[str, ...], text: str, limit: int
+) -> tuple[tuple[Attachment, ...], tuple[str, ...], str]:
+    """Outlook's winmail.dat (TNEF): its files become the mail's attachments and, when the mail
+    has no text of its own, its body (plain, else HTML, else RTF) the mail's text. A container
+    that does not decode is kept as it came."""
+    if not any(_is_tnef(a) for a in attachments):
+        return attachments, dropped, text
+    kept: list[Attachment] = []
+    lost = list(dropped)
+    for attachment in attachments:
+        if not _is_tnef(attachment):
+            kept.append(attachment)
+            continue
+        try:
+            tnef = tnefparse.TNEF(attachment.payload)
+        except Exception:  # a broken container: keep the bytes, the agent can still download them
+            kept.append(attachment)
+            continue
+        for index, item in enumerate(tnef.attachments, start=len(kept) + 1):
+            name = safe_filename(item.long_filename() or item.name, index, "")
+            data = bytes(item.data or b"")
+            if len(data) > limit:
+                lost.append(f"{name} ({len(data)} bytes, over the limit of {limit})")
+                continue
+            kind = _TYPES_BY_EXTENSION.get(
+                name.rsplit(".", 1)[-1].lower(), "application/octet-stream"
+            )
+            kept.append(Attachment(filename=name, content_type=kind, payload=data, inline=False))
+        if not text.strip():
+            text = _tnef_text(tnef)
+    return tuple(kept), tuple(lost), text
+
+
+def _tnef_text(tnef: Any) -> str:
+    body = tnef.body
+    if body:
+        return body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+    if tnef.htmlbody:
+        markup = tnef.htmlbody
+        return html_to_text(
+            markup.decode("utf-8", "replace") if isinstance(markup, bytes) else markup
+        )
+    rtf = tnef.rtfbody  # decompressed by tnefparse when compressed_rtf is installed
+    if isinstance(rtf, bytes) and rtf.startswith(b"{\\rtf"):
+        return str(rtf_to_text(rtf[:_MAX_RTF].decode("latin-1"), errors="ignore")).strip()
+    return ""
 
 
 def _payload_bytes(item: dict[str, Any]) -> bytes:

@@ -38,6 +38,14 @@ class SlaPolicy:
     calendar: Calendar
     always_on: frozenset[str] = frozenset({"P1"})
     warn_before: timedelta = timedelta(minutes=30)
+    escalate_first_response: frozenset[str] = frozenset({"P1"})
+    """Priorities whose missed first response moves the ticket up (the others tell the tier)."""
+
+    def escalates(self, clock: str, priority: str | None) -> bool:
+        """A missed resolution target always escalates; a missed first response by priority."""
+        if clock != "first_response":
+            return True
+        return (priority or self.default_priority) in self.escalate_first_response
 
     def calendar_for(self, priority: str | None) -> Calendar:
         """The priority's calendar: 24x7 for always-on priorities, the business calendar otherwise."""
@@ -232,12 +240,13 @@ def sla_actions(
         if view.stopped_at is not None or view.paused:
             continue
         if view.breached and (clock, "breach", tier) not in done:
+            up = next_tier(tier) if policy.escalates(clock, facts.priority) else None
             actions.append(
-                SlaAction(
-                    clock=clock, kind="breach", tier=tier, escalate_to=next_tier(tier), due=view.due
-                )
+                SlaAction(clock=clock, kind="breach", tier=tier, escalate_to=up, due=view.due)
             )
-            break  # one escalation step per run
+            if up is not None:
+                break  # one escalation step per run
+            continue
         if (
             not view.breached
             and view.remaining <= policy.warn_before
