@@ -593,6 +593,16 @@ def cmd_tickets_show(args: argparse.Namespace, settings: Settings) -> int:
             f"  similar {similar['ref']} ({similar['score']:.2f}) {similar['subject']}: "
             f"{similar['resolution_note'][:120]}"
         )
+    major = data.get("major_incident")
+    if major and major["role"] == "parent":
+        print(f"  major incident ({major['status']}), members: {', '.join(major['members'])}")
+    elif major:
+        print(f"  member of major incident {major['parent']} ({major['status']})")
+    for call in data.get("calls", []):
+        print(
+            f"  call {call['starts_at']} {call['minutes']} min {call['where']} "
+            f"by {call['organiser']}: {call['status']}"
+        )
     print("\naudit:")
     for e in data["events"]:
         print(f"  {e['at']} {e['action']} by {e['actor']}: {e['detail']}")

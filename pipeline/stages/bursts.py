@@ -179,31 +179,43 @@ class BurstDetector:
         return decision
 
     def _burst(self, new: Sighting) -> BurstDecision:
+        """A burst that the new sighting completes: around the new sighting itself or, when its
+        wording is off-centre (another language, fewer details), around a similar earlier one."""
         policy = self.policy
         start = new.at - policy.window
         window = [s for s in self.history if s.at >= start]
-        members = [
+        free = [s for s in window if s.ticket_id not in self.linked]
+        centres = [new] + [
             s
-            for s in window
-            if s.ticket_id not in self.linked
-            and compatible(new.category, s.category)
-            and self._similar(new, s)
+            for s in free
+            if s is not new and compatible(new.category, s.category) and self._similar(new, s)
         ]
-        requesters = {s.requester for s in members}
-        if len(requesters) < policy.min_mails:
-            return NOTHING
-        expected = self._expected(new, start, len(window))
-        if poisson_tail(len(requesters), expected) > policy.significance:
-            return BurstDecision(action="none", requesters=len(requesters), expected=expected)
-        categories = Counter(s.category for s in members if s.category)
-        return BurstDecision(
-            action="propose",
-            members=tuple(s.ticket_id for s in members),
-            requesters=len(requesters),
-            words=signature([s.words for s in members]),
-            category=categories.most_common(1)[0][0] if categories else None,
-            expected=expected,
-        )
+        quiet = NOTHING
+        for centre in centres:
+            members = [
+                s
+                for s in free
+                if compatible(centre.category, s.category)
+                and compatible(new.category, s.category)
+                and self._similar(centre, s)
+            ]
+            requesters = {s.requester for s in members}
+            if new not in members or len(requesters) < policy.min_mails:
+                continue
+            expected = self._expected(centre, start, len(window))
+            if poisson_tail(len(requesters), expected) > policy.significance:
+                quiet = BurstDecision(action="none", requesters=len(requesters), expected=expected)
+                continue
+            categories = Counter(s.category for s in members if s.category)
+            return BurstDecision(
+                action="propose",
+                members=tuple(s.ticket_id for s in members),
+                requesters=len(requesters),
+                words=signature([s.words for s in members]),
+                category=categories.most_common(1)[0][0] if categories else None,
+                expected=expected,
+            )
+        return quiet
 
     def _similar(self, a: Sighting, b: Sighting) -> bool:
         if a is b:
