@@ -76,6 +76,8 @@ class BurstDecision:
 
 NOTHING = BurstDecision(action="none")
 PRIOR_DOCUMENTS = 100
+MAX_CENTRES = 2  # bursts tried per sighting, largest first
+SHARE_TTL = timedelta(minutes=10)
 
 
 def poisson_tail(count: int, expected: float) -> float:
@@ -114,6 +116,7 @@ class BurstDetector:
         self.frequency: Counter[str] = Counter()
         self.linked: set[int] = set()
         self._weight = _Weights(self)
+        self._shares: dict[int, tuple[datetime, float]] = {}
 
     # -- state ------------------------------------------------------------------------------
     def remember(self, sighting: Sighting) -> None:
@@ -133,6 +136,7 @@ class BurstDetector:
             old = self.history.popleft()
             self.frequency.subtract(old.words)
             self.linked.discard(old.ticket_id)
+            self._shares.pop(old.ticket_id, None)
 
     def weight(self, word: str) -> float:
         """A word's squared IDF weight over the history."""
@@ -190,7 +194,7 @@ class BurstDetector:
             for s in free
             if s is not new and compatible(new.category, s.category) and self._similar(new, s)
         ]
-        quiet = NOTHING
+        clusters = []
         for centre in centres:
             members = [
                 s
@@ -200,17 +204,20 @@ class BurstDetector:
                 and self._similar(centre, s)
             ]
             requesters = {s.requester for s in members}
-            if new not in members or len(requesters) < policy.min_mails:
-                continue
+            if new in members and len(requesters) >= policy.min_mails:
+                clusters.append((len(requesters), centre, members))
+        clusters.sort(key=lambda c: -c[0])
+        quiet = NOTHING
+        for count, centre, members in clusters[:MAX_CENTRES]:  # the baseline scan is the cost
             expected = self._expected(centre, start, len(window))
-            if poisson_tail(len(requesters), expected) > policy.significance:
-                quiet = BurstDecision(action="none", requesters=len(requesters), expected=expected)
+            if poisson_tail(count, expected) > policy.significance:
+                quiet = BurstDecision(action="none", requesters=count, expected=expected)
                 continue
             categories = Counter(s.category for s in members if s.category)
             return BurstDecision(
                 action="propose",
                 members=tuple(s.ticket_id for s in members),
-                requesters=len(requesters),
+                requesters=count,
                 words=signature([s.words for s in members]),
                 category=categories.most_common(1)[0][0] if categories else None,
                 expected=expected,
@@ -226,6 +233,19 @@ class BurstDetector:
 
     def _expected(self, new: Sighting, window_start: datetime, window_total: int) -> float:
         """How many mails like this one the window would hold on an ordinary day."""
+        return self._share(new, window_start) * window_total
+
+    def _share(self, new: Sighting, window_start: datetime) -> float:
+        """The share of mails like this one in the baseline (a day of traffic moves it little, so
+        it is kept for SHARE_TTL per sighting: the scan of the baseline is the detector's cost)."""
+        known = self._shares.get(new.ticket_id)
+        if known is not None and window_start - known[0] < SHARE_TTL:
+            return known[1]
+        share = self._scan_share(new, window_start)
+        self._shares[new.ticket_id] = (window_start, share)
+        return share
+
+    def _scan_share(self, new: Sighting, window_start: datetime) -> float:
         baseline = [
             s
             for s in self.history
@@ -236,7 +256,7 @@ class BurstDetector:
         similar = sum(
             1 for s in baseline if compatible(new.category, s.category) and self._similar(new, s)
         )
-        return (similar + 0.5) / len(baseline) * window_total  # +0.5: never certain it is rare
+        return (similar + 0.5) / len(baseline)  # +0.5: never certain it is rare
 
 
 class _Weights(dict[str, float]):
