@@ -37,13 +37,14 @@ if TYPE_CHECKING:
     from pipeline.jobs.outbox import DeliveryStats
     from pipeline.jobs.proactive import ProactiveDesk
     from pipeline.jobs.similar import SimilarIndex
+    from pipeline.stages.agent_auth import Keyring
 
 log = logging.getLogger(__name__)
 
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 """This process, as a lease holder."""
 
-JOB_LEASES = ("outbox", "sla", "digest")
+JOB_LEASES = ("outbox", "sla", "digest", "retention")
 
 
 def utcnow() -> datetime:
@@ -184,10 +185,20 @@ class Tiket:
     # -- parts, each made on first use --------------------------------------------------------
     @cached_property
     def store(self) -> Store:
-        """The database, connected and migrated."""
+        """The database, connected and migrated (every file tiket makes from now on is private)."""
+        from pipeline.edges.files import private_dir, restrict_umask
         from pipeline.edges.store import open_store
 
+        restrict_umask()
+        private_dir(self.settings.data_dir)
         return open_store(self.settings)
+
+    @cached_property
+    def keyring(self) -> Keyring:
+        """The desk secret's keys, which sign the token in every Message-ID tiket sends."""
+        from pipeline.edges.secrets import load_keyring
+
+        return load_keyring(self.settings)
 
     @cached_property
     def triager(self) -> Triager:
@@ -330,6 +341,15 @@ class Tiket:
             return SlaRun()
         return self.desk.run_sla(self.clock())
 
+    def run_retention_job(self) -> bool:
+        """Empty the raw bytes of old mail ([retention]); daily, one daemon at a time."""
+        from pipeline.jobs.retention import prune_raw
+
+        if not self.hold("retention"):
+            return False
+        prune_raw(self.store, self.settings, self.clock())
+        return True
+
     def run_digest_job(self) -> bool:
         """Queue yesterday's digest once a day after [digest] send_at (one daemon, under a lease)."""
         from pipeline.jobs.digest_job import run_digest_job
@@ -467,6 +487,7 @@ class Tiket:
 
         settings = self.settings
         report = CheckReport(lines=[f"config: ok ({', '.join(settings.sources)})"])
+        report.lines.extend(agent_mail_lines(settings))
         try:
             report.lines.append(
                 f"database: ok ({settings.database.url}, schema ok: {self.store.schema_ok()})"
@@ -491,6 +512,29 @@ class Tiket:
         except TiketError as exc:
             report.fail(f"outbox: FAILED: {exc}")
         return report
+
+
+def agent_mail_lines(settings: Settings) -> list[str]:
+    """What `tiket check` says about agent mail verification (loudly when it is weakened)."""
+    security = settings.security
+    if not settings.agents:
+        return ["agent mail: ok (no tier members, so no commands by mail)"]
+    if security.agent_mail_auth == "token":
+        return [
+            'agent mail: WARNING: agent_mail_auth = "token": commands run on possession of a '
+            "token alone, WITHOUT checking DMARC/DKIM/SPF. Anyone who sees one of our mails to an "
+            "agent (a forward, a mailbox breach) can act as that agent. Set trusted_authserv_id "
+            'and agent_mail_auth = "token+dmarc" once your server adds Authentication-Results.'
+        ]
+    if not security.trusted_authserv_id:
+        return [
+            'agent mail: WARNING: agent_mail_auth = "token+dmarc" but [security] '
+            "trusted_authserv_id is empty: EVERY agent command by mail will be refused"
+        ]
+    return [
+        f"agent mail: ok (token + DMARC or aligned DKIM/SPF per the Authentication-Results "
+        f"of {security.trusted_authserv_id})"
+    ]
 
 
 @dataclass(slots=True)

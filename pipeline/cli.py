@@ -13,10 +13,13 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeline.edges.files import restrict_umask
 from pipeline.errors import ConfigError, InvalidAction, NotFound, TiketError
 from pipeline.settings import Settings, load_settings
+from pipeline.stages.display import neutralise, neutralise_line
 from pipeline.vocabulary import HEADS, KINDS, PRIORITIES, TIERS
 
 if TYPE_CHECKING:
@@ -73,6 +76,24 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "--verbose",
         action="store_true",
         help="with --once: log every mail (the daemon always does)",
+    )
+    secret = _parser_with_example(
+        sub, "secret", "manage the desk secret that signs our Message-IDs", "tiket secret rotate"
+    )
+    ssub = secret.add_subparsers(dest="secret_command", metavar="ACTION", required=True)
+    _parser_with_example(
+        ssub,
+        "rotate",
+        "start signing with a new key; the old one verifies for [security] token_grace_days",
+        "tiket --config desk.toml secret rotate",
+        cmd_secret_rotate,
+    )
+    _parser_with_example(
+        sub,
+        "prune",
+        "empty the raw bytes of mail older than the [retention] days (the daemon does it daily)",
+        "tiket --config desk.toml prune",
+        cmd_prune,
     )
     _parser_with_example(
         sub,
@@ -313,9 +334,40 @@ def command_of(argv: Sequence[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `tiket` console script."""
+    restrict_umask()  # the database, outbox, attachments and model are personal data
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(command_of(argv))
     args = parser.parse_args(argv)
+    stdout, sys.stdout = sys.stdout, SafeOutput(sys.stdout)  # mail text may hold escapes
+    try:
+        return _main(args)
+    finally:
+        sys.stdout = stdout
+
+
+class SafeOutput:
+    """stdout with control and bidi characters from mail shown as visible escapes."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return int(self.stream.write(neutralise(text)))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+class SafeFormatter(logging.Formatter):
+    """Log lines whose message cannot carry a terminal escape or start a forged line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        safe = logging.makeLogRecord(record.__dict__)
+        safe.msg, safe.args = neutralise_line(record.getMessage()), None
+        return neutralise(super().format(safe))
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
@@ -348,6 +400,9 @@ def setup_logging(level: str) -> None:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        if type(handler) is logging.StreamHandler:  # ours (basicConfig), not a test's capture
+            handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     logging.getLogger("mailparser").setLevel(logging.CRITICAL)
     logging.getLogger("imapclient").setLevel(logging.WARNING)
     logging.getLogger("peewee").setLevel(logging.INFO)  # its DEBUG lines carry mail bodies
@@ -396,10 +451,37 @@ def _print_table(rows: list[dict[str, Any]], columns: Sequence[str], empty: str)
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     """Create or migrate the database."""
     from pipeline.edges.migrations import latest_version
+    from pipeline.edges.secrets import create_secret
 
     app = _app(settings, create=True)
     print(f"database ready at {settings.database.url} (schema version {latest_version()})")
+    path = Path(settings.security.secret_file).expanduser()
+    print(f"desk secret {'created' if create_secret(path) else 'kept'} at {path} (mode 0600)")
     return 0 if app.store.schema_ok() else 1
+
+
+def cmd_secret_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    """Put a new key in front; old tokens keep working for the grace period."""
+    from pipeline.edges.secrets import rotate_secret
+
+    path = Path(settings.security.secret_file).expanduser()
+    rotate_secret(path, datetime.now(UTC))
+    print(
+        f"desk secret rotated at {path}; tokens of the old key verify for "
+        f"{settings.security.token_grace_days:g} more day(s)"
+    )
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the retention job once."""
+    from pipeline.jobs.retention import prune_raw
+
+    done = prune_raw(_app(settings).store, settings, datetime.now(UTC))
+    print(
+        f"raw bytes emptied: {done.processed} processed and {done.quarantined} quarantined mail(s)"
+    )
+    return 0
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:

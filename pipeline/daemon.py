@@ -63,6 +63,7 @@ class Daemon:
         jobs.every(5).seconds.do(self._guard, self.app.deliver_outbox)
         jobs.every(60).seconds.do(self._guard, self.app.run_sla_job)
         jobs.every(60).seconds.do(self._guard, self.app.run_digest_job)
+        jobs.every(24).hours.do(self._guard, self.app.run_retention_job)
         log.info(
             "daemon started mailboxes=%d idle=%d polled=%d",
             len(settings.mailboxes),

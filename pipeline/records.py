@@ -15,6 +15,7 @@ class RawMail:
     uid: int
     raw: bytes
     internal_date: datetime | None = None
+    full_size: int | None = None  # set when only the head of an oversized mail was fetched
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,6 +65,8 @@ class ParsedMail:
     return_path: str | None
     defects: tuple[str, ...]
     size: int
+    from_header: str = ""  # the From header as sent (RFC 2047 words still encoded)
+    text_truncated: bool = False  # text was cut at the intake limit before any pattern ran
 
     def header(self, name: str) -> str | None:
         """The first value of a header (name case-insensitive), or None."""
@@ -78,7 +81,9 @@ class ParsedMail:
 class SenderHistory:
     """What the store knows about a sender that screening needs (looked up before screening)."""
 
-    acks_last_hour: int = 0
+    acks_last_hour: int = 0  # to this sender's normalised address
+    desk_acks_last_hour: int = 0  # to anyone
+    same_body_recent: int = 0  # earlier mails of this sender with the same normalised body
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -71,6 +71,13 @@ class IntakeSettings:
     fetch_batch: int
     parse_workers: int
     ack_cap_per_hour: int
+    desk_ack_cap_per_hour: int
+    loop_repeat_limit: int
+    loop_window_hours: float
+    max_mail_seconds: float
+    max_batch_bytes: int
+    max_parts: int
+    max_text_chars: int
     min_backoff_seconds: int
     max_backoff_seconds: int
     lease_seconds: int
@@ -101,6 +108,26 @@ class TierSettings:
     name: str
     group: str
     members: tuple[str, ...]
+    mail_commands: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SecuritySettings:
+    """[security]: who is alerted, the desk secret, and how agent mail is verified."""
+
+    contact: str
+    secret_file: str
+    token_grace_days: float
+    agent_mail_auth: str
+    trusted_authserv_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetentionSettings:
+    """[retention]: days the raw bytes of processed and of quarantined mail are kept."""
+
+    processed_days: float
+    quarantined_days: float
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -152,6 +179,20 @@ class Settings:
     security_contact: str
     mailboxes: tuple[Mailbox, ...]
     raw: Mapping[str, Any]
+
+    @property
+    def security(self) -> SecuritySettings:
+        """The [security] section."""
+        return _section(SecuritySettings, self.section("security"))  # type: ignore[no-any-return]
+
+    @property
+    def retention(self) -> RetentionSettings:
+        """The [retention] section."""
+        return _section(RetentionSettings, self.section("retention"))  # type: ignore[no-any-return]
+
+    def tiers_of(self, address: str) -> tuple[TierSettings, ...]:
+        """The tiers an agent is a member of."""
+        return tuple(t for t in self.tiers.values() if address.lower() in t.members)
 
     @property
     def agents(self) -> frozenset[str]:
@@ -400,6 +441,7 @@ def _build(merged: dict[str, Any], sources: tuple[str, ...], mailbox_origin: str
     if len(set(names)) != len(names):
         raise ConfigError(mailbox_origin, "mailboxes.name", f"names must be unique: {names}")
     parse_outbox_url(merged["outbox"]["url"], last)
+    _check_security(merged, last)
     return Settings(
         sources=sources,
         data_dir=Path(data_dir),
@@ -415,6 +457,7 @@ def _build(merged: dict[str, Any], sources: tuple[str, ...], mailbox_origin: str
                     name=t["name"],
                     group=t["group"].lower(),
                     members=tuple(a.lower() for a in t["members"]),
+                    mail_commands=tuple(c.lower() for c in t["mail_commands"]),
                 )
                 for key, t in merged["tiers"].items()
             }
@@ -423,6 +466,40 @@ def _build(merged: dict[str, Any], sources: tuple[str, ...], mailbox_origin: str
         mailboxes=mailboxes,
         raw=_freeze(merged),
     )
+
+
+AGENT_MAIL_AUTH = ("token+dmarc", "token")
+MAIL_COMMANDS = (
+    "resolve",
+    "pending",
+    "escalate",
+    "assign",
+    "priority",
+    "category",
+    "kind",
+    "close",
+    "major",  # the proactive desk (issue 13); the same list as stages/lifecycle.py's
+    "update",
+    "call",
+    "solved",
+)
+
+
+def _check_security(merged: Mapping[str, Any], origin: str) -> None:
+    """Agent mail modes and commands, and no password inside a URL (it would be printed)."""
+    mode = merged["security"]["agent_mail_auth"]
+    if mode not in AGENT_MAIL_AUTH:
+        raise ConfigError(origin, "security.agent_mail_auth", f"must be one of {AGENT_MAIL_AUTH}")
+    for key, tier in merged["tiers"].items():
+        unknown = [c for c in tier["mail_commands"] if str(c).lower() not in MAIL_COMMANDS]
+        if unknown:
+            raise ConfigError(
+                origin, f"tiers.{key}.mail_commands", f"{unknown} not in {MAIL_COMMANDS}"
+            )
+    if urlsplit(merged["database"]["url"]).password is not None:
+        raise ConfigError(
+            origin, "database.url", "no password in URLs: use password_env or password_file"
+        )
 
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -528,6 +605,10 @@ def _build_mailbox(entry: dict[str, Any], origin: str) -> Mailbox:
 def parse_outbox_url(url: str, origin: str) -> tuple[str, str, int, Path | None]:
     """(scheme, host, port, path) of an outbox URL; raises ConfigError for anything else."""
     parts = urlsplit(url)
+    if parts.password is not None:
+        raise ConfigError(
+            origin, "outbox.url", "no password in URLs: use password_env or password_file"
+        )
     if parts.scheme == "file":
         path = unquote(parts.netloc + parts.path) if parts.netloc else unquote(parts.path)
         return "file", "", 0, Path(path)

@@ -1,8 +1,9 @@
 """Agent mail for end-to-end tests: the one place that builds an agent's reply to a ticket mail.
 
-Today an agent is recognised by From being a tier member and the reply threading to a mail tiket
-sent (In-Reply-To its Message-ID). When agent mail must be verified (a token, DMARC), adapt
-`agent_reply` here and every test that sends agent commands follows.
+An agent's mail is verified (issue 11): it must reply to a mail tiket sent that agent or their
+tier's group (In-Reply-To its Message-ID, which carries the token) and have passed DMARC at the
+desk's own receiving server (its Authentication-Results, authserv-id MX; tests set
+[security] trusted_authserv_id = MX). Adapt `agent_reply` here and every test follows.
 """
 
 from __future__ import annotations
@@ -14,11 +15,17 @@ from email.message import EmailMessage
 
 _numbers = itertools.count(1)
 
+MX = "mx.desk.example"
+"""The desk's receiving server in tests: its Authentication-Results are the ones tiket trusts."""
+
 
 def agent_reply(sent: EmailMessage, agent: str, body: str, name: str = "Agent") -> bytes:
     """The raw reply of `agent` to `sent` (a mail tiket sent to that agent), with `body`."""
     n = next(_numbers)
+    domain = agent.rpartition("@")[2]
     return (
+        f"Authentication-Results: {MX}; dmarc=pass header.from={domain}; "
+        f"spf=pass smtp.mailfrom={domain}\r\n"
         f"From: {name} <{agent}>\r\nTo: support@example.org\r\n"
         f"Subject: Re: {sent['Subject']}\r\n"
         f"Message-ID: <agent-reply-{n}@desk.example>\r\n"

@@ -47,6 +47,7 @@ def test_check_passes_when_everything_is_reachable(
     lines = done.stdout.splitlines()
     assert [line.split(":")[0] for line in lines] == [
         "config",
+        "agent mail",
         "database",
         "mailbox support",
         "outbox",
@@ -77,3 +78,17 @@ def test_check_names_an_smtp_server_that_is_down(
     [failed] = [line for line in done.stdout.splitlines() if "FAILED" in line]
     assert failed.startswith(f"outbox: FAILED: 127.0.0.1:{smtp_sink.port}")
     assert "mailbox support: ok" in done.stdout
+
+
+def test_check_says_loudly_when_agent_mail_runs_on_possession_alone(
+    tmp_path: Path, imap_user: ImapUser, smtp_sink: SmtpSink, tiket_db: str
+) -> None:
+    """agent_mail_auth = "token" with agents: a WARNING line that names what is not checked."""
+    config = config_for(tmp_path, imap_user, smtp_sink)
+    config.write_text(
+        config.read_text()
+        + '\n[security]\nagent_mail_auth = "token"\n[tiers.L2]\nmembers = ["a@example.org"]\n'
+    )
+    done = check(config)
+    [line] = [x for x in done.stdout.splitlines() if x.startswith("agent mail")]
+    assert "WARNING" in line and "WITHOUT checking DMARC" in line

@@ -688,7 +688,7 @@ def test_send_twice_queues_one_row_and_delivers_it(busy: Tiket, tiket: Any, tmp_
         assert tiket(["--config", config, "digest", "--send", "--date", "2026-11-26"]) == 0
     rows = list(m.OutboxRow.select().where(m.OutboxRow.template == "digest"))
     assert len(rows) == 1 and rows[0].status == "sent"
-    assert rows[0].recipients == ",".join(MANAGERS)
+    assert json.loads(rows[0].recipients) == list(MANAGERS)
     delivered = list((tmp_path / "outbox").glob("digest-2026-11-26*.eml"))
     assert len(delivered) == 1
     message, text, _ = _parts(delivered[0].read_bytes())

@@ -81,7 +81,8 @@ def test_same_mail_through_two_mailboxes_is_one_ticket(tmp_path: Path) -> None:
 
 
 def test_unparseable_mail_is_quarantined_kept_and_released(tmp_path: Path) -> None:
-    """An oversized mail is quarantined at once with its reason, raw kept, and replays on release."""
+    """An oversized mail is quarantined at once with its reason (only its head was read and is
+    kept), and replays on release."""
     settings = test_settings(tmp_path, extra={"intake": {"max_mail_bytes": 300}})
     runtime = Tiket.open(settings, triager=NoTriage())
     put(tmp_path / "Maildir", "big", plain(1, extra="X-Pad: " + "y" * 400 + "\r\n"))
@@ -89,7 +90,8 @@ def test_unparseable_mail_is_quarantined_kept_and_released(tmp_path: Path) -> No
     summary = runtime.run_once()
     assert summary.dispositions == {"quarantined": 1, "ticket_created": 1}
     [q] = list_quarantine()
-    assert q["stage"] == "parse" and "over the limit" in q["reason"]
+    assert q["stage"] == "fetch" and "over the limit" in q["reason"]
+    assert "only its headers" in q["reason"]
     assert len(list((tmp_path / "Maildir" / ".Quarantine" / "cur").iterdir())) == 1
     assert bytes(m.Inbound.get_by_id(q["id"]).raw).startswith(b"From: User 1")
     bigger = Tiket.open(

@@ -17,6 +17,13 @@ from tests.test_intake_imap import mailbox_entry
 from tests.tiket_fixtures import test_settings
 
 AGENT = "bob.l2@desk.example"
+MX = "mx.desk.example"
+"""The desk's receiving server: its Authentication-Results are the only ones tiket trusts."""
+
+
+def passed_by_mx(domain: str) -> str:
+    """The header the desk's own MTA would prepend to a mail that passed DMARC."""
+    return f"Authentication-Results: {MX}; dmarc=pass header.from={domain}; spf=pass smtp.mailfrom={domain}\r\n"
 
 
 class UnsureModel:
@@ -72,6 +79,7 @@ def test_mail_to_review_to_breach_to_escalation_to_agent_resolution(
         extra={
             "tiers.L2": {"members": [AGENT], "group": "l2@desk.example"},
             "tiers.L1": {"group": "l1@desk.example"},
+            "security": {"trusted_authserv_id": MX},
             "sla": {  # this desk escalates every missed first response
                 "escalate_on_missed_first_response": {p: True for p in ("P1", "P2", "P3", "P4")}
             },
@@ -155,11 +163,14 @@ def test_mail_to_review_to_breach_to_escalation_to_agent_resolution(
 
     # the L2 agent answers the escalation mail with a command
     reply = (
-        f"From: Bob <{AGENT}>\r\nTo: support@example.org\r\nSubject: Re: {escalation['Subject']}\r\n"
-        f"Message-ID: <agent-1@desk.example>\r\nIn-Reply-To: {escalation['Message-ID']}\r\n\r\n"
-        "Hi Ann, we replaced the fuser unit; please try again.\r\n"
-        "#resolve Replaced the fuser unit\r\n"
-    ).encode()
+        passed_by_mx("desk.example").encode()
+        + (
+            f"From: Bob <{AGENT}>\r\nTo: support@example.org\r\nSubject: Re: {escalation['Subject']}\r\n"
+            f"Message-ID: <agent-1@desk.example>\r\nIn-Reply-To: {escalation['Message-ID']}\r\n\r\n"
+            "Hi Ann, we replaced the fuser unit; please try again.\r\n"
+            "#resolve Replaced the fuser unit\r\n"
+        ).encode()
+    )
     imap_user.append("INBOX", reply)
     runtime.run_once()
     ticket = m.Ticket.get_by_id(2)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from pipeline.records import TicketInfo
 from pipeline.stages.parsing import parse_mail
-from pipeline.stages.reply_matching import match_reply, own_id_ref, subject_refs
+from pipeline.stages.reply_matching import match_reply, subject_refs
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 TICKET = TicketInfo(
@@ -41,12 +41,15 @@ def test_in_reply_to_a_stored_message_id() -> None:
     assert result.ticket == TICKET and result.via == "in-reply-to"
 
 
-def test_references_to_our_own_message_id_encode_the_ref() -> None:
-    """A References entry that is one of our ids finds the ticket by the ref inside it."""
+def test_references_to_a_proven_id_match_and_a_bare_ref_id_does_not() -> None:
+    """A References entry the caller proved (stored, or ours with a valid token) finds the
+    ticket; an id of ours that merely starts with the ref (guessable) finds nothing."""
     mail = parsed(
         "ann@example.com", "Re: x", "References: <a@x> <TKT-000007.ack-m3@tiket.example.org>\r\n"
     )
-    assert match(mail).via == "references"
+    assert match(mail).ticket is None
+    proven = {"<TKT-000007.ack-m3@tiket.example.org>": TICKET}
+    assert match(mail, by_id=proven).via == "references"
 
 
 def test_subject_tag_counts_for_a_participant() -> None:
@@ -61,10 +64,5 @@ def test_subject_tag_from_a_stranger_is_ignored() -> None:
 
 
 def test_helpers() -> None:
-    """Refs come out of subjects and our Message-IDs only."""
+    """Refs come out of subject tags."""
     assert subject_refs("Re: [tkt-000012] and [TKT-3]", "TKT") == ("TKT-000012", "TKT-3")
-    assert (
-        own_id_ref("<TKT-000012.ack-m1@tiket.example.org>", "tiket.example.org", "TKT")
-        == "TKT-000012"
-    )
-    assert own_id_ref("<TKT-000012.ack-m1@elsewhere.org>", "tiket.example.org", "TKT") is None

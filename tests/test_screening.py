@@ -93,7 +93,9 @@ def test_rule_order_is_data() -> None:
         "is_auto_reply",
         "is_list_mail",
         "has_no_sender",
+        "repeats_same_body",
         "exceeds_ack_cap",
+        "exceeds_desk_ack_cap",
     ]
 
 

@@ -7,9 +7,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pipeline.settings import Settings, load_settings
 
@@ -21,9 +23,24 @@ once on SQLite and once on a fresh PostgreSQL database.
 """
 
 
-def database_section() -> dict[str, Any]:
-    """The [database] section for a config file (empty: the SQLite default under data_dir)."""
-    return {"url": DATABASE_URL} if DATABASE_URL else {}
+def database_section(url: str | None = None) -> dict[str, Any]:
+    """The [database] section for a config file (empty: the SQLite default under data_dir).
+
+    tiket refuses a password inside the URL, so it moves to a 0600 password_file.
+    """
+    url = url or DATABASE_URL
+    if not url:
+        return {}
+    parts = urlsplit(url)
+    if parts.password is None:
+        return {"url": url}
+    secret = Path(tempfile.gettempdir()) / f"tiket-test-pg-{os.getpid()}.pw"
+    if not secret.exists():
+        fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(unquote(parts.password))
+    netloc = f"{parts.username}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return {"url": urlunsplit(parts._replace(netloc=netloc)), "password_file": str(secret)}
 
 
 def toml_value(value: Any) -> str:
@@ -127,7 +144,7 @@ def daemon_config(
         },
         "intake": {"poll_interval_seconds": 1},
         "major_incident": {"enabled": False},  # alike mails from many senders: not a burst here
-        "database": {"url": database_url} if database_url else database_section(),
+        "database": database_section(database_url),
     }
     for name, extra in sections.items():
         values.setdefault(name, {}).update(extra)

@@ -20,6 +20,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from pipeline.errors import MailboxError
 from pipeline.records import RawMail
 from pipeline.settings import Mailbox
+from pipeline.stages.parsing import HEAD_KEPT
 
 log = logging.getLogger(__name__)
 FETCH_CHUNK = 100
@@ -87,25 +88,64 @@ class ImapSource:
         """UIDs of every mail in the folder not flagged \\Deleted."""
         return sorted(self._call(self.client.search, ["NOT", "DELETED"]))
 
-    def fetch(self, uids: Sequence[int]) -> Iterator[RawMail]:
-        """The raw bytes of these mails, fetched in chunks with BODY.PEEK[]."""
-        for start in range(0, len(uids), FETCH_CHUNK):
-            chunk = list(uids[start : start + FETCH_CHUNK])
-            answer = self._call(self.client.fetch, chunk, ["BODY.PEEK[]", "INTERNALDATE"])
-            for uid in chunk:
-                data = answer.get(uid)
-                if not data or b"BODY[]" not in data:
-                    continue
-                stamp = data.get(b"INTERNALDATE")
-                if stamp is not None and stamp.tzinfo is None:
-                    stamp = stamp.replace(tzinfo=UTC)
-                yield RawMail(
-                    mailbox=self.name,
-                    uidvalidity=self.uidvalidity,
-                    uid=uid,
-                    raw=bytes(data[b"BODY[]"]),
-                    internal_date=stamp,
-                )
+    def fetch(
+        self, uids: Sequence[int], max_bytes: int = 0, chunk_bytes: int = 64 * 1024 * 1024
+    ) -> Iterator[RawMail]:
+        """The raw bytes of these mails with BODY.PEEK[], in chunks of at most FETCH_CHUNK mails
+        and `chunk_bytes` bytes. RFC822.SIZE is asked first: of a mail over `max_bytes` (0: no
+        limit) only the header and the start of the first part are fetched (`full_size` set)."""
+        sizes = self._sizes(uids)
+        whole = [uid for uid in uids if not 0 < max_bytes < sizes.get(uid, 0)]
+        for uid in uids:
+            if uid not in whole and uid in sizes:
+                yield self._fetch_head(uid, sizes[uid])
+        chunk: list[int] = []
+        total = 0
+        for uid in whole:
+            if chunk and (len(chunk) >= FETCH_CHUNK or total + sizes.get(uid, 0) > chunk_bytes):
+                yield from self._fetch_whole(chunk)
+                chunk, total = [], 0
+            chunk.append(uid)
+            total += sizes.get(uid, 0)
+        if chunk:
+            yield from self._fetch_whole(chunk)
+
+    def _sizes(self, uids: Sequence[int]) -> dict[int, int]:
+        sizes: dict[int, int] = {}
+        for start in range(0, len(uids), 1000):
+            answer = self._call(
+                self.client.fetch, list(uids[start : start + 1000]), ["RFC822.SIZE"]
+            )
+            sizes.update({uid: int(data.get(b"RFC822.SIZE", 0)) for uid, data in answer.items()})
+        return sizes
+
+    def _fetch_whole(self, chunk: list[int]) -> Iterator[RawMail]:
+        answer = self._call(self.client.fetch, chunk, ["BODY.PEEK[]", "INTERNALDATE"])
+        for uid in chunk:
+            data = answer.get(uid)
+            if not data or b"BODY[]" not in data:
+                continue
+            yield self._raw_mail(uid, bytes(data[b"BODY[]"]), data.get(b"INTERNALDATE"))
+
+    def _fetch_head(self, uid: int, size: int) -> RawMail:
+        parts = ["BODY.PEEK[HEADER]", f"BODY.PEEK[1]<0.{HEAD_KEPT}>", "INTERNALDATE"]
+        data = self._call(self.client.fetch, [uid], parts).get(uid, {})
+        head = bytes(data.get(b"BODY[HEADER]") or b"")
+        first = next((bytes(v) for k, v in data.items() if k.startswith(b"BODY[1]")), b"")
+        raw = head + first[:HEAD_KEPT]
+        return self._raw_mail(uid, raw, data.get(b"INTERNALDATE"), full_size=size)
+
+    def _raw_mail(self, uid: int, raw: bytes, stamp: Any, full_size: int | None = None) -> RawMail:
+        if stamp is not None and stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=UTC)
+        return RawMail(
+            mailbox=self.name,
+            uidvalidity=self.uidvalidity,
+            uid=uid,
+            raw=raw,
+            internal_date=stamp,
+            full_size=full_size,
+        )
 
     def move(self, uids: Sequence[int], folder: str) -> None:
         """Move mails to a folder (MOVE), or copy + flag \\Deleted (+ UID EXPUNGE) without it."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from pipeline.errors import MailboxError
 from pipeline.records import RawMail
 from pipeline.settings import SAMPLE_MAILS, Mailbox
+from pipeline.stages.parsing import head_of
 
 UIDVALIDITY = 1
 
@@ -69,19 +70,28 @@ class MaildirSource:
                     self._files[maildir_uid(entry.name)] = Path(entry.path)
         return list(self._files)
 
-    def fetch(self, uids: Sequence[int]) -> Iterator[RawMail]:
-        """Read the raw bytes of these mails (a file gone meanwhile is skipped)."""
+    def fetch(self, uids: Sequence[int], max_bytes: int = 0) -> Iterator[RawMail]:
+        """Read the raw bytes of these mails (a file gone meanwhile is skipped); of a file over
+        `max_bytes` (0: no limit) only the head is read, and `full_size` says so."""
         for uid in uids:
             path = self._files.get(uid)
             if path is None:
                 continue
             try:
-                raw = path.read_bytes()
-                stamp = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+                info = path.stat()
+                oversized = 0 < max_bytes < info.st_size
+                with open(path, "rb") as handle:
+                    raw = head_of(handle.read(2 * 1024 * 1024)) if oversized else handle.read()
+                stamp = datetime.fromtimestamp(info.st_mtime, UTC)
             except FileNotFoundError:
                 continue
             yield RawMail(
-                mailbox=self.name, uidvalidity=UIDVALIDITY, uid=uid, raw=raw, internal_date=stamp
+                mailbox=self.name,
+                uidvalidity=UIDVALIDITY,
+                uid=uid,
+                raw=raw,
+                internal_date=stamp,
+                full_size=info.st_size if oversized else None,
             )
 
     def move(self, uids: Sequence[int], folder: str) -> None:

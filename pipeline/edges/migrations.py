@@ -35,7 +35,11 @@ V1_MODELS = (
 
 def _initial_schema(db: Database) -> None:
     tables = [m for m in models.ALL_MODELS if m._meta.table_name in V1_MODELS]
-    with _without_columns(models.Ticket, "assignee", "resolution_note"):
+    with (
+        _without_columns(models.Ticket, "assignee", "resolution_note"),
+        _without_columns(models.Inbound, "sender_key", "body_key"),
+        _without_columns(models.OutboxRow, "recipient_key"),
+    ):
         db.create_tables(tables, safe=True)
 
 
@@ -100,6 +104,25 @@ def _digest_indexes(db: Database) -> None:
     )
 
 
+def _flood_keys(db: Database) -> None:
+    """Normalised sender and body keys for the acknowledgement caps and the loop guard."""
+    migrator = SchemaMigrator.from_database(db)
+    run_migrations(
+        migrator.add_column("inbound", "sender_key", models.Inbound.sender_key),
+        migrator.add_column("inbound", "body_key", models.Inbound.body_key),
+        migrator.add_column("outbox", "recipient_key", models.OutboxRow.recipient_key),
+    )
+    db.execute_sql(
+        "CREATE INDEX IF NOT EXISTS outbox_ack_key ON outbox (recipient_key, template, created_at)"
+    )
+    db.execute_sql(
+        "CREATE INDEX IF NOT EXISTS outbox_template_created ON outbox (template, created_at)"
+    )
+    db.execute_sql(
+        "CREATE INDEX IF NOT EXISTS inbound_loop ON inbound (sender_key, body_key, received_at)"
+    )
+
+
 def _proactive(db: Database) -> None:
     """Major incidents and their members, calls, published fixes (issue 13)."""
     from pipeline.edges.proactive_models import PROACTIVE_MODELS
@@ -113,6 +136,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Database], None]], ...] = (
     (3, "lifecycle: assignee, resolution note, status changes, SLA events, leases", _lifecycle),
     (4, "64-bit mailbox uids and uidvalidity (PostgreSQL)", _wide_uids),
     (5, "indexes for the managers' digest", _digest_indexes),
+    (6, "normalised sender, recipient and body keys for the flood caps", _flood_keys),
     # 6 and 7 are other branches' (the lead renumbers at merge)
     (8, "major incidents, calls, published fixes", _proactive),
 )

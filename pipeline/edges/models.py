@@ -118,6 +118,8 @@ class Inbound(BaseModel):
     reason = TextField(null=True)
     traceback = TextField(null=True)
     processed_at = DateTimeField(null=True)
+    sender_key = CharField(max_length=254, null=True)  # migration 6: normalised From address
+    body_key = CharField(max_length=32, null=True)  # migration 6: normalised body fingerprint
 
     class Meta:
         indexes = ((("mailbox", "uidvalidity", "uid"), True),)
@@ -205,8 +207,9 @@ class OutboxRow(BaseModel):
     ticket = ForeignKeyField(Ticket, null=True, backref="outbox", on_delete="SET NULL")
     inbound = ForeignKeyField(Inbound, null=True, on_delete="SET NULL")
     template = CharField(max_length=64)
-    recipients = TextField()  # comma-separated
+    recipients = TextField()  # a JSON list (comma-separated before migration 6)
     first_recipient = CharField(max_length=254, index=True)
+    recipient_key = CharField(max_length=254, default="")  # migration 6: normalised first
     subject = TextField()
     raw = BlobField()  # type: ignore[assignment]  # shadows Model.raw(), which tiket never uses
     status = CharField(max_length=16, index=True)  # pending | sent | failed

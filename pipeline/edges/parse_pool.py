@@ -9,19 +9,22 @@ repay the pickling.
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import os
+import resource
 import threading
 import time
 import traceback
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 
+from pipeline.errors import UnparseableMail
 from pipeline.records import ParsedMail
-from pipeline.stages.parsing import parse_mail
+from pipeline.stages.parsing import MAX_PARTS, MAX_TEXT_CHARS, parse_mail
 
 log = logging.getLogger(__name__)
 MIN_BATCH = 64
@@ -36,7 +39,12 @@ class ParseFailure:
 
 
 def parse_one(
-    raw: bytes, received_at: datetime, max_mail_bytes: int, max_attachment_bytes: int
+    raw: bytes,
+    received_at: datetime,
+    max_mail_bytes: int,
+    max_attachment_bytes: int,
+    max_parts: int = MAX_PARTS,
+    max_text_chars: int = MAX_TEXT_CHARS,
 ) -> ParsedMail | ParseFailure:
     """Parse one mail, turning any exception into a ParseFailure (runs in a worker)."""
     try:
@@ -45,9 +53,26 @@ def parse_one(
             received_at=received_at,
             max_mail_bytes=max_mail_bytes,
             max_attachment_bytes=max_attachment_bytes,
+            max_parts=max_parts,
+            max_text_chars=max_text_chars,
         )
     except Exception as exc:  # isolation point: per mail, reported back to the main process
         return ParseFailure(exc, traceback.format_exc())
+
+
+def parse_within(
+    seconds: float, raw: bytes, received_at: datetime, limits: tuple[int, int, int, int]
+) -> ParsedMail | ParseFailure:
+    """parse_one under a CPU budget: the kernel ends this worker (SIGXCPU) once it has used
+    `seconds` more CPU time than before this mail, whatever the parser is stuck in (a regex in
+    C code never checks for signals or timeouts)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = math.ceil(usage.ru_utime + usage.ru_stime + seconds)
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+    return parse_one(raw, received_at, *limits)
 
 
 def _exit_with(owner: int) -> None:
@@ -59,15 +84,25 @@ def _exit_with(owner: int) -> None:
 
     def watch() -> None:
         while True:
-            time.sleep(1.0)
+            time.sleep(0.5)
             try:
                 os.kill(owner, 0)
             except ProcessLookupError:
                 os._exit(0)
             except PermissionError:  # a reused pid of another user: ours is gone
                 os._exit(0)
+            if _is_zombie(owner):  # dead, not yet reaped: its parent may be waiting on our pipes
+                os._exit(0)
 
     threading.Thread(target=watch, name="owner-watch", daemon=True).start()
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return False
 
 
 def worker_count(configured: int) -> int:
@@ -79,24 +114,43 @@ def worker_count(configured: int) -> int:
 
 
 class ParsePool:
-    """Parses in-process for small batches, in worker processes for big ones."""
+    """Parses in worker processes under a per-mail CPU budget (max_seconds > 0); without a
+    budget, in-process for small batches and in workers for big ones."""
 
-    def __init__(self, workers: int, max_mail_bytes: int, max_attachment_bytes: int) -> None:
+    def __init__(
+        self,
+        workers: int,
+        max_mail_bytes: int,
+        max_attachment_bytes: int,
+        *,
+        max_seconds: float = 0.0,
+        max_parts: int = MAX_PARTS,
+        max_text_chars: int = MAX_TEXT_CHARS,
+    ) -> None:
         self.workers = workers
-        self.limits = (max_mail_bytes, max_attachment_bytes)
+        self.limits = (max_mail_bytes, max_attachment_bytes, max_parts, max_text_chars)
+        self.max_seconds = max_seconds
         self._executor: ProcessPoolExecutor | None = None
+
+    def _pool(self, workers: int) -> ProcessPoolExecutor:
+        if self._executor is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["pipeline.edges.parse_pool"])  # workers start warm
+            self._executor = ProcessPoolExecutor(
+                workers, mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
+            )
+        return self._executor
 
     def parse_many(
         self, items: Sequence[tuple[bytes, datetime]]
     ) -> list[ParsedMail | ParseFailure]:
         """One result per (raw, received_at), in order."""
+        if self.max_seconds > 0:
+            return self._parse_budgeted(items)
         if self.workers < 2 or len(items) < MIN_BATCH:
             return [parse_one(raw, at, *self.limits) for raw, at in items]
-        if self._executor is None:
-            context = multiprocessing.get_context("forkserver")
-            self._executor = ProcessPoolExecutor(
-                self.workers, mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
-            )
+        self._pool(self.workers)
+        assert self._executor is not None
         n = len(items)
         try:
             return list(
@@ -106,6 +160,8 @@ class ParsePool:
                     [a for _, a in items],
                     [self.limits[0]] * n,
                     [self.limits[1]] * n,
+                    [self.limits[2]] * n,
+                    [self.limits[3]] * n,
                     chunksize=max(1, n // (self.workers * 4)),
                 )
             )
@@ -116,6 +172,77 @@ class ParsePool:
             self.close()
             self.workers = 0
             return [parse_one(raw, at, *self.limits) for raw, at in items]
+
+    def _parse_budgeted(
+        self, items: Sequence[tuple[bytes, datetime]]
+    ) -> list[ParsedMail | ParseFailure]:
+        """Waves of one mail per worker; a mail still running when its wave's time is up (or
+        whose worker died) is tried again alone, and quarantined if it fails alone too."""
+        results: dict[int, ParsedMail | ParseFailure] = {}
+        width = max(1, self.workers)
+        suspects: list[int] = []
+        order = list(range(len(items)))
+        for start in range(0, len(order), width):
+            suspects += self._wave(order[start : start + width], items, results)
+        for index in suspects:
+            if self._wave([index], items, results):
+                results[index] = ParseFailure(UnparseableMail(self._over_budget), "")
+        return [results[i] for i in range(len(items))]
+
+    @property
+    def _backstop(self) -> float:
+        """Wall-clock seconds a wave may take: the kernel enforces the CPU budget; this only
+        covers a worker stuck without using CPU, so it is generous (a busy machine, pickling)."""
+        return max(120.0, self.max_seconds * 10)
+
+    @property
+    def _over_budget(self) -> str:
+        return (
+            f"parsing took more than {self.max_seconds:g} s of CPU ([intake] max_mail_seconds), "
+            f"or more than {self._backstop:g} s in all: the parse worker was stopped"
+        )
+
+    def _wave(
+        self,
+        indexes: list[int],
+        items: Sequence[tuple[bytes, datetime]],
+        results: dict[int, ParsedMail | ParseFailure],
+    ) -> list[int]:
+        """Parse these mails at once, one per worker; returns those that did not finish."""
+        pool = self._pool(max(1, self.workers))
+        futures: dict[int, Future[ParsedMail | ParseFailure]] = {
+            i: pool.submit(parse_within, self.max_seconds, *items[i], self.limits) for i in indexes
+        }
+        wait(futures.values(), timeout=self._backstop)
+        unfinished = []
+        causes = set()
+        for index, future in futures.items():
+            try:
+                if not future.done():
+                    raise TimeoutError(f"not done after {self._backstop:g} s")
+                results[index] = future.result()
+            except (BrokenProcessPool, TimeoutError, OSError, RuntimeError) as exc:
+                unfinished.append(index)
+                causes.add(f"{type(exc).__name__}: {exc}"[:200])
+        if unfinished:
+            log.warning(
+                "parse action=worker_stopped mails=%d cause=%s", len(unfinished), "; ".join(causes)
+            )
+            self._kill()
+        return unfinished
+
+    def _kill(self) -> None:
+        """End every worker now (a stuck one cannot be stopped politely) and start afresh."""
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        # ProcessPoolExecutor has no public way to stop a busy worker: kill them by their pids
+        for process in list(getattr(executor, "_processes", {}).values()):
+            try:
+                process.kill()
+            except (OSError, ValueError):
+                pass
+        executor.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         """Stop the workers, if any were started."""

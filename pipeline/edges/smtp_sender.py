@@ -6,7 +6,6 @@ TransientSendError (retry later); 5xx replies raise PermanentSendError (fail now
 
 from __future__ import annotations
 
-import os
 import re
 import smtplib
 import ssl
@@ -14,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from pipeline.edges.files import private_dir, write_private
 from pipeline.errors import PermanentSendError, TransientSendError
 from pipeline.settings import OutboxSettings, parse_outbox_url, read_secret
 
@@ -27,7 +27,7 @@ class FileSender:
         self.directory = directory
 
     def __enter__(self) -> FileSender:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -36,10 +36,8 @@ class FileSender:
     def send(self, sender: str, recipients: Sequence[str], raw: bytes, message_id: str) -> None:
         """Write the mail atomically (temp file, then rename)."""
         name = _UNSAFE.sub("_", message_id.strip("<>"))[:200] + ".eml"
-        tmp = self.directory / f".{name}.tmp"
         try:
-            tmp.write_bytes(raw)
-            os.replace(tmp, self.directory / name)
+            write_private(self.directory / name, raw)
         except OSError as exc:
             raise TransientSendError(f"cannot write {name}: {exc.strerror}") from exc
 

@@ -6,7 +6,7 @@ The only writer of models. Converts between aware UTC datetimes (records) and na
 from __future__ import annotations
 
 import hashlib
-import os
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from peewee import Database, SqliteDatabase
+from peewee import Database, SqliteDatabase, fn
 from playhouse.db_url import connect as connect_url
 
 from pipeline.edges import fastsql
 from pipeline.edges import models as m
+from pipeline.edges.files import private_dir, touch_private, write_private
 from pipeline.edges.migrations import current_version, latest_version, migrate
 from pipeline.errors import ClaimLost, ConfigError, NotFound
 from pipeline.records import (
@@ -36,9 +37,20 @@ from pipeline.records import (
     TicketUpdate,
 )
 from pipeline.settings import Settings, read_secret
+from pipeline.stages.addresses import body_key, normalised_address
 from pipeline.vocabulary import OPEN_STATES
 
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(<[^<>\s]{1,500}>)", re.IGNORECASE | re.MULTILINE)
+ACK_TEMPLATES = ("acknowledgement", "agent_notice")
+"""Automatic answers to a sender: the per-sender and desk-wide caps count them."""
+
+
+def outbox_recipients(value: str) -> list[str]:
+    """An outbox row's recipients: a JSON list (rows from before migration 6: comma-separated)."""
+    if value.startswith("["):
+        found = json.loads(value)
+        return [str(a) for a in found] if isinstance(found, list) else []
+    return [r for r in value.split(",") if r]
 
 
 def utc(dt: datetime | None) -> datetime | None:
@@ -91,7 +103,7 @@ def open_database(settings: Settings) -> Database:
     if parts.scheme == "sqlite":
         path = parts.path[1:] if parts.path.startswith("/") else parts.path
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            touch_private(Path(path))
         db: Database = SqliteDatabase(
             path or ":memory:",
             pragmas={
@@ -235,20 +247,33 @@ class Store:
         return results
 
     # -- claim ----------------------------------------------------------------------------------
-    def claim_pending(self, limit: int, mailbox: str | None = None) -> list[StoredMail]:
+    def claim_pending(
+        self, limit: int, mailbox: str | None = None, max_bytes: int = 0
+    ) -> list[StoredMail]:
         """Pending mails to process, with their attempt counted (committed) before any work.
 
-        Fresh mails are claimed as a batch; a mail that failed before is claimed alone, so that a
-        mail that kills the process can only ever use up its own attempts.
+        Fresh mails are claimed as a batch of at most `limit` mails and `max_bytes` raw bytes
+        (0: no byte limit; always at least one mail); a mail that failed before is claimed alone,
+        so that a mail that kills the process can only ever use up its own attempts.
         """
         with self.db.atomic():
-            base = m.Inbound.select().where(m.Inbound.state == "pending")
+            base = m.Inbound.select(m.Inbound.id, m.Inbound.size).where(
+                m.Inbound.state == "pending"
+            )
             if mailbox is not None:
                 base = base.where(m.Inbound.mailbox == mailbox)
             retried = base.where(m.Inbound.attempts > 0).order_by(m.Inbound.id).limit(1)
-            rows = list(retried) or list(
+            heads = list(retried) or list(
                 base.where(m.Inbound.attempts == 0).order_by(m.Inbound.id).limit(limit)
             )
+            ids: list[int] = []
+            total = 0
+            for head in heads:
+                if ids and max_bytes and total + head.size > max_bytes:
+                    break
+                ids.append(head.id)
+                total += head.size
+            rows = list(m.Inbound.select().where(m.Inbound.id.in_(ids)).order_by(m.Inbound.id))
             if rows:
                 (
                     m.Inbound.update(attempts=m.Inbound.attempts + 1)
@@ -269,22 +294,33 @@ class Store:
         ]
 
     # -- lookups for the pure stages ------------------------------------------------------------
-    def sender_history(self, address: str, now: datetime) -> SenderHistory:
-        """How many acknowledgements this sender got in the last hour."""
-        if not address:
-            return SenderHistory()
+    def sender_history(
+        self, address: str, body: str, now: datetime, window: timedelta = timedelta(hours=24)
+    ) -> SenderHistory:
+        """Acknowledgements in the last hour (to this sender's normalised address and to anyone)
+        and how often this sender sent this body within `window` (the caps and loop guard)."""
         q = self.db.quote[0]
         p = self.db.param
-        cursor = self.db.execute_sql(
-            f"SELECT COUNT(*) FROM {q}outbox{q} WHERE {q}first_recipient{q} = {p} AND "
-            f"{q}template{q} = {p} AND {q}created_at{q} >= {p}",
-            [
-                address,
-                "acknowledgement",
-                m.OutboxRow.created_at.db_value(naive(now - timedelta(hours=1))),
-            ],
+        hour_ago = m.OutboxRow.created_at.db_value(naive(now - timedelta(hours=1)))
+        acks = f"{q}template{q} IN ({p}, {p}) AND {q}created_at{q} >= {p}"
+        desk = self.db.execute_sql(
+            f"SELECT COUNT(*) FROM {q}outbox{q} WHERE {acks}", [*ACK_TEMPLATES, hour_ago]
+        ).fetchone()[0]
+        if not address:
+            return SenderHistory(desk_acks_last_hour=int(desk))
+        key = normalised_address(address)
+        mine = self.db.execute_sql(
+            f"SELECT COUNT(*) FROM {q}outbox{q} WHERE {q}recipient_key{q} = {p} AND {acks}",
+            [key, *ACK_TEMPLATES, hour_ago],
+        ).fetchone()[0]
+        same = self.db.execute_sql(
+            f"SELECT COUNT(*) FROM {q}inbound{q} WHERE {q}sender_key{q} = {p} AND "
+            f"{q}body_key{q} = {p} AND {q}received_at{q} >= {p}",
+            [key, body, m.Inbound.received_at.db_value(naive(now - window))],
+        ).fetchone()[0]
+        return SenderHistory(
+            acks_last_hour=int(mine), desk_acks_last_hour=int(desk), same_body_recent=int(same)
         )
-        return SenderHistory(acks_last_hour=int(cursor.fetchone()[0]))
 
     def tickets_by_message_ids(self, message_ids: Iterable[str]) -> dict[str, TicketInfo]:
         """Tickets that own any of these Message-IDs, inbound or outbound."""
@@ -303,6 +339,15 @@ class Store:
         infos = self._ticket_infos(m.Ticket.id.in_(set(found.values()))) if found else {}
         by_id = {info.id: info for info in infos.values()}
         return {mid: by_id[tid] for mid, tid in found.items() if tid in by_id}
+
+    def known_categories(self) -> frozenset[str]:
+        """Every category a ticket carries now (what #category by mail may set)."""
+        return frozenset(
+            str(row.category)
+            for row in m.Ticket.select(m.Ticket.category)
+            .where(m.Ticket.category.is_null(False))
+            .distinct()
+        )
 
     def tickets_by_refs(self, refs: Iterable[str]) -> dict[str, TicketInfo]:
         """Tickets by reference (TKT-000123)."""
@@ -389,6 +434,8 @@ class Store:
                     "processed_at": at,
                     "stage": None,
                     "reason": None,
+                    "sender_key": normalised_address(mail.sender) if mail.sender else None,
+                    "body_key": body_key(mail.text),
                 },
                 expect={"state": "pending", "attempts": stored.attempts},
             )
@@ -477,10 +524,9 @@ class Store:
         path = self.blob_path(digest)
         if path.exists():
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{digest}.{os.getpid()}.tmp")
-        tmp.write_bytes(payload)
-        os.replace(tmp, path)
+        private_dir(self.attachments_dir)
+        private_dir(path.parent)
+        write_private(path, payload)
 
     def blob_path(self, digest: str) -> Path:
         """Where an attachment with this sha256 lives."""
@@ -518,8 +564,9 @@ class Store:
                     "ticket": ticket_id,
                     "inbound": inbound_id,
                     "template": out.template,
-                    "recipients": ",".join(out.to),
+                    "recipients": json.dumps(list(out.to)),  # a list: never split on commas
                     "first_recipient": out.to[0] if out.to else "",
+                    "recipient_key": normalised_address(out.to[0]) if out.to else "",
                     "subject": out.subject,
                     "raw": out.raw,
                     "status": "pending",
@@ -648,6 +695,22 @@ class Store:
             )
             self._audit(AuditEvent(action="released", actor=actor), now, inbound_id=inbound_id)
         return str(row.mailbox)
+
+    def prune_raw(self, state: str, before: datetime, now: datetime) -> int:
+        """Empty the raw bytes of mails in `state` finished before `before`; returns how many."""
+        with self.db.atomic():
+            count = int(
+                m.Inbound.update(raw=b"")
+                .where(
+                    (m.Inbound.state == state)
+                    & (m.Inbound.processed_at < naive(before))
+                    & (fn.LENGTH(m.Inbound.raw) > 0)
+                )
+                .execute()
+            )
+            if count:
+                self._audit(AuditEvent(action="raw_pruned", detail=f"{count} {state} mail(s)"), now)
+        return count
 
     # -- server bookkeeping ---------------------------------------------------------------------
     def awaiting_move(self, mailbox: str, uidvalidity: int) -> dict[str, list[int]]:

@@ -11,6 +11,7 @@ from typing import Any
 from peewee import fn
 
 from pipeline.edges import models as m
+from pipeline.edges.store import outbox_recipients
 from pipeline.errors import NotFound
 
 
@@ -213,7 +214,7 @@ def list_outbox(limit: int = 10000) -> list[dict[str, Any]]:
         {
             "id": r.id,
             "message_id": r.message_id,
-            "to": r.recipients.split(","),
+            "to": outbox_recipients(r.recipients),
             "subject": r.subject,
             "template": r.template,
             "status": r.status,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.errors import InvalidAction
 from pipeline.records import AuditEvent, Dossier, OutgoingMail, TicketState, TicketUpdate
+from pipeline.stages.agent_auth import issue_message_id
 from pipeline.stages.lifecycle import (
     clock_facts,
     plan_assign,
@@ -27,7 +28,7 @@ from pipeline.stages.lifecycle import (
     plan_sla_step,
     plan_status,
 )
-from pipeline.stages.rendering import message_id_for, render_mail
+from pipeline.stages.rendering import render_mail
 from pipeline.stages.sla import sla_actions
 from pipeline.vocabulary import OPEN_STATES
 
@@ -60,6 +61,7 @@ class Desk:
         self.store = app.store
         self.policy = app.policy
         self.identity = app.identity
+        self.keyring = app.keyring  # signs the token in every Message-ID we send
 
     @property
     def similar(self) -> SimilarIndex:
@@ -90,10 +92,12 @@ class Desk:
                     ref=ref,
                     desk=self.identity,
                     now=now,
-                    message_id=message_id_for(
+                    message_id=issue_message_id(
                         ref,
                         f"{intent.purpose}-{uuid.uuid4().hex[:10]}",
+                        intent.to,
                         self.identity.message_id_domain,
+                        self.keyring,
                     ),
                 )
                 for intent in update.mails

@@ -12,15 +12,16 @@ import logging
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 from pipeline.edges.parse_pool import ParseFailure, ParsePool, worker_count
-from pipeline.errors import ClaimLost, InvalidAction, UnparseableMail
+from pipeline.edges.store import Received
+from pipeline.errors import ClaimLost, UnparseableMail
 from pipeline.faults import crash_point
+from pipeline.jobs.agent_mail import AgentGate
 from pipeline.records import (
-    AuditEvent,
-    IntakePlan,
     IntakeResult,
     MailIntent,
     OutgoingMail,
@@ -30,10 +31,13 @@ from pipeline.records import (
     StoredMail,
     TriageOutcome,
 )
+from pipeline.stages.addresses import body_key
+from pipeline.stages.agent_auth import issue_message_id
 from pipeline.stages.language import detect_language
-from pipeline.stages.lifecycle import PromisePolicy, plan_agent_reply, plan_intake
-from pipeline.stages.rendering import message_id_for, render_mail
-from pipeline.stages.reply_matching import match_reply, own_id_ref, subject_refs, thread_ids
+from pipeline.stages.lifecycle import PromisePolicy, plan_intake
+from pipeline.stages.parsing import oversized_reason
+from pipeline.stages.rendering import render_mail
+from pipeline.stages.reply_matching import match_reply, subject_refs, thread_ids
 from pipeline.stages.screening import ScreeningPolicy, screen_mail
 
 if TYPE_CHECKING:
@@ -53,7 +57,7 @@ class Source(Protocol):
     def idle_supported(self) -> bool: ...
     def open(self) -> int: ...
     def pending_uids(self) -> list[int]: ...
-    def fetch(self, uids: Sequence[int]) -> Iterator[RawMail]: ...
+    def fetch(self, uids: Sequence[int], max_bytes: int = ...) -> Iterator[RawMail]: ...
     def move(self, uids: Sequence[int], folder: str) -> None: ...
     def wait(self, timeout: float, stop: Callable[[], bool] = ...) -> bool: ...
     def close(self) -> None: ...
@@ -96,18 +100,24 @@ class MailIntake:
             own_domain=self.desk.message_id_domain,
             own_addresses=frozenset({self.desk.address.lower()}),
             ack_cap_per_hour=settings.intake.ack_cap_per_hour,
+            desk_ack_cap_per_hour=settings.intake.desk_ack_cap_per_hour,
+            loop_repeat_limit=settings.intake.loop_repeat_limit,
         )
         self.promise = PromisePolicy(
             first_response_hours=settings.sla.first_response_hours,
             default_priority=settings.sla.default_priority,
             tier_groups={k: t.group for k, t in settings.tiers.items()},
         )
+        self.loop_window = timedelta(hours=settings.intake.loop_window_hours)
         self.folders = {m.name: m for m in settings.mailboxes}
         self.crash_at = str(settings.section("debug")["crash_at"])
         self.parser = ParsePool(
             worker_count(settings.intake.parse_workers),
             settings.intake.max_mail_bytes,
             settings.intake.max_attachment_bytes,
+            max_seconds=settings.intake.max_mail_seconds,
+            max_parts=settings.intake.max_parts,
+            max_text_chars=settings.intake.max_text_chars,
         )
 
     @property
@@ -125,6 +135,11 @@ class MailIntake:
         """The app's ticket actions (agent mail commands go through them)."""
         return self.app.desk
 
+    @cached_property
+    def agent_gate(self) -> AgentGate:
+        """Verifies agents' mail and our own thread ids before anything acts on them."""
+        return AgentGate(self.settings, self.store, self.app.desk)
+
     # -- one mailbox --------------------------------------------------------------------------
     def poll(
         self, source: Source, uidvalidity: int, stop: Callable[[], bool] = lambda: False
@@ -138,21 +153,58 @@ class MailIntake:
         for start in range(0, len(new_uids), batch_size):
             if stop():
                 break
-            batch = list(source.fetch(new_uids[start : start + batch_size]))
-            stats.fetched += len(batch)
-            received = self.store.receive_many(batch, self.clock())
-            stats.received += sum(r.new for r in received)
-            stats.results.extend(
-                IntakeResult(inbound_id=r.inbound_id, disposition="duplicate")
-                for r in received
-                if r.duplicate_of is not None
-            )
-            crash_point("after_receive", self.crash_at)
-            stats.results.extend(self.process_pending(source.name, stop))
-            self.finish_moves(source, uidvalidity, stats)
+            for batch in self._fetch_bounded(source, new_uids[start : start + batch_size]):
+                stats.fetched += len(batch)
+                received = self.store.receive_many(batch, self.clock())
+                stats.received += sum(r.new for r in received)
+                stats.results.extend(
+                    IntakeResult(inbound_id=r.inbound_id, disposition="duplicate")
+                    for r in received
+                    if r.duplicate_of is not None
+                )
+                self._quarantine_oversized(batch, received, stats)
+                crash_point("after_receive", self.crash_at)
+                stats.results.extend(self.process_pending(source.name, stop))
+                self.finish_moves(source, uidvalidity, stats)
         stats.results.extend(self.process_pending(source.name, stop))
         self.finish_moves(source, uidvalidity, stats)
         return stats
+
+    def _fetch_bounded(self, source: Source, uids: Sequence[int]) -> Iterator[list[RawMail]]:
+        """Fetched mail in batches of at most [intake] max_batch_bytes (at least one mail)."""
+        limit = self.settings.intake.max_batch_bytes
+        batch: list[RawMail] = []
+        size = 0
+        for raw in source.fetch(uids, max_bytes=self.settings.intake.max_mail_bytes):
+            if batch and size + len(raw.raw) > limit:
+                yield batch
+                batch, size = [], 0
+            batch.append(raw)
+            size += len(raw.raw)
+        if batch:
+            yield batch
+
+    def _quarantine_oversized(
+        self, batch: Sequence[RawMail], received: Sequence[Received], stats: PassStats
+    ) -> None:
+        """A mail of which only the head was fetched is quarantined at once, saying so."""
+        limit = self.settings.intake.max_mail_bytes
+        for raw, done in zip(batch, received):
+            if raw.full_size is None or not done.new or done.duplicate_of is not None:
+                continue
+            reason = oversized_reason(raw.full_size, limit)
+            self.store.record_failure(
+                done.inbound_id, "fetch", reason, "", self.clock(), quarantine=True
+            )
+            log.warning(
+                "mail=%s:%d action=quarantined stage=fetch reason=%s",
+                raw.mailbox,
+                done.inbound_id,
+                reason,
+            )
+            stats.results.append(
+                IntakeResult(inbound_id=done.inbound_id, disposition="quarantined", error=reason)
+            )
 
     def finish_moves(self, source: Source, uidvalidity: int, stats: PassStats) -> None:
         """Move finished mail out of the inbox on the server, then record that it was moved."""
@@ -179,7 +231,9 @@ class MailIntake:
         max_attempts = self.settings.intake.max_attempts
         self.store.quarantine_exhausted(max_attempts, self.clock(), mailbox)
         while not stop():
-            batch = self.store.claim_pending(self.settings.intake.fetch_batch, mailbox)
+            batch = self.store.claim_pending(
+                self.settings.intake.fetch_batch, mailbox, self.settings.intake.max_batch_bytes
+            )
             if not batch:
                 break
             results.extend(self.process_batch(batch))
@@ -227,13 +281,17 @@ class MailIntake:
         stage = "screen"
         try:
             now = self.clock()
-            verdict = screen_mail(mail, self.screening, self.store.sender_history(mail.sender, now))
+            history = self.store.sender_history(
+                mail.sender, body_key(mail.text), now, self.loop_window
+            )
+            verdict = screen_mail(mail, self.screening, history)
             stage = "match"
-            match = self._match(mail)
+            match = self._match(mail, now)
             stage = "plan"
             known_major: int | None = None  # the accepted major incident a new ticket joins
-            if verdict.accept and self._from_agent(mail, match):
-                plan = self._plan_agent_reply(mail, match, now)
+            agent_plan = self.agent_gate.plan(mail, verdict, match, now)
+            if agent_plan is not None:
+                plan = agent_plan
             elif verdict.accept and (served := self.proactive.plan_self_served(mail, match, now)):
                 plan = served
             else:
@@ -273,47 +331,13 @@ class MailIntake:
         )
         return result
 
-    def _from_agent(self, mail: ParsedMail, match: ReplyMatch) -> bool:
-        return (
-            match.ticket is not None
-            and match.ticket.status != "closed"
-            and mail.sender in self.settings.agents
-        )
-
-    def _plan_agent_reply(self, mail: ParsedMail, match: ReplyMatch, now: datetime) -> IntakePlan:
-        """An agent answered a ticket mail: their #commands act, the rest goes to the requester."""
-        assert match.ticket is not None
-        ticket = self.store.ticket_state(match.ticket.id)
-        try:
-            update = plan_agent_reply(
-                ticket,
-                mail.sender,
-                mail.text,
-                self.desk_actions.policy,
-                self.desk_actions.dossier(ticket),
-                now,
-            )
-        except InvalidAction as exc:
-            return IntakePlan(
-                disposition="reply_added",
-                rule="agent_reply",
-                existing=match.ticket,
-                events=(
-                    AuditEvent(action="agent_command_refused", actor=mail.sender, detail=str(exc)),
-                ),
-            )
-        return IntakePlan(
-            disposition="reply_added", rule="agent_reply", existing=match.ticket, update=update
-        )
-
-    def _match(self, mail: ParsedMail) -> ReplyMatch:
+    def _match(self, mail: ParsedMail, now: datetime) -> ReplyMatch:
         desk = self.settings.desk
         ids = thread_ids(mail)
-        refs = [
-            r for r in (own_id_ref(i, desk.message_id_domain, desk.ref_prefix) for i in ids) if r
-        ]
-        refs.extend(subject_refs(mail.subject, desk.ref_prefix))
+        refs = list(subject_refs(mail.subject, desk.ref_prefix))
         by_id = self.store.tickets_by_message_ids(ids) if ids else {}
+        if ids:  # our own ids count only with a token issued to this sender
+            by_id = self.agent_gate.issued_tickets(mail, ids, now) | by_id
         by_ref = self.store.tickets_by_refs(refs) if refs else {}
         return match_reply(
             mail,
@@ -333,8 +357,12 @@ class MailIntake:
                 ref=ref,
                 desk=self.desk,
                 now=now,
-                message_id=message_id_for(
-                    ref, f"{intent.purpose}-m{inbound_id}", self.desk.message_id_domain
+                message_id=issue_message_id(
+                    ref,
+                    f"{intent.purpose}-m{inbound_id}",
+                    intent.to,
+                    self.desk.message_id_domain,
+                    self.agent_gate.keyring,
                 ),
             )
             for intent in intents

@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 
 from pipeline.edges.models import OutboxRow
 from pipeline.edges.smtp_sender import FileSender, SmtpSender
-from pipeline.edges.store import Store, utc
+from pipeline.edges.store import Store, outbox_recipients, utc
 from pipeline.errors import PermanentSendError, TransientSendError
 from pipeline.faults import crash_point
 from pipeline.settings import OutboxSettings
+from pipeline.stages.addresses import unmailable
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,18 @@ def _deliver_row(
     stats: DeliveryStats,
     crash_at: str,
 ) -> None:
-    recipients = [r for r in row.recipients.split(",") if r]
+    recipients = outbox_recipients(row.recipients)
+    refused = unmailable(tuple(recipients))
+    if refused or not recipients:  # one address must be one RCPT: never let a sender add more
+        reason = (
+            f"refused: {refused[0][:100]!r} is not exactly one mailbox"
+            if refused
+            else ("refused: no recipient")
+        )
+        store.outbox_failed(row.id, reason, now, retry_at=None)
+        stats.failed += 1
+        log.warning("outbox=%s action=failed reason=%s", row.message_id, reason)
+        return
     try:
         sender.send(sender_address, recipients, bytes(row.raw), row.message_id)
     except PermanentSendError as exc:

@@ -29,6 +29,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from pipeline.stages.screening import ACK_HELD_RULES
 from pipeline.vocabulary import PRIORITIES, TIERS
 
 if TYPE_CHECKING:  # only the type: settings.py reads the environment, this module must not
@@ -329,6 +330,7 @@ class Health:
     pending: int
     outbox_failed: int
     outbox_failed_by_template: tuple[Count, ...]
+    acks_held: int = 0  # tickets recorded without an acknowledgement by a flood cap or loop guard
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -671,6 +673,7 @@ def _health(inbound: Sequence[InboundCount], outbox_failed: Sequence[tuple[str, 
         pending=by_disposition["pending"],
         outbox_failed=sum(c.count for c in failed),
         outbox_failed_by_template=failed,
+        acks_held=sum(row.count for row in inbound if row.rule in ACK_HELD_RULES),
     )
 
 

@@ -71,8 +71,46 @@ def plan_intake(
     if not verdict.accept:
         return _plan_screened(mail, verdict, match)
     if match.ticket is not None and match.ticket.status != "closed":
-        return _plan_reply(mail, verdict, match, promise.tier_groups)
+        if mail.sender and mail.sender in match.ticket.participants:
+            return _plan_reply(mail, verdict, match, promise.tier_groups)
+        # a stranger answering a ticket mail must not join it (reopen it, reach L2/L3, become a
+        # participant): their mail opens a new ticket linked to it, and L1 sees the link
     return _plan_new_ticket(mail, verdict, match, triage, promise, language=language)
+
+
+def plan_refused_agent_mail(
+    mail: ParsedMail, match: ReplyMatch, reasons: tuple[str, ...], *, notify: bool
+) -> IntakePlan:
+    """A mail in an agent's name that failed verification: kept on the ticket as a plain mail,
+    no command runs, nothing reaches the requester, the attempt is audited and the agent's
+    own address gets a short notice (unless the acknowledgement caps hold it back)."""
+    ticket = match.ticket
+    assert ticket is not None
+    commands, _ = parse_agent_commands(mail.text)
+    detail = "; ".join(reasons)
+    if commands:
+        detail += "; commands not run: " + " ".join(f"#{c}" for c, _ in commands)
+    events = [AuditEvent(action="agent_mail_refused", actor=mail.sender, detail=detail[:1000])]
+    mails: tuple[MailIntent, ...] = ()
+    if notify:
+        mails = (
+            MailIntent(
+                template="agent_notice",
+                to=(mail.sender,),
+                purpose="notice",
+                context=(("subject", ticket.subject), ("reasons", reasons)),
+                locale="en",
+            ),
+        )
+    else:
+        events.append(AuditEvent(action="not_acknowledged", detail="rule=agent_notice_capped"))
+    return IntakePlan(
+        disposition="reply_added",
+        rule="agent_unverified",
+        existing=ticket,
+        events=tuple(events),
+        mails=mails,
+    )
 
 
 def _plan_screened(mail: ParsedMail, verdict: Verdict, match: ReplyMatch) -> IntakePlan:
@@ -188,7 +226,12 @@ def _plan_new_ticket(
         )
     ]
     if linked is not None and match.ticket is not None:
-        events.append(AuditEvent(action="linked", detail=f"follow-up of closed {match.ticket.ref}"))
+        detail = (
+            f"follow-up of closed {match.ticket.ref}"
+            if match.ticket.status == "closed"
+            else f"answers {match.ticket.ref}, but the sender does not take part in it"
+        )
+        events.append(AuditEvent(action="linked", detail=detail))
     if match.ignored_tag:
         events.append(
             AuditEvent(
@@ -615,7 +658,10 @@ def plan_review(
 
 def _check_label(head: str, value: str, categories: frozenset[str] = frozenset()) -> None:
     """Raises InvalidAction for an unknown head or a value outside its known classes (for
-    category: the desk's categories, when it has a list)."""
+    category: the desk's categories, when it has a list); every label is 1 to MAX_LABEL
+    printable characters, so none overflows its column or carries a control character."""
+    if len(value) > MAX_LABEL or not value.isprintable() or not value.strip():
+        raise InvalidAction(f"{head} must be 1 to {MAX_LABEL} printable characters")
     if head not in HEADS:
         raise InvalidAction(f"unknown field {head!r}; the fields are {', '.join(HEADS)}")
     if head == "kind" and value not in KINDS:
@@ -626,37 +672,68 @@ def _check_label(head: str, value: str, categories: frozenset[str] = frozenset()
         raise InvalidAction(f"unknown category {value!r}; known: {', '.join(sorted(categories))}")
 
 
-COMMAND_LINE = re.compile(
-    r"^\s*#(resolve|pending|escalate|assign|priority|category|kind|close|major|update|call|solved)"
-    r"\b[ \t]*(.*?)\s*$",
-    re.IGNORECASE,
+MAIL_COMMANDS = (
+    "resolve",
+    "pending",
+    "escalate",
+    "assign",
+    "priority",
+    "category",
+    "kind",
+    "close",
+    "major",  # the proactive desk (issue 13): #major accept|reject, #update, #call, #solved
+    "update",
+    "call",
+    "solved",
 )
+COMMAND_LINE = re.compile(r"#(" + "|".join(MAIL_COMMANDS) + r")\b(.*)", re.IGNORECASE | re.DOTALL)
+_WROTE = re.compile(r"On .{0,200} wrote:", re.DOTALL)
+MAX_LABEL = 64
 
 
 def parse_agent_commands(text: str) -> tuple[tuple[tuple[str, str], ...], str]:
     """Commands on lines of their own (`#resolve fixed the cable`), and the rest of the reply.
 
     Quoted history ('>' lines and everything after an 'On ... wrote:' line) is dropped from the
-    rest, so the requester gets the agent's words, not our own mail back.
+    rest, so the requester gets the agent's words, not our own mail back. Each line is stripped
+    before an anchored match, so every pattern here runs in linear time.
     """
     commands = []
     kept = []
     for line in text.splitlines():
-        if line.startswith(">") or re.match(r"^\s*On .{0,200} wrote:\s*$", line):
+        stripped = line.strip()
+        if line.startswith(">") or _WROTE.fullmatch(stripped):
             break
-        found = COMMAND_LINE.match(line)
+        found = COMMAND_LINE.match(stripped)
         if found:
-            commands.append((found.group(1).lower(), found.group(2)))
+            commands.append((found.group(1).lower(), found.group(2).strip()[:200]))
         else:
             kept.append(line)
     return tuple(commands), "\n".join(kept).strip()
 
 
 def plan_agent_reply(
-    ticket: TicketState, agent: str, text: str, policy: DeskPolicy, dossier: Dossier, now: datetime
+    ticket: TicketState,
+    agent: str,
+    text: str,
+    policy: DeskPolicy,
+    dossier: Dossier,
+    now: datetime,
+    *,
+    allowed: frozenset[str] = frozenset(MAIL_COMMANDS),
+    categories: frozenset[str] | None = None,
 ) -> TicketUpdate:
-    """An agent answered a ticket mail: run its #commands, send the rest to the requester."""
+    """A verified agent answered a ticket mail: run its #commands, send the rest to the requester.
+
+    Raises InvalidAction for a command the agent's tiers may not use by mail ([tiers.X]
+    mail_commands) or a #category that is not one of `categories` (None: not checked).
+    """
     commands, reply = parse_agent_commands(text)
+    for name, argument in commands:
+        if name not in allowed:
+            raise InvalidAction(f"#{name} is not allowed by mail for {agent}")
+        if name == "category" and categories is not None and argument not in categories:
+            raise InvalidAction(f"unknown category {argument[:64]!r}")
     update = TicketUpdate(
         ticket_id=ticket.id,
         ref=ticket.ref,

@@ -10,6 +10,7 @@ and are resolved with the parent's note.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from pipeline.records import AuditEvent, MailIntent, TicketState, TicketUpdate
@@ -20,7 +21,7 @@ def plan_candidate(
     parent: TicketState,
     members: Sequence[TicketState],
     *,
-    to: tuple[str, ...],
+    to: tuple[str, ...],  # the L3 group first, then the managers
     signature: str,
     expected: float,
     zone: str,
@@ -39,7 +40,7 @@ def plan_candidate(
     )
     alert = MailIntent(
         template="major_alert",
-        to=to,
+        to=to[:1],
         purpose="major-alert",
         context=(
             ("subject", parent.subject),
@@ -53,6 +54,11 @@ def plan_candidate(
             ("expected", f"{expected:.1f}"),
         ),
         locale="en",
+    )
+    # one mail per audience: L3's, whose replies carry #major (a reply token is issued to the
+    # recipients of one mail), and the managers' (who are told, and decide nothing by mail)
+    alerts = (alert,) + (
+        (replace(alert, to=to[1:], purpose="major-alert-managers"),) if to[1:] else ()
     )
     listing = "\n".join(
         f"{r['ref']}  {r['created']}  {r['requester']}: {r['subject']}" for r in rows
@@ -68,7 +74,7 @@ def plan_candidate(
                 f"since {local_time(first, zone)}; words: {signature[:200]}",
             ),
         ),
-        mails=(alert,),
+        mails=alerts,
         note=("note", f"Major-incident candidate. Members:\n{listing}"),
     )
 

@@ -26,7 +26,11 @@ from pipeline.records import Attachment, ParsedMail
 MAX_FILENAME = 120
 MAX_HEADERS = 500
 MAX_MULTIPARTS = 200
+MAX_PARTS = 1000
+MAX_TEXT_CHARS = 100_000
 _MULTIPART = re.compile(rb"content-type:\s*(?:multipart/|message/rfc822)", re.IGNORECASE)
+_BOUNDARY = re.compile(rb'boundary[ \t]*=[ \t]*"?([^";\r\n]{1,200})', re.IGNORECASE)
+_UNSAFE_IN_NAME = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _MSGID = re.compile(r"<[^<>\s]{1,500}>")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _BLOCK_TAGS = frozenset(
@@ -54,9 +58,19 @@ _SKIP_TAGS = frozenset({"script", "style", "head", "title"})
 
 
 def parse_mail(
-    raw: bytes, *, received_at: datetime, max_mail_bytes: int, max_attachment_bytes: int
+    raw: bytes,
+    *,
+    received_at: datetime,
+    max_mail_bytes: int,
+    max_attachment_bytes: int,
+    max_parts: int = MAX_PARTS,
+    max_text_chars: int = MAX_TEXT_CHARS,
 ) -> ParsedMail:
-    """Understand one mail. Raises UnparseableMail when it is too large or has no readable headers."""
+    """Understand one mail. Raises UnparseableMail when it is too large or has no readable headers.
+
+    The body text is cut at `max_text_chars` here, before any later pattern (screening, agent
+    commands, triage features) runs over it.
+    """
     if len(raw) > max_mail_bytes:
         raise UnparseableMail(f"mail is {len(raw)} bytes, over the limit of {max_mail_bytes}")
     multiparts = len(_MULTIPART.findall(raw))
@@ -65,6 +79,9 @@ def parse_mail(
             f"MIME structure has {multiparts} multipart or message parts, "
             f"over the limit of {MAX_MULTIPARTS}"
         )
+    parts = count_parts(raw)
+    if parts > max_parts:  # a flat multipart of 60,000 parts costs as much as a bomb
+        raise UnparseableMail(f"MIME structure has {parts} parts, over the limit of {max_parts}")
     try:
         parsed = mailparser.parse_from_bytes(raw)
     except RecursionError:
@@ -78,8 +95,9 @@ def parse_mail(
     sent = _header_pairs(message, decode=False)  # addresses are read before RFC 2047 decoding
     sender_name, sender = _first_address(sent, "from")
     attachments, dropped = _attachments(parsed.attachments, max_attachment_bytes)
-    text, html_only = _body_text(parsed)
+    text, html_only = _body_text(parsed, max_text_chars)
     attachments, dropped, text = _open_tnef(attachments, dropped, text, max_attachment_bytes)
+    truncated = len(text) > max_text_chars
     return ParsedMail(
         message_id=_message_id(_get(headers, "message-id"), raw),
         sender=sender,
@@ -89,7 +107,9 @@ def parse_mail(
         reply_to=_addresses(sent, "reply-to"),
         subject=clean_header_text(_decoded(parsed, "subject")),
         date=_utc(parsed.date) or received_at,
-        text=text,
+        text=text[:max_text_chars],
+        text_truncated=truncated,
+        from_header=clean_header_text(_get(sent, "from") or ""),
         html_only=html_only,
         attachments=attachments,
         dropped_attachments=dropped,
@@ -104,6 +124,34 @@ def parse_mail(
     )
 
 
+HEAD_KEPT = 65536
+"""Bytes of the first part kept of a mail over max_mail_bytes (with all its headers)."""
+
+
+def oversized_reason(full_size: int, limit: int) -> str:
+    """The quarantine reason of a mail over the size limit of which only the head was kept."""
+    return (
+        f"mail is {full_size} bytes, over the limit of {limit}: only its headers and the "
+        f"first {HEAD_KEPT} bytes of its first part were fetched and kept"
+    )
+
+
+def head_of(raw: bytes) -> bytes:
+    """The header block and the first HEAD_KEPT bytes after it (an oversized mail's head)."""
+    end = raw.find(b"\r\n\r\n", 0, 1024 * 1024)
+    end = raw.find(b"\n\n", 0, 1024 * 1024) if end < 0 else end
+    cut = (end if end >= 0 else min(len(raw), 1024 * 1024)) + HEAD_KEPT
+    return raw[:cut]
+
+
+def count_parts(raw: bytes) -> int:
+    """Every MIME part (leaf or multipart): delimiter lines of every boundary the mail declares."""
+    boundaries = set(_BOUNDARY.findall(raw[: 64 * 1024 * 1024]))
+    if len(boundaries) > MAX_MULTIPARTS:
+        return len(boundaries)
+    return 1 + sum(raw.count(b"\n--" + b.strip()) for b in boundaries if b.strip())
+
+
 def clean_header_text(value: str) -> str:
     """One line of header text: control characters (CR, LF, NUL) become spaces, runs collapse."""
     return " ".join(_CONTROL.sub(" ", value).split())[:998]
@@ -113,7 +161,7 @@ def safe_filename(name: str | None, index: int, content_type: str) -> str:
     """A filename that is safe on every filesystem: no path, no control characters, bounded length."""
     name = unicodedata.normalize("NFC", name or "")
     name = name.replace("\\", "/").split("/")[-1]
-    name = _CONTROL.sub("", name).strip().lstrip(".")
+    name = _UNSAFE_IN_NAME.sub("", name).strip().lstrip(".")
     name = re.sub(r'[<>:"|?*]', "_", name)
     if not name:
         subtype = content_type.split("/")[-1] if "/" in content_type else "bin"
@@ -132,7 +180,7 @@ def html_to_text(markup: str) -> str:
         converter.feed(markup)
         converter.close()
     except Exception:  # html.parser is lenient, but never let a body stop intake
-        return html.unescape(re.sub(r"<[^>]*>", " ", markup))
+        return html.unescape(re.sub(r"<[^<>]*>", " ", markup))
     lines = (" ".join(line.split()) for line in "".join(converter.parts).splitlines())
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
@@ -240,12 +288,13 @@ def _utc(value: Any) -> datetime | None:
     return value.astimezone(UTC)
 
 
-def _body_text(parsed: Any) -> tuple[str, bool]:
+def _body_text(parsed: Any, limit: int) -> tuple[str, bool]:
+    """The plain text (HTML converted when there is none), at most a little over `limit`."""
     plain = "\n".join(p for p in parsed.text_plain if isinstance(p, str)).strip()
     if plain:
-        return plain, False
-    markup = "\n".join(p for p in parsed.text_html if isinstance(p, str))
-    return (html_to_text(markup), True) if markup.strip() else ("", False)
+        return plain[: limit + 1], False
+    markup = "\n".join(p for p in parsed.text_html if isinstance(p, str))[: limit * 4]
+    return (html_to_text(markup)[: limit + 1], True) if markup.strip() else ("", False)
 
 
 def _attachments(

@@ -1,9 +1,10 @@
 """Reply matching: which existing ticket a mail belongs to (pure)
 
-Order: In-Reply-To, then References (newest first), against every stored inbound and outbound
-Message-ID, including our own ids, which encode the ticket reference; then a subject tag such as
-[TKT-000123], which counts only when the sender already takes part in that ticket, so that a
-stranger quoting a tag cannot join someone else's ticket. Pure: lookups are done by the caller.
+Order: In-Reply-To, then References (newest first), against the ids that prove a thread: every
+stored inbound and outbound Message-ID, and our own ids whose token the caller verified (a bare
+<TKT-n@our-domain> proves nothing: it can be guessed); then a subject tag such as [TKT-000123],
+which counts only when the sender already takes part in that ticket, so that a stranger quoting a
+tag cannot join someone else's ticket. Pure: lookups and token checks are done by the caller.
 """
 
 from __future__ import annotations
@@ -24,16 +25,6 @@ def subject_refs(subject: str, prefix: str) -> tuple[str, ...]:
     return tuple(ref.upper() for ref in tag_pattern(prefix).findall(subject))
 
 
-def own_id_ref(message_id: str, own_domain: str, prefix: str) -> str | None:
-    """The ticket reference encoded in one of our Message-IDs (<TKT-000123.ack-m1@domain>), else None."""
-    inner = message_id.strip("<>")
-    local, _, domain = inner.rpartition("@")
-    if domain.lower() != own_domain.lower():
-        return None
-    match = re.match(re.escape(prefix) + r"-\d{1,12}", local, re.IGNORECASE)
-    return match.group(0).upper() if match else None
-
-
 def thread_ids(mail: ParsedMail) -> tuple[str, ...]:
     """The Message-IDs a mail answers, most specific first (In-Reply-To, then References newest first)."""
     ids = list(mail.in_reply_to)
@@ -50,15 +41,14 @@ def match_reply(
     prefix: str,
     trusted: frozenset[str] = frozenset(),
 ) -> ReplyMatch:
-    """Find the ticket this mail answers. by_message_id: stored ids -> ticket; by_ref: ref -> ticket.
+    """Find the ticket this mail answers. by_message_id: proven ids -> ticket (stored, or ours with
+    a valid token); by_ref: ref -> ticket, for subject tags.
 
-    `trusted` senders (the desk's agents) may use a subject tag on any ticket.
+    `trusted` senders (the desk's agents) may use a subject tag on any ticket (their commands
+    still need a verified mail: see agent_auth).
     """
     for message_id in thread_ids(mail):
         ticket = by_message_id.get(message_id)
-        if ticket is None:
-            ref = own_id_ref(message_id, own_domain, prefix)
-            ticket = by_ref.get(ref) if ref else None
         if ticket is not None:
             return ReplyMatch(
                 ticket=ticket, via="in-reply-to" if message_id in mail.in_reply_to else "references"

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pipeline.records import ParsedMail, SenderHistory, Verdict
+from pipeline.stages.addresses import mailbox_address
 
 LOOP_HEADER_NAME = "X-Tiket-Loop"
 """Our loop marker: every mail tiket sends carries it, with the desk's Message-ID domain as value."""
@@ -44,6 +45,8 @@ class ScreeningPolicy:
     own_domain: str
     own_addresses: frozenset[str]
     ack_cap_per_hour: int
+    desk_ack_cap_per_hour: int = 200
+    loop_repeat_limit: int = 3
 
 
 def is_own_mail(
@@ -117,6 +120,28 @@ def has_no_sender(
         return Verdict(
             accept=True, acknowledge=False, rule="has_no_sender", reason="no From address"
         )
+    if mailbox_address(mail.sender) is None:  # e.g. "x,victim@corp.example,y"@attacker.test
+        return Verdict(
+            accept=True,
+            acknowledge=False,
+            rule="has_no_sender",
+            reason="the From address is not exactly one plain mailbox",
+        )
+    return None
+
+
+def repeats_same_body(
+    mail: ParsedMail, policy: ScreeningPolicy, history: SenderHistory
+) -> Verdict | None:
+    """Loop guard: the sender keeps sending the same body (an auto-responder that sets none of
+    the RFC 3834 headers): a ticket is made, no more answers, whatever the headers look like."""
+    if history.same_body_recent >= policy.loop_repeat_limit:
+        return Verdict(
+            accept=True,
+            acknowledge=False,
+            rule="repeats_same_body",
+            reason=f"{history.same_body_recent} earlier mails with the same body",
+        )
     return None
 
 
@@ -134,6 +159,24 @@ def exceeds_ack_cap(
     return None
 
 
+def exceeds_desk_ack_cap(
+    mail: ParsedMail, policy: ScreeningPolicy, history: SenderHistory
+) -> Verdict | None:
+    """The desk sent the hour's quota of acknowledgements to anyone (many senders, or forged
+    ones): a ticket is made, no more answers this hour."""
+    if history.desk_acks_last_hour >= policy.desk_ack_cap_per_hour:
+        return Verdict(
+            accept=True,
+            acknowledge=False,
+            rule="exceeds_desk_ack_cap",
+            reason=f"{history.desk_acks_last_hour} acknowledgements by the desk in the last hour",
+        )
+    return None
+
+
+ACK_HELD_RULES = ("repeats_same_body", "exceeds_ack_cap", "exceeds_desk_ack_cap")
+"""The rules that hold an acknowledgement back (the digest counts them)."""
+
 Rule = Callable[[ParsedMail, ScreeningPolicy, SenderHistory], "Verdict | None"]
 
 SCREENING_RULES: tuple[Rule, ...] = (
@@ -142,7 +185,9 @@ SCREENING_RULES: tuple[Rule, ...] = (
     is_auto_reply,
     is_list_mail,
     has_no_sender,
+    repeats_same_body,
     exceeds_ack_cap,
+    exceeds_desk_ack_cap,
 )
 
 ACCEPT = Verdict(accept=True, acknowledge=True)
