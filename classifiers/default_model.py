@@ -4,21 +4,34 @@
 other library versions, or a default bundle built from other shipped data, it trains one (about a
 minute on 2 cores, progress on stderr) and writes it atomically. Training is deterministic: the same
 data and library versions give the same predictions.
+
+The check reads only the model card: it never unpickles the bundle (the caller loads it once,
+right after) and never parses the shipped data. The card of a default bundle records the sha256
+of each shipped file's bytes (``shipped_files``), which costs ~10 ms to compare; a card without
+them (older bundles) is compared the old way, through the data's parsed CSV text.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from classifiers.datasets import read_many
 from classifiers.features import PREPARATION_VERSION
-from classifiers.model_card import make_bundle
-from classifiers.persistence import ModelUnavailable, read_bundle, write_model_dir
+from classifiers.persistence import (
+    ModelUnavailable,
+    bundle_path,
+    check_compatible,
+    read_card,
+    write_model_dir,
+)
 from classifiers.priority import DEFAULT_MATRIX, PriorityMatrix, validate_matrix
-from classifiers.training import TrainingOptions, train_heads
+
+if TYPE_CHECKING:  # training imports are paid only when a model is built
+    from classifiers.training import TrainingOptions
 
 __all__ = ["DATA_DIR", "DEFAULT_DATA_FILES", "build_default_model", "ensure_default_model"]
 
@@ -39,32 +52,57 @@ def _default_data_paths() -> list[Path]:
     return [DATA_DIR / name for name in DEFAULT_DATA_FILES]
 
 
-def _is_current(model_dir: Path, options: TrainingOptions) -> bool:
-    """True when ``model_dir`` holds a loadable bundle; a default bundle must match shipped data and options."""
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _shipped_files() -> dict[str, str]:
+    """sha256 of each shipped data file's bytes (recorded in a default model's card)."""
+    return {path.name: _file_sha256(path) for path in _default_data_paths()}
+
+
+def _same_data(card: Mapping[str, Any]) -> bool:
+    recorded = card.get("shipped_files")
+    if isinstance(recorded, dict):
+        return recorded == _shipped_files()
+    from classifiers.datasets import read_tickets  # a card from before shipped_files: slow path
+
+    shipped = [read_tickets(path).sources[0].sha256 for path in _default_data_paths()]
+    return [entry.get("sha256") for entry in card.get("data", [])] == shipped
+
+
+def _is_current(
+    model_dir: Path, wanted: Mapping[str, Any], matrix: Mapping[str, Mapping[str, str]]
+) -> bool:
+    """True when ``model_dir`` holds a servable bundle; a default bundle must match shipped data and options.
+
+    Reads the card only (the bundle's presence and size are a stat); the bundle's sha256 is checked
+    when it is loaded.
+    """
     try:
-        _, card = read_bundle(model_dir)
-    except ModelUnavailable:
+        card = read_card(model_dir)
+        check_compatible(card, model_dir)
+        bundle = bundle_path(card, model_dir).stat()
+    except (ModelUnavailable, OSError):
+        return False
+    if card.get("bundle_size", bundle.st_size) != bundle.st_size:
         return False
     if not str(card.get("model_version", "")).startswith("default-"):
         return True  # a model the desk trained itself: never overwrite it
-    from classifiers.datasets import read_tickets  # local: hashing only when a default model exists
-
-    shipped = [read_tickets(path).sources[0].sha256 for path in _default_data_paths()]
-    built = [entry.get("sha256") for entry in card.get("data", [])]
-    wanted = {
-        "target_precision": options.target_precision,
-        "min_class_examples": options.min_class_examples,
-    }
     same_options = all(card.get("options", {}).get(k) == v for k, v in wanted.items())
-    same_matrix = card.get("priority_matrix") == {k: dict(v) for k, v in options.matrix.items()}
+    same_matrix = card.get("priority_matrix") == {k: dict(v) for k, v in matrix.items()}
     same_preparation = card.get("preparation_version") == PREPARATION_VERSION
-    return built == shipped and same_options and same_matrix and same_preparation
+    return same_options and same_matrix and same_preparation and _same_data(card)
 
 
 def build_default_model(
     model_dir: Path, options: TrainingOptions, *, progress: bool = True
 ) -> Path:
     """Train on the shipped data and write the bundle to ``model_dir``; returns ``model_dir``."""
+    from classifiers.datasets import read_many
+    from classifiers.model_card import make_bundle
+    from classifiers.training import train_heads
+
     emit = _stderr if progress else None
     if emit:
         emit(f"tiket: building the default triage model in {model_dir} (first use; about a minute)")
@@ -73,6 +111,7 @@ def build_default_model(
     bundle, card = make_bundle(
         result, data, options, created_at=datetime.now(UTC), prefix="default"
     )
+    card["shipped_files"] = _shipped_files()  # what the start-up freshness check compares
     path = write_model_dir(model_dir, bundle, card)
     if emit:
         emit(f"tiket: default triage model {bundle['version']} ready ({result.seconds:.0f} s)")
@@ -93,18 +132,14 @@ def ensure_default_model(
     shipped data or other options. A bundle the desk trained itself is kept as it is.
     Raises OSError if ``model_dir`` cannot be written.
     """
-    options = _options(target_precision, min_class_examples, matrix)
+    checked = validate_matrix(matrix if matrix is not None else DEFAULT_MATRIX)
+    wanted = {"target_precision": target_precision, "min_class_examples": min_class_examples}
     model_dir = Path(model_dir)
-    if _is_current(model_dir, options):
+    if _is_current(model_dir, wanted, checked):
         return model_dir
-    return build_default_model(model_dir, options, progress=progress)
+    from classifiers.training import TrainingOptions
 
-
-def _options(
-    target_precision: float, min_class_examples: int, matrix: Mapping[str, Mapping[str, str]] | None
-) -> TrainingOptions:
-    return TrainingOptions(
-        target_precision=target_precision,
-        min_class_examples=min_class_examples,
-        matrix=validate_matrix(matrix if matrix is not None else DEFAULT_MATRIX),
+    options = TrainingOptions(
+        target_precision=target_precision, min_class_examples=min_class_examples, matrix=checked
     )
+    return build_default_model(model_dir, options, progress=progress)

@@ -191,6 +191,19 @@ class OutgoingMail:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DueMail:
+    """An outbox row due for delivery, as the outbox job needs it."""
+
+    id: int
+    message_id: str
+    template: str
+    recipients: tuple[str, ...]
+    raw: bytes
+    attempts: int
+    give_up_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NewTicket:
     """A ticket to create."""
 

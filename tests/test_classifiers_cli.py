@@ -17,6 +17,7 @@ import pytest
 
 from classifiers.cli import register
 from classifiers.default_model import DATA_DIR
+from classifiers.persistence import BUNDLE_FILE
 from classifiers.triage_model import ModelUnavailable, load_model
 
 BREACH_ROW = 7
@@ -237,8 +238,8 @@ def test_load_model_refuses_corrupt_or_mismatched_bundles(model_dir: Path, tmp_p
     with pytest.raises(ModelUnavailable):
         load_model(tmp_path / "absent")
     corrupt = shutil.copytree(model_dir, tmp_path / "corrupt")
-    data = (corrupt / "bundle.joblib").read_bytes()
-    (corrupt / "bundle.joblib").write_bytes(data[: len(data) // 2])
+    data = (corrupt / BUNDLE_FILE).read_bytes()
+    (corrupt / BUNDLE_FILE).write_bytes(data[: len(data) // 2])
     with pytest.raises(ModelUnavailable, match="sha256"):
         load_model(corrupt)
     other = shutil.copytree(model_dir, tmp_path / "other")

@@ -47,7 +47,7 @@ def test_migrations_upgrade_an_older_database_in_order(tmp_path: Path) -> None:
         function(db)
         m.SchemaVersion.create(version=version, name=name, applied_at=NOW.replace(tzinfo=None))
     assert "assignee" not in [c.name for c in db.get_columns("ticket")]
-    assert migrations.migrate(db) == [v for v, _, _ in migrations.MIGRATIONS[2:]]
+    assert migrations.migrate(db) == [version for version, _, _ in migrations.MIGRATIONS[2:]]
     assert "assignee" in [c.name for c in db.get_columns("ticket")]
     assert (
         migrations.migrate(db) == []

@@ -7,7 +7,7 @@ db_value. Works on SQLite and PostgreSQL (RETURNING id on both).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -93,3 +93,36 @@ def update(
     )
     sql = _update_sql(model, columns, db.param, db.quote[0], expected)
     return int(db.execute_sql(sql, params).rowcount)
+
+
+CHUNK = 500
+"""Most values in one IN list (SQLite allows 32766 parameters, PostgreSQL 65535)."""
+
+
+def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    """`values` in slices of at most `size`."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+@lru_cache(maxsize=256)
+def _in_sql(template: str, param: str, quote: str, count: int) -> str:
+    listed = "(" + ", ".join([param] * count) + ")"
+    return template.format(q=quote, p=param, **{"in": listed})
+
+
+def execute_in(db: Database, template: str, params: Sequence[Any], values: Sequence[Any]) -> int:
+    """Run a statement written with {q} (identifier quote), {p} (a parameter) and one {in} (the
+    non-empty list `values`, bound after `params`); returns the rows changed."""
+    sql = _in_sql(template, db.param, db.quote[0], len(values))
+    return int(db.execute_sql(sql, [*params, *values]).rowcount)
+
+
+def select_in(
+    db: Database, template: str, params: Sequence[Any], values: Sequence[Any]
+) -> list[tuple[Any, ...]]:
+    """Rows of a SELECT written as for execute_in; the statement is built once per shape."""
+    if not values:
+        return []
+    sql = _in_sql(template, db.param, db.quote[0], len(values))
+    return list(db.execute_sql(sql, [*params, *values]).fetchall())

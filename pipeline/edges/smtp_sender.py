@@ -6,6 +6,7 @@ TransientSendError (retry later); 5xx replies raise PermanentSendError (fail now
 
 from __future__ import annotations
 
+import os
 import re
 import smtplib
 import ssl
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from pipeline.edges.files import private_dir, write_private
+from pipeline.edges.files import private_dir, write_atomically
 from pipeline.errors import PermanentSendError, TransientSendError
 from pipeline.settings import OutboxSettings, parse_outbox_url, read_secret
 
@@ -37,7 +38,7 @@ class FileSender:
         """Write the mail atomically (temp file, then rename)."""
         name = _UNSAFE.sub("_", message_id.strip("<>"))[:200] + ".eml"
         try:
-            write_private(self.directory / name, raw)
+            write_atomically(os.path.join(self.directory, name), raw, f".{name}.tmp")
         except OSError as exc:
             raise TransientSendError(f"cannot write {name}: {exc.strerror}") from exc
 

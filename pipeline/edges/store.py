@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,11 +21,12 @@ from playhouse.db_url import connect as connect_url
 
 from pipeline.edges import fastsql
 from pipeline.edges import models as m
-from pipeline.edges.files import private_dir, touch_private, write_private
+from pipeline.edges.files import private_dir, touch_private, write_atomically
 from pipeline.edges.migrations import current_version, latest_version, migrate
 from pipeline.errors import ClaimLost, ConfigError, NotFound
 from pipeline.records import (
     AuditEvent,
+    DueMail,
     IntakePlan,
     OutgoingMail,
     ParsedMail,
@@ -75,6 +77,14 @@ def quick_message_id(raw: bytes) -> str:
     if found:
         return found.group(1).decode("ascii", "replace")
     return f"<{hashlib.sha256(raw).hexdigest()[:40]}@missing-message-id.tiket.invalid>"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Applied:
+    """What apply_plan wrote: the mail's ticket (None for a mail that makes none)."""
+
+    ticket_id: int | None
+    ref: str | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -248,49 +258,75 @@ class Store:
 
     # -- claim ----------------------------------------------------------------------------------
     def claim_pending(
-        self, limit: int, mailbox: str | None = None, max_bytes: int = 0
+        self,
+        limit: int,
+        mailbox: str | None = None,
+        max_bytes: int = 0,
+        known_raw: Mapping[int, bytes] | None = None,
     ) -> list[StoredMail]:
         """Pending mails to process, with their attempt counted (committed) before any work.
 
         Fresh mails are claimed as a batch of at most `limit` mails and `max_bytes` raw bytes
         (0: no byte limit; always at least one mail); a mail that failed before is claimed alone,
-        so that a mail that kills the process can only ever use up its own attempts.
+        so that a mail that kills the process can only ever use up its own attempts. `known_raw`:
+        the bytes of mails this process has just received, by inbound id (not read back).
         """
+        q, p = self.db.quote[0], self.db.param
+        where = f"{q}state{q} = {p}" + (f" AND {q}mailbox{q} = {p}" if mailbox is not None else "")
+        params: list[Any] = ["pending"] + ([mailbox] if mailbox is not None else [])
+        select = (
+            f"SELECT {q}id{q}, {q}mailbox{q}, {q}uidvalidity{q}, {q}uid{q}, {q}attempts{q}, "
+            f"{q}received_at{q}, {q}size{q} FROM {q}inbound{q} WHERE {where}"
+        )
         with self.db.atomic():
-            base = m.Inbound.select(m.Inbound.id, m.Inbound.size).where(
-                m.Inbound.state == "pending"
+            heads = (
+                self.db.execute_sql(
+                    f"{select} AND {q}attempts{q} > 0 ORDER BY {q}id{q} LIMIT 1", params
+                ).fetchall()
+                or self.db.execute_sql(
+                    f"{select} AND {q}attempts{q} = 0 ORDER BY {q}id{q} LIMIT {int(limit)}", params
+                ).fetchall()
             )
-            if mailbox is not None:
-                base = base.where(m.Inbound.mailbox == mailbox)
-            retried = base.where(m.Inbound.attempts > 0).order_by(m.Inbound.id).limit(1)
-            heads = list(retried) or list(
-                base.where(m.Inbound.attempts == 0).order_by(m.Inbound.id).limit(limit)
-            )
-            ids: list[int] = []
+            rows: list[tuple[Any, ...]] = []
             total = 0
-            for head in heads:
-                if ids and max_bytes and total + head.size > max_bytes:
+            for row in heads:
+                if rows and max_bytes and total + row[6] > max_bytes:
                     break
-                ids.append(head.id)
-                total += head.size
-            rows = list(m.Inbound.select().where(m.Inbound.id.in_(ids)).order_by(m.Inbound.id))
-            if rows:
-                (
-                    m.Inbound.update(attempts=m.Inbound.attempts + 1)
-                    .where(m.Inbound.id.in_([r.id for r in rows]))
-                    .execute()
+                rows.append(row[:6])
+                total += row[6]
+            ids = [row[0] for row in rows]
+            for chunk in fastsql.chunks(ids):
+                fastsql.execute_in(
+                    self.db,
+                    "UPDATE {q}inbound{q} SET {q}attempts{q} = {q}attempts{q} + 1 "
+                    "WHERE {q}id{q} IN {in}",
+                    [],
+                    chunk,
                 )
+        known = known_raw or {}
+        raws = {i: known[i] for i in ids if i in known}
+        for chunk in fastsql.chunks([i for i in ids if i not in raws]):
+            raws.update(
+                (row_id, bytes(raw))
+                for row_id, raw in fastsql.select_in(
+                    self.db,
+                    "SELECT {q}id{q}, {q}raw{q} FROM {q}inbound{q} WHERE {q}id{q} IN {in}",
+                    [],
+                    chunk,
+                )
+            )
+        received = m.Inbound.received_at
         return [
             StoredMail(
-                id=r.id,
-                mailbox=r.mailbox,
-                uidvalidity=r.uidvalidity,
-                uid=r.uid,
-                raw=bytes(r.raw),
-                attempts=r.attempts + 1,
-                received_at=utc(r.received_at) or datetime.now(UTC),
+                id=row_id,
+                mailbox=box,
+                uidvalidity=uidvalidity,
+                uid=uid,
+                raw=raws[row_id],
+                attempts=attempts + 1,
+                received_at=utc(received.python_value(received_at)) or datetime.now(UTC),
             )
-            for r in rows
+            for row_id, box, uidvalidity, uid, attempts, received_at in rows
         ]
 
     # -- lookups for the pure stages ------------------------------------------------------------
@@ -322,23 +358,42 @@ class Store:
             acks_last_hour=int(mine), desk_acks_last_hour=int(desk), same_body_recent=int(same)
         )
 
-    def tickets_by_message_ids(self, message_ids: Iterable[str]) -> dict[str, TicketInfo]:
-        """Tickets that own any of these Message-IDs, inbound or outbound."""
-        ids = list(dict.fromkeys(message_ids))[:100]
-        if not ids:
-            return {}
+    def thread_lookups(
+        self, message_ids: Iterable[str], refs: Iterable[str]
+    ) -> tuple[dict[str, TicketInfo], dict[str, TicketInfo]]:
+        """Tickets that own any of these Message-IDs (inbound or outbound), and tickets by
+        reference: ({message_id: ticket}, {ref: ticket}), in a few queries for a whole batch."""
         found: dict[str, int] = {}
-        for row in m.Message.select(m.Message.message_id, m.Message.ticket).where(
-            m.Message.message_id.in_(ids)
-        ):
-            found.setdefault(row.message_id, row.ticket_id)
-        for sent in m.OutboxRow.select(m.OutboxRow.message_id, m.OutboxRow.ticket).where(
-            m.OutboxRow.message_id.in_(ids) & m.OutboxRow.ticket.is_null(False)
-        ):
-            found.setdefault(sent.message_id, sent.ticket_id or 0)
-        infos = self._ticket_infos(m.Ticket.id.in_(set(found.values()))) if found else {}
+        ids, wanted = sorted(set(message_ids)), set(refs)
+        for chunk in fastsql.chunks(ids):
+            for message_id, ticket_id in fastsql.select_in(
+                self.db,
+                "SELECT {q}message_id{q}, {q}ticket_id{q} FROM {q}message{q} "
+                "WHERE {q}message_id{q} IN {in} ORDER BY {q}id{q}",
+                [],
+                chunk,
+            ):
+                found.setdefault(message_id, ticket_id)
+        for chunk in fastsql.chunks(ids):
+            for message_id, ticket_id in fastsql.select_in(
+                self.db,
+                "SELECT {q}message_id{q}, {q}ticket_id{q} FROM {q}outbox{q} "
+                "WHERE {q}ticket_id{q} IS NOT NULL AND {q}message_id{q} IN {in}",
+                [],
+                chunk,
+            ):
+                found.setdefault(message_id, ticket_id)
+        infos = self._ticket_infos("id", sorted(set(found.values())))
+        infos.update(self._ticket_infos("ref", sorted(wanted)))
         by_id = {info.id: info for info in infos.values()}
-        return {mid: by_id[tid] for mid, tid in found.items() if tid in by_id}
+        by_message_id = {mid: by_id[tid] for mid, tid in found.items() if tid in by_id}
+        by_ref = {info.ref: info for info in infos.values() if info.ref in wanted}
+        return by_message_id, by_ref
+
+    def tickets_by_message_ids(self, message_ids: Iterable[str]) -> dict[str, TicketInfo]:
+        """Tickets that own any of these Message-IDs (the first 100), inbound or outbound."""
+        ids = list(dict.fromkeys(message_ids))[:100]
+        return self.thread_lookups(ids, ())[0] if ids else {}
 
     def known_categories(self) -> frozenset[str]:
         """Every category a ticket carries now (what #category by mail may set)."""
@@ -350,113 +405,160 @@ class Store:
         )
 
     def tickets_by_refs(self, refs: Iterable[str]) -> dict[str, TicketInfo]:
-        """Tickets by reference (TKT-000123)."""
+        """Tickets by reference (TKT-000123; the first 20)."""
         refs = list(dict.fromkeys(refs))[:20]
-        return self._ticket_infos(m.Ticket.ref.in_(refs)) if refs else {}
+        return self.thread_lookups((), refs)[1] if refs else {}
 
-    def _ticket_infos(self, where: Any) -> dict[str, TicketInfo]:
-        tickets = list(m.Ticket.select().where(where))
-        if not tickets:
-            return {}
-        people: dict[int, set[str]] = {t.id: set() for t in tickets}
-        for p in m.Participant.select().where(m.Participant.ticket.in_(list(people))):
-            people[p.ticket_id].add(p.address)
+    def _ticket_infos(self, column: str, values: Sequence[Any]) -> dict[str, TicketInfo]:
+        """Tickets whose `column` (id or ref) is one of `values`, by reference."""
+        tickets: dict[int, tuple[Any, ...]] = {}
+        for chunk in fastsql.chunks(values):
+            for row in fastsql.select_in(
+                self.db,
+                "SELECT {q}id{q}, {q}ref{q}, {q}status{q}, {q}requester{q}, {q}subject{q}, "
+                "{q}priority{q}, {q}tier{q} FROM {q}ticket{q} WHERE {q}" + column + "{q} IN {in}",
+                [],
+                chunk,
+            ):
+                tickets[row[0]] = row
+        people: dict[int, set[str]] = {ticket_id: set() for ticket_id in tickets}
+        for chunk in fastsql.chunks(sorted(tickets)):
+            for ticket_id, address in fastsql.select_in(
+                self.db,
+                "SELECT {q}ticket_id{q}, {q}address{q} FROM {q}participant{q} "
+                "WHERE {q}ticket_id{q} IN {in}",
+                [],
+                chunk,
+            ):
+                people[ticket_id].add(address)
         return {
-            t.ref: TicketInfo(
-                id=t.id,
-                ref=t.ref,
-                status=t.status,
-                requester=t.requester,
-                participants=frozenset(people[t.id]),
-                subject=t.subject,
-                priority=t.priority,
-                tier=t.tier,
+            ref: TicketInfo(
+                id=ticket_id,
+                ref=ref,
+                status=status,
+                requester=requester,
+                participants=frozenset(people[ticket_id]),
+                subject=subject,
+                priority=priority,
+                tier=tier,
             )
-            for t in tickets
+            for ticket_id, ref, status, requester, subject, priority, tier in tickets.values()
         }
 
     # -- apply ----------------------------------------------------------------------------------
+    def savepoint(self) -> Any:
+        """A transaction, or a savepoint inside the caller's (one mail of a batch)."""
+        return self.db.atomic()
+
     def apply_plan(
+        self, stored: StoredMail, mail: ParsedMail, plan: IntakePlan, now: datetime
+    ) -> Applied:
+        """Write the rows a plan says (ticket, message, attachments, suggestions, audit events);
+        returns the ticket's id and reference, known at once (no callback).
+
+        Run it inside `savepoint()`, then queue the rendered mail and `finish_intake()` in the same
+        savepoint: the mail is applied whole or not at all.
+        """
+        at = naive(now)
+        ticket_id, ref = self._ticket_for(plan, stored, at)
+        if plan.update is not None:
+            self._apply_update_rows(plan.update, now)
+        if ticket_id is not None and plan.store_message:
+            _, message_id = fastsql.insert(
+                self.db,
+                m.Message,
+                [
+                    {
+                        "ticket": ticket_id,
+                        "inbound": stored.id,
+                        "direction": "agent" if plan.update is not None else "in",
+                        "message_id": mail.message_id,
+                        "sender": mail.sender,
+                        "subject": mail.subject,
+                        "body": mail.text,
+                        "created_at": at,
+                    }
+                ],
+                returning=bool(mail.attachments),
+            )
+            if mail.attachments:
+                assert message_id is not None
+                self._store_attachments(message_id, mail)
+        if ticket_id is not None and plan.triage is not None and plan.new_ticket is not None:
+            self._store_suggestions(ticket_id, plan, at)
+        self._audit_many(plan.events, now, ticket_id, stored.id)
+        return Applied(ticket_id=ticket_id, ref=ref)
+
+    def finish_intake(
         self,
         stored: StoredMail,
         mail: ParsedMail,
         plan: IntakePlan,
+        applied: Applied,
+        outgoing: Sequence[OutgoingMail],
         now: datetime,
-        render: Callable[[str], list[OutgoingMail]],
-    ) -> tuple[str | None, bool]:
-        """Write everything a plan says in one transaction; returns (ticket ref, acknowledged).
+    ) -> bool:
+        """Queue the mail's rendered mails and mark it done; returns whether it was acknowledged.
 
-        `render(ref)` turns the plan's mail intents into rendered mails once the reference is known.
+        The claim is the fence: raises ClaimLost when another daemon re-claimed or finished the
+        mail meanwhile (the caller's savepoint then rolls back everything written for it).
         """
         at = naive(now)
-        with self.db.atomic():
-            ticket_id, ref = self._ticket_for(plan, stored, at)
-            if plan.update is not None:
-                self._apply_update_rows(plan.update, now)
-            if ticket_id is not None and plan.store_message:
-                _, message_id = fastsql.insert(
-                    self.db,
-                    m.Message,
-                    [
-                        {
-                            "ticket": ticket_id,
-                            "inbound": stored.id,
-                            "direction": "agent" if plan.update is not None else "in",
-                            "message_id": mail.message_id,
-                            "sender": mail.sender,
-                            "subject": mail.subject,
-                            "body": mail.text,
-                            "created_at": at,
-                        }
-                    ],
-                    returning=True,
-                )
-                assert message_id is not None
-                self._store_attachments(message_id, mail)
-            if ticket_id is not None and plan.triage is not None and plan.new_ticket is not None:
-                self._store_suggestions(ticket_id, plan, at)
-            self._audit_many(plan.events, now, ticket_id, stored.id)
-            outgoing = render(ref) if (ref and (plan.mails or plan.update)) else []
-            acknowledged = False
-            for out in outgoing:
-                queued = self._queue_mail(out, now, ticket_id=ticket_id, inbound_id=stored.id)
-                acknowledged |= queued and out.template == "acknowledgement"
-            finished = fastsql.update(
-                self.db,
-                m.Inbound,
-                stored.id,
-                {
-                    "state": "done",
-                    "disposition": plan.disposition,
-                    "rule": plan.rule,
-                    "ticket": ticket_id,
-                    "acknowledged": acknowledged,
-                    "processed_at": at,
-                    "stage": None,
-                    "reason": None,
-                    "sender_key": normalised_address(mail.sender) if mail.sender else None,
-                    "body_key": body_key(mail.text),
-                },
-                expect={"state": "pending", "attempts": stored.attempts},
+        acknowledged = False
+        for out in outgoing:
+            queued = self._queue_mail(out, now, ticket_id=applied.ticket_id, inbound_id=stored.id)
+            acknowledged |= queued and out.template == "acknowledgement"
+        finished = fastsql.update(
+            self.db,
+            m.Inbound,
+            stored.id,
+            {
+                "state": "done",
+                "disposition": plan.disposition,
+                "rule": plan.rule,
+                "ticket": applied.ticket_id,
+                "acknowledged": acknowledged,
+                "processed_at": at,
+                "stage": None,
+                "reason": None,
+                "sender_key": normalised_address(mail.sender) if mail.sender else None,
+                "body_key": body_key(mail.text),
+            },
+            expect={"state": "pending", "attempts": stored.attempts},
+        )
+        if not finished:
+            raise ClaimLost(
+                f"inbound {stored.id} was claimed again or finished by another "
+                "daemon; this daemon's work on it is rolled back"
             )
-            if not finished:  # the claim is the fence: another daemon re-claimed or finished it
-                raise ClaimLost(
-                    f"inbound {stored.id} was claimed again or finished by another "
-                    "daemon; this daemon's work on it is rolled back"
-                )
-        return ref, acknowledged
+        return acknowledged
+
+    def _next_ticket_id(self) -> int:
+        """The id the next ticket gets, so its reference goes into the INSERT itself.
+
+        PostgreSQL: the id sequence (safe between daemons). SQLite: one writer at a time; the
+        write that follows in the same transaction fails if another connection wrote meanwhile.
+        """
+        if isinstance(self.db, SqliteDatabase):
+            sql = 'SELECT COALESCE(MAX("id"), 0) + 1 FROM "ticket"'
+        else:
+            sql = "SELECT nextval(pg_get_serial_sequence('ticket', 'id'))"
+        return int(self.db.execute_sql(sql).fetchone()[0])
 
     def _ticket_for(
         self, plan: IntakePlan, stored: StoredMail, at: datetime
     ) -> tuple[int | None, str | None]:
         if plan.new_ticket is not None:
             new = plan.new_ticket
-            _, ticket_id = fastsql.insert(
+            ticket_id = self._next_ticket_id()
+            ref = f"{self.ref_prefix}-{ticket_id:06d}"
+            fastsql.insert(
                 self.db,
                 m.Ticket,
                 [
                     {
-                        "ref": f"pending-{stored.id}",
+                        "id": ticket_id,
+                        "ref": ref,
                         "subject": new.subject,
                         "requester": new.requester,
                         "requester_name": new.requester_name,
@@ -474,11 +576,7 @@ class Store:
                         "updated_at": at,
                     }
                 ],
-                returning=True,
             )
-            assert ticket_id is not None
-            ref = f"{self.ref_prefix}-{ticket_id:06d}"
-            fastsql.update(self.db, m.Ticket, ticket_id, {"ref": ref})
             self._add_participants(ticket_id, new.requester, new.participants)
             return ticket_id, ref
         if plan.existing is not None:
@@ -521,12 +619,11 @@ class Store:
 
     def _write_blob(self, digest: str, payload: bytes) -> None:
         """Content-addressed file: its name is its sha256, so writing it twice is harmless."""
-        path = self.blob_path(digest)
-        if path.exists():
+        path = str(self.blob_path(digest))
+        if os.path.exists(path):
             return
-        private_dir(self.attachments_dir)
-        private_dir(path.parent)
-        write_private(path, payload)
+        private_dir(self.blob_path(digest).parent)
+        write_atomically(path, payload, f".{digest}.{os.getpid()}.tmp")
 
     def blob_path(self, digest: str) -> Path:
         """Where an attachment with this sha256 lives."""
@@ -793,27 +890,60 @@ class Store:
         return None if row is None else str(row.holder)
 
     # -- outbox ---------------------------------------------------------------------------------
-    def due_outbox(self, now: datetime, limit: int) -> list[m.OutboxRow]:
-        """Pending outbox rows whose next attempt is due, oldest first."""
-        return list(
-            m.OutboxRow.select()
-            .where((m.OutboxRow.status == "pending") & (m.OutboxRow.next_attempt_at <= naive(now)))
-            .order_by(m.OutboxRow.id)
-            .limit(limit)
-        )
+    def due_outbox(
+        self, now: datetime, limit: int, cached: Mapping[str, bytes] | None = None
+    ) -> list[DueMail]:
+        """Pending outbox rows whose next attempt is due, oldest first.
 
-    def outbox_sent(self, row_id: int, now: datetime) -> None:
-        """Mark a row delivered."""
-        (
-            m.OutboxRow.update(
-                status="sent",
-                sent_at=naive(now),
-                attempts=m.OutboxRow.attempts + 1,
-                last_error=None,
+        `cached`: rendered bytes this process queued itself, by Message-ID; those rows' blobs are
+        not read back from the database.
+        """
+        q, p = self.db.quote[0], self.db.param
+        rows = self.db.execute_sql(
+            f"SELECT {q}id{q}, {q}message_id{q}, {q}template{q}, {q}recipients{q}, "
+            f"{q}attempts{q}, {q}give_up_at{q} FROM {q}outbox{q} WHERE {q}status{q} = {p} AND "
+            f"{q}next_attempt_at{q} <= {p} ORDER BY {q}id{q} LIMIT {int(limit)}",
+            ["pending", m.OutboxRow.next_attempt_at.db_value(naive(now))],
+        ).fetchall()
+        cached = cached or {}
+        raws = {row[0]: cached[row[1]] for row in rows if row[1] in cached}
+        for chunk in fastsql.chunks([row[0] for row in rows if row[0] not in raws]):
+            raws.update(
+                (row_id, bytes(raw))
+                for row_id, raw in fastsql.select_in(
+                    self.db,
+                    "SELECT {q}id{q}, {q}raw{q} FROM {q}outbox{q} WHERE {q}id{q} IN {in}",
+                    [],
+                    chunk,
+                )
             )
-            .where(m.OutboxRow.id == row_id)
-            .execute()
-        )
+        give_up = m.OutboxRow.give_up_at
+        return [
+            DueMail(
+                id=row_id,
+                message_id=message_id,
+                template=template,
+                recipients=tuple(outbox_recipients(recipients)),
+                raw=raws[row_id],
+                attempts=attempts,
+                give_up_at=utc(give_up.python_value(give_up_at)),
+            )
+            for row_id, message_id, template, recipients, attempts, give_up_at in rows
+        ]
+
+    def outbox_sent(self, row_ids: Sequence[int], now: datetime) -> None:
+        """Mark rows delivered: one UPDATE (and one commit) for a delivered batch."""
+        at = m.OutboxRow.sent_at.db_value(naive(now))
+        with self.db.atomic():
+            for chunk in fastsql.chunks(list(row_ids)):
+                fastsql.execute_in(
+                    self.db,
+                    "UPDATE {q}outbox{q} SET {q}status{q} = {p}, {q}sent_at{q} = {p}, "
+                    "{q}attempts{q} = {q}attempts{q} + 1, {q}last_error{q} = NULL "
+                    "WHERE {q}id{q} IN {in}",
+                    ["sent", at],
+                    chunk,
+                )
 
     def outbox_failed(
         self, row_id: int, error: str, now: datetime, *, retry_at: datetime | None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -28,8 +28,11 @@ from pipeline.records import (
     ParsedMail,
     RawMail,
     ReplyMatch,
+    SenderHistory,
     StoredMail,
+    TicketInfo,
     TriageOutcome,
+    Verdict,
 )
 from pipeline.stages.addresses import body_key
 from pipeline.stages.agent_auth import issue_message_id
@@ -84,6 +87,52 @@ class PassStats:
     received: int = 0
     moved: int = 0
     results: list[IntakeResult] = field(default_factory=list)
+
+
+Lookups = tuple[Mapping[str, TicketInfo], Mapping[str, TicketInfo]]
+"""({Message-ID: ticket}, {reference: ticket}): what reply matching looks up."""
+
+
+def _makes_ticket(verdict: Verdict, match: ReplyMatch) -> bool:
+    """An accepted mail that answers no open ticket makes a new one (and is triaged)."""
+    return verdict.accept and (match.ticket is None or match.ticket.status == "closed")
+
+
+@dataclass(slots=True)
+class BatchState:
+    """What a batch looked up in bulk, to predict (before triage) which mails make new tickets.
+
+    It simulates the batch's earlier mails (`predict_stored`), so a reply to a mail earlier in
+    the same batch is predicted to thread. The real screening and matching run per mail, inside
+    the mail's savepoint; a mail the prediction missed is triaged on its own then.
+    """
+
+    keys: dict[int, tuple[tuple[str, ...], tuple[str, ...]]]
+    by_id: dict[str, TicketInfo]
+    by_ref: dict[str, TicketInfo]
+    predicted: dict[str, TicketInfo] = field(default_factory=dict)
+
+    def lookups(self, inbound_id: int) -> Lookups:
+        """The bulk lookups restricted to one mail's keys (its first 100 ids, 20 references),
+        plus the messages the batch's earlier mails are expected to store."""
+        ids, refs = self.keys[inbound_id]
+        by_id = {i: self.by_id[i] for i in ids if i in self.by_id}
+        by_id.update({i: self.predicted[i] for i in ids if i in self.predicted and i not in by_id})
+        return by_id, {r: self.by_ref[r] for r in refs if r in self.by_ref}
+
+    def predict_stored(self, mail: ParsedMail, ticket: TicketInfo | None, new: bool) -> None:
+        """An earlier mail will store its Message-ID under this ticket (or a new one)."""
+        if new:
+            ticket = TicketInfo(
+                id=-len(self.predicted) - 1,
+                ref="",
+                status="new",
+                requester=mail.sender,
+                participants=frozenset((mail.sender, *mail.cc)),
+                subject=mail.subject,
+            )
+        if ticket is not None and mail.message_id:
+            self.predicted.setdefault(mail.message_id, ticket)
 
 
 class MailIntake:
@@ -164,7 +213,8 @@ class MailIntake:
                 )
                 self._quarantine_oversized(batch, received, stats)
                 crash_point("after_receive", self.crash_at)
-                stats.results.extend(self.process_pending(source.name, stop))
+                raws = {r.inbound_id: mail.raw for r, mail in zip(received, batch) if r.new}
+                stats.results.extend(self.process_pending(source.name, stop, raws))
                 self.finish_moves(source, uidvalidity, stats)
         stats.results.extend(self.process_pending(source.name, stop))
         self.finish_moves(source, uidvalidity, stats)
@@ -224,15 +274,22 @@ class MailIntake:
 
     # -- the pending queue --------------------------------------------------------------------
     def process_pending(
-        self, mailbox: str | None = None, stop: Callable[[], bool] = lambda: False
+        self,
+        mailbox: str | None = None,
+        stop: Callable[[], bool] = lambda: False,
+        known_raw: Mapping[int, bytes] | None = None,
     ) -> list[IntakeResult]:
-        """Process pending mails until none is left (or stop() says so)."""
+        """Process pending mails until none is left (or stop() says so). `known_raw`: the bytes of
+        mails just received, by inbound id, so they are not read back from the database."""
         results: list[IntakeResult] = []
         max_attempts = self.settings.intake.max_attempts
         self.store.quarantine_exhausted(max_attempts, self.clock(), mailbox)
         while not stop():
             batch = self.store.claim_pending(
-                self.settings.intake.fetch_batch, mailbox, self.settings.intake.max_batch_bytes
+                self.settings.intake.fetch_batch,
+                mailbox,
+                self.settings.intake.max_batch_bytes,
+                known_raw,
             )
             if not batch:
                 break
@@ -240,28 +297,83 @@ class MailIntake:
         return results
 
     def process_batch(self, batch: Sequence[StoredMail]) -> list[IntakeResult]:
-        """Parse the batch, triage it in one model call, then plan and apply mail by mail.
+        """Parse the batch; screen and match it; triage its new tickets in one model call; then
+        plan, apply, render and queue mail by mail.
+
+        Screening and reply matching run before triage, so a mail that is screened out or threads
+        into an open ticket never goes through the model. They are first worked out for the whole
+        batch from a few bulk lookups, with the effects of the batch's earlier mails simulated (a
+        reply to a mail earlier in the batch); each mail is then screened and matched again, for
+        real, just before it is planned (the ack cap counts the acknowledgements the batch has
+        queued; lookups an earlier mail may have changed are made again), and a mail that turns
+        out to need triage after all is triaged alone.
 
         The batch is one transaction and each mail a savepoint inside it: a failing mail rolls back
         alone, and the batch pays for one commit. Attempts were committed before (claim_pending),
         so a crash mid-batch only means the batch's mails are retried, one by one.
         """
-        parsed: dict[int, ParsedMail] = {}
         results: list[IntakeResult] = []
+        mails: list[tuple[StoredMail, ParsedMail]] = []
         outcomes = self.parser.parse_many([(s.raw, s.received_at) for s in batch])
         for stored, outcome in zip(batch, outcomes):
             if isinstance(outcome, ParseFailure):
                 results.append(self._fail(stored, "parse", outcome.error, outcome.trace))
             else:
-                parsed[stored.id] = outcome
-        triage = self._triage(parsed)
+                mails.append((stored, outcome))
+        if not mails:
+            return results
+        state = self._batch_state(mails)
+        triage = self._triage(
+            {s.id: p for s, p in mails if self._predict_new_ticket(s.id, p, state)}
+        )
         with self.store.db.atomic():  # one commit per batch; each mail is its own savepoint
-            for stored in batch:
-                if stored.id in parsed:
-                    results.append(
-                        self._process_parsed(stored, parsed[stored.id], triage.get(stored.id))
-                    )
+            for stored, mail in mails:
+                results.append(self._process_parsed(stored, mail, triage))
         return results
+
+    # -- the batch's lookups --------------------------------------------------------------------
+    def _batch_state(self, mails: Sequence[tuple[StoredMail, ParsedMail]]) -> BatchState:
+        keys = {stored.id: self._lookup_keys(mail) for stored, mail in mails}
+        by_id, by_ref = self.store.thread_lookups(
+            (i for ids, _ in keys.values() for i in ids),
+            (r for _, refs in keys.values() for r in refs),
+        )
+        return BatchState(keys=keys, by_id=by_id, by_ref=by_ref)
+
+    def _lookup_keys(self, mail: ParsedMail) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The Message-IDs (the first 100) and references (the first 20) a mail's match looks up."""
+        refs = subject_refs(mail.subject, self.settings.desk.ref_prefix)
+        return tuple(dict.fromkeys(thread_ids(mail)))[:100], tuple(dict.fromkeys(refs))[:20]
+
+    def _predict_new_ticket(self, inbound_id: int, mail: ParsedMail, state: BatchState) -> bool:
+        """Will this mail make a new ticket (and so need triage)? Screening's accept does not
+        depend on the sender's history (the ack cap only withholds the answer); the match sees
+        the batch's earlier mails as if they were applied."""
+        verdict = screen_mail(mail, self.screening, SenderHistory())
+        by_id, by_ref = state.lookups(inbound_id)
+        if by_id.keys() != set(state.keys[inbound_id][0]):  # our own ids count with a token
+            by_id = {
+                **self.agent_gate.issued_tickets(mail, thread_ids(mail), self.clock()),
+                **by_id,
+            }
+        match = self._match_from(mail, (by_id, by_ref))
+        new = _makes_ticket(verdict, match)
+        if verdict.accept or (verdict.rule == "is_bounce" and match.ticket is not None):
+            state.predict_stored(mail, match.ticket, new)
+        return new
+
+    def _match_from(
+        self, mail: ParsedMail, lookups: tuple[Mapping[str, TicketInfo], Mapping[str, TicketInfo]]
+    ) -> ReplyMatch:
+        desk = self.settings.desk
+        return match_reply(
+            mail,
+            lookups[0],
+            lookups[1],
+            own_domain=desk.message_id_domain,
+            prefix=desk.ref_prefix,
+            trusted=self.settings.agents,
+        )
 
     def _triage(self, mails: dict[int, ParsedMail]) -> dict[int, TriageOutcome]:
         if not mails:
@@ -276,7 +388,10 @@ class MailIntake:
         return dict(zip(mails, outcomes))
 
     def _process_parsed(
-        self, stored: StoredMail, mail: ParsedMail, triage: TriageOutcome | None
+        self,
+        stored: StoredMail,
+        mail: ParsedMail,
+        triaged: dict[int, TriageOutcome],
     ) -> IntakeResult:
         stage = "screen"
         try:
@@ -295,16 +410,23 @@ class MailIntake:
             elif verdict.accept and (served := self.proactive.plan_self_served(mail, match, now)):
                 plan = served
             else:
-                language = detect_language(mail.text, mail.content_language)
+                new = _makes_ticket(verdict, match)
+                triage = triaged.get(stored.id)
+                if triage is None and new:  # the prediction missed it
+                    stage = "triage"
+                    triage = self._triage({stored.id: mail})[stored.id]
+                    stage = "plan"
+                # only a new ticket's acknowledgement is written in the requester's language
+                language = detect_language(mail.text, mail.content_language) if new else "en"
                 plan = plan_intake(mail, verdict, match, triage, self.promise, language=language)
                 plan, known_major = self.proactive.shape_intake(plan, mail, now)
             stage = "apply"
             mails = plan.mails + (plan.update.mails if plan.update else ())
-            with self.store.db.atomic():  # the plan and what it sets off, or neither
-                ref, acknowledged = self.store.apply_plan(
-                    stored, mail, plan, now, lambda ref: self._render(mails, ref, stored.id, now)
-                )
-                self.proactive.after_intake(plan, known_major, ref, now)
+            with self.store.savepoint():  # the plan and what it sets off, or neither
+                applied = self.store.apply_plan(stored, mail, plan, now)
+                outgoing = self._render(mails, applied.ref, stored.id, now) if applied.ref else []
+                acknowledged = self.store.finish_intake(stored, mail, plan, applied, outgoing, now)
+                self.proactive.after_intake(plan, known_major, applied.ref, now)
                 if plan.update is not None:
                     self.proactive.after_update(plan.update, now)
         except ClaimLost as exc:  # another daemon owns the mail now: not a failure of the mail
@@ -313,6 +435,7 @@ class MailIntake:
         except Exception as exc:  # isolation point: per mail
             return self._fail(stored, stage, exc)
         crash_point("after_apply", self.crash_at)
+        ref = applied.ref
         result = IntakeResult(
             inbound_id=stored.id,
             disposition=plan.disposition,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,6 +59,7 @@ def template_environment(directory: Path = TEMPLATE_DIR) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # templates are read once per process, not stat()ed for every mail
     )
     env.filters["hours"] = format_hours
     env.filters["hours_ms"] = format_hours_ms
@@ -179,9 +181,12 @@ def _quoted_printable(text: str) -> bytes:
     return data.replace(b"\n", b"\r\n")
 
 
+_NOT_IN_TOKEN = re.compile(r"[\x00-\x20\x7f]")
+
+
 def _address(value: str) -> str:
     """An address or Message-ID as a header token: whitespace and control characters removed."""
-    return "".join(ch for ch in value if ch > " " and ch != "\x7f")
+    return _NOT_IN_TOKEN.sub("", value)
 
 
 @lru_cache(maxsize=16)
