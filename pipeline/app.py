@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from pipeline.jobs.desk import Desk, SlaRun
     from pipeline.jobs.intake import MailIntake, PassStats, Source, Triager
     from pipeline.jobs.outbox import DeliveryStats
+    from pipeline.jobs.proactive import ProactiveDesk
     from pipeline.jobs.similar import SimilarIndex
     from pipeline.stages.agent_auth import Keyring
 
@@ -227,6 +228,13 @@ class Tiket:
         from pipeline.jobs.console import Console
 
         return Console(self)
+
+    @cached_property
+    def proactive(self) -> ProactiveDesk:
+        """First diagnosis, known fixes, major incidents, calls (issue 13)."""
+        from pipeline.jobs.proactive import ProactiveDesk
+
+        return ProactiveDesk(self)
 
     @cached_property
     def intake(self) -> MailIntake:
@@ -445,6 +453,7 @@ class Tiket:
         data = show_ticket(ref)
         data["sla"] = self.clocks(ref)
         data["similar"] = self.similar_to(ref) if similar else []
+        data.update(self.proactive.rows.ticket_extras(ref))  # calls, major incident
         return data
 
     def review_item(self, ticket_id: int, *, similar: bool = False) -> dict[str, Any]:

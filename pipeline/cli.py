@@ -178,6 +178,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
             action.add_argument("--reason", default="")
         if name in ("resolve", "close", "reopen", "pending"):
             action.add_argument("--note", default="", required=name in ("resolve", "pending"))
+        if name == "resolve":
+            action.add_argument(
+                "--publish",
+                action="store_true",
+                help="offer the note as a known fix in later acknowledgements",
+            )
+    from pipeline.proactive_cli import register as register_proactive
+    from pipeline.proactive_cli import register_tickets
+
+    register_tickets(tsub)
     for name, help_text, example in (
         (
             "reply",
@@ -356,6 +366,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     from pipeline.digest_cli import register as register_digest
 
     register_digest(sub)
+    register_proactive(sub)
     if command in MODEL_COMMANDS:  # only these import scikit-learn (and only when run)
         from classifiers.cli import register
 
@@ -623,6 +634,8 @@ def cmd_ticket_action(args: argparse.Namespace, settings: Settings) -> int:
     else:
         target = {"resolve": "resolved", "close": "closed", "reopen": "open", "pending": "pending"}
         app.desk.set_status(args.ref, target[action], args.agent, args.note, now)
+        if action == "resolve" and args.publish:
+            app.proactive.publish(args.ref, args.note, args.agent, now)
     app.deliver_outbox()
     print(state_line(app.store.ticket_state(args.ref)))
     return 0
@@ -789,6 +802,16 @@ def cmd_tickets_show(args: argparse.Namespace, settings: Settings) -> int:
         print(
             f"  similar {similar['ref']} ({similar['score']:.2f}) {similar['subject']}: "
             f"{similar['resolution_note'][:120]}"
+        )
+    major = data.get("major_incident")
+    if major and major["role"] == "parent":
+        print(f"  major incident ({major['status']}), members: {', '.join(major['members'])}")
+    elif major:
+        print(f"  member of major incident {major['parent']} ({major['status']})")
+    for call in data.get("calls", []):
+        print(
+            f"  call {call['starts_at']} {call['minutes']} min {call['where']} "
+            f"by {call['organiser']}: {call['status']}"
         )
     print("\naudit:")
     for e in data["events"]:

@@ -176,6 +176,7 @@ class MailIntent:
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
     locale: str = "en"
+    calendar: bytes = b""  # an iCalendar object sent as a text/calendar part (a call invitation)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -314,3 +315,5 @@ class TicketUpdate:
     expected_version: int | None = None  # refuse (Conflict) unless the ticket is still at it
     merge_into: int | None = None  # move this ticket's messages and participants there
     merge_events: tuple[AuditEvent, ...] = ()  # audited on the ticket merged into
+    effects: tuple[tuple[str, str], ...] = ()  # (name, argument): work beyond this ticket, done
+    # by pipeline/jobs/proactive.py once the update is applied (#major, #update, #call, --publish)

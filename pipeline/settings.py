@@ -485,6 +485,10 @@ MAIL_COMMANDS = (
     "category",
     "kind",
     "close",
+    "major",  # the proactive desk (issue 13); the same list as stages/lifecycle.py's
+    "update",
+    "call",
+    "solved",
 )
 
 

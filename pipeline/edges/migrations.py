@@ -192,6 +192,13 @@ def _flood_keys(db: Database) -> None:
     )
 
 
+def _proactive(db: Database) -> None:
+    """Major incidents and their members, calls, published fixes (issue 13)."""
+    from pipeline.edges.proactive_models import PROACTIVE_MODELS
+
+    db.create_tables(list(PROACTIVE_MODELS), safe=True)
+
+
 REDUNDANT_INDEXES = (
     "ticket_status",  # ticket_open_backlog (status, tier, created_at, breach_suspected)
     "participant_ticket_id",  # participant (ticket_id, address), unique
@@ -227,6 +234,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Database], None]], ...] = (
         "web console: ticket versions, sessions, saved views, canned replies, search",
         _web_console,
     ),
+    (8, "major incidents, calls, published fixes", _proactive),
     (9, "drop single-column indexes that prefix a composite one", _drop_redundant_indexes),
 )
 

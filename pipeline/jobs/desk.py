@@ -140,7 +140,9 @@ class Desk:
             )
         )
         update = replace(planner(ticket, dossier), expected_version=version)
-        self.store.apply_update(update, now, self.render(update, now))
+        with self.store.db.atomic():
+            self.store.apply_update(update, now, self.render(update, now))
+            self.app.proactive.after_update(update, now)  # e.g. a major incident's members
         log.info(
             "ticket=%s action=%s actor=%s",
             ticket.ref,
@@ -347,7 +349,12 @@ class Desk:
         and `planned` lists it, one line per step (`tiket sla check --now T`, a what-if).
         """
         run = SlaRun()
+        quiet = (
+            self.app.proactive.rows.quiet_ticket_ids()
+        )  # a major incident's parent has the clocks
         for ticket in self.store.ticket_states(OPEN_STATES):
+            if ticket.id in quiet:
+                continue
             if ticket.breach_suspected and ("breach", "routed", "L3") not in ticket.sla_done:
                 run.breach_routes += 1
                 run.planned.append(f"{ticket.ref} breach route to L3 and security")

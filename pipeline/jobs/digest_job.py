@@ -18,6 +18,7 @@ from peewee import JOIN, SQL, Case, Database, PostgresqlDatabase, fn
 
 from pipeline.app import desk_identity
 from pipeline.edges import models as m
+from pipeline.edges.proactive_store import digest_rows
 from pipeline.edges.store import Store, naive
 from pipeline.records import MailIntent, OutgoingMail
 from pipeline.settings import Settings
@@ -76,7 +77,10 @@ def load_digest_input(db: Database, settings: Settings, day: date, now: datetime
     tz = settings.desk.timezone
     start, end = day_window(day, tz)
     days = tuple(_day_sample(db, day - timedelta(days=n), tz, now) for n in range(TREND_DAYS))
+    majors, self_served = digest_rows(start, end)
     return DigestInput(
+        major_incidents=majors,
+        self_served=self_served,
         day=day,
         timezone=tz,
         now=now,

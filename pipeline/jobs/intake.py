@@ -46,6 +46,7 @@ from pipeline.stages.screening import ScreeningPolicy, screen_mail
 if TYPE_CHECKING:
     from pipeline.app import Tiket
     from pipeline.jobs.desk import Desk
+    from pipeline.jobs.proactive import ProactiveDesk
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,11 @@ class MailIntake:
     def triager(self) -> Triager:
         """The app's triager (the model loads on the first batch that needs it)."""
         return self.app.triager
+
+    @property
+    def proactive(self) -> ProactiveDesk:
+        """The app's first diagnosis, known fixes, major incidents and calls."""
+        return self.app.proactive
 
     @property
     def desk_actions(self) -> Desk:
@@ -397,9 +403,12 @@ class MailIntake:
             stage = "match"
             match = self._match(mail, now)
             stage = "plan"
+            known_major: int | None = None  # the accepted major incident a new ticket joins
             agent_plan = self.agent_gate.plan(mail, verdict, match, now)
             if agent_plan is not None:
                 plan = agent_plan
+            elif verdict.accept and (served := self.proactive.plan_self_served(mail, match, now)):
+                plan = served
             else:
                 new = _makes_ticket(verdict, match)
                 triage = triaged.get(stored.id)
@@ -410,12 +419,16 @@ class MailIntake:
                 # only a new ticket's acknowledgement is written in the requester's language
                 language = detect_language(mail.text, mail.content_language) if new else "en"
                 plan = plan_intake(mail, verdict, match, triage, self.promise, language=language)
+                plan, known_major = self.proactive.shape_intake(plan, mail, now)
             stage = "apply"
             mails = plan.mails + (plan.update.mails if plan.update else ())
-            with self.store.savepoint():
+            with self.store.savepoint():  # the plan and what it sets off, or neither
                 applied = self.store.apply_plan(stored, mail, plan, now)
                 outgoing = self._render(mails, applied.ref, stored.id, now) if applied.ref else []
                 acknowledged = self.store.finish_intake(stored, mail, plan, applied, outgoing, now)
+                self.proactive.after_intake(plan, known_major, applied.ref, now)
+                if plan.update is not None:
+                    self.proactive.after_update(plan.update, now)
         except ClaimLost as exc:  # another daemon owns the mail now: not a failure of the mail
             log.warning("mail=%s:%d action=skipped reason=%s", stored.mailbox, stored.id, exc)
             return IntakeResult(inbound_id=stored.id, disposition="claim_lost")

@@ -165,6 +165,20 @@ class InboundCount:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MajorItem:
+    """A major incident detected on the reported day: start, members, time to detection and to
+    resolution (minutes; None while unresolved)."""
+
+    ref: str
+    subject: str
+    status: str
+    started_at: datetime
+    members: int
+    detection_minutes: float
+    resolution_minutes: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DigestInput:
     """Everything build_digest needs; times are aware UTC."""
 
@@ -182,6 +196,8 @@ class DigestInput:
     decisions: tuple[DecisionPair, ...] = ()
     inbound: tuple[InboundCount, ...] = ()
     outbox_failed: tuple[tuple[str, int], ...] = ()
+    major_incidents: tuple[MajorItem, ...] = ()
+    self_served: int = 0  # tickets the requester resolved with #solved
 
 
 # -- outputs ---------------------------------------------------------------------------------------
@@ -358,6 +374,8 @@ class DigestFigures:
     health: Health
     trend: tuple[TrendDay, ...]
     bucket_labels: tuple[str, ...] = tuple(label for label, _ in BACKLOG_BUCKETS)
+    major_incidents: tuple[MajorItem, ...] = ()
+    self_served: int = 0
 
     @property
     def empty(self) -> bool:
@@ -723,6 +741,8 @@ def build_digest(inp: DigestInput) -> DigestFigures:
         review=_review(inp.suggestions, inp.decisions),
         health=_health(inp.inbound, inp.outbox_failed),
         trend=_trend(inp),
+        major_incidents=inp.major_incidents[:LIST_LIMIT],
+        self_served=inp.self_served,
     )
 
 

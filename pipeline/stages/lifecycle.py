@@ -347,6 +347,7 @@ def merge_updates(first: TicketUpdate, second: TicketUpdate) -> TicketUpdate:
         decisions=first.decisions + second.decisions,
         sla_event=second.sla_event or first.sla_event,
         note=second.note or first.note,
+        effects=first.effects + second.effects,
     )
 
 
@@ -680,6 +681,10 @@ MAIL_COMMANDS = (
     "category",
     "kind",
     "close",
+    "major",  # the proactive desk (issue 13): #major accept|reject, #update, #call, #solved
+    "update",
+    "call",
+    "solved",
 )
 COMMAND_LINE = re.compile(r"#(" + "|".join(MAIL_COMMANDS) + r")\b(.*)", re.IGNORECASE | re.DOTALL)
 _WROTE = re.compile(r"On .{0,200} wrote:", re.DOTALL)
@@ -781,6 +786,8 @@ def _command(
     dossier: Dossier,
     now: datetime,
 ) -> TicketUpdate:
+    if name in PROACTIVE_COMMANDS or argument.startswith("--publish"):
+        return plan_proactive_command(ticket, name, argument, agent, policy, now)
     if name in ("resolve", "pending", "close"):
         target = {"resolve": "resolved", "pending": "pending", "close": "closed"}[name]
         return plan_status(
@@ -810,6 +817,52 @@ def _command(
         policy=policy,
         now=now,
     )
+
+
+PROACTIVE_COMMANDS = ("major", "update", "call", "solved")
+
+
+def plan_proactive_command(
+    ticket: TicketState, name: str, argument: str, agent: str, policy: DeskPolicy, now: datetime
+) -> TicketUpdate:
+    """#major accept|reject, #update TEXT, #call ..., #solved, #resolve --publish NOTE.
+
+    What reaches beyond this ticket (the members of a major incident, a calendar invitation, the
+    knowledge base) is returned as an effect, done by pipeline/jobs/proactive.py after the
+    update is applied; the arguments are checked here, so a bad one is refused and audited.
+    """
+    from pipeline.stages.calls import parse_call
+
+    base = TicketUpdate(ticket_id=ticket.id, ref=ticket.ref, actor=agent)
+    hours = policy.auto_close_after.total_seconds() / 3600
+    if name == "major":
+        action = argument.strip().lower()
+        if action not in ("accept", "reject"):
+            raise InvalidAction("use #major accept or #major reject")
+        return replace(base, effects=(("major", action),))
+    if name == "update":
+        if not argument.strip():
+            raise InvalidAction(
+                "#update needs the text to send, e.g. #update the vendor is on site"
+            )
+        return replace(base, effects=(("major_update", argument.strip()),))
+    if name == "call":
+        parse_call(argument, policy.sla.calendar.timezone)
+        return replace(base, effects=(("call", argument.strip()),))
+    if name == "solved":
+        from pipeline.stages.first_diagnosis import plan_self_served
+
+        solved = plan_self_served(ticket, agent, now, reopen_hours=hours)
+        if solved is None:
+            raise InvalidAction(f"{ticket.ref} is {ticket.status}: cannot be resolved")
+        return solved
+    note = argument.removeprefix("--publish").strip()
+    if name != "resolve" or not note:
+        raise InvalidAction("use #resolve --publish NOTE (the note becomes a known fix)")
+    update = plan_status(
+        ticket, "resolved", agent, "#resolve by mail", now, note=note, reopen_hours=hours
+    )
+    return replace(update, effects=(("publish", note),))
 
 
 def _after(ticket: TicketState, update: TicketUpdate) -> TicketState:

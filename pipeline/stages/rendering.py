@@ -7,6 +7,7 @@ Auto-Submitted: auto-replied (RFC 3834) and our loop marker, so our own screenin
 
 from __future__ import annotations
 
+import base64
 import binascii
 import hashlib
 import re
@@ -163,6 +164,13 @@ def _build_message(
             "Content-Transfer-Encoding: quoted-printable\r\n\r\n".encode(),
             _quoted_printable(body),
             b"\r\n",
+        ]
+    if intent.calendar:  # iMIP (RFC 6047): the invitation is the last, richest alternative
+        method = "CANCEL" if b"\nMETHOD:CANCEL" in intent.calendar else "REQUEST"
+        parts += [
+            f"--{boundary}\r\nContent-Type: text/calendar; charset=utf-8; method={method}\r\n"
+            "Content-Transfer-Encoding: base64\r\n\r\n".encode(),
+            base64.encodebytes(intent.calendar).replace(b"\n", b"\r\n"),  # 76-char lines
         ]
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts)
