@@ -98,6 +98,13 @@ def _up(url: str) -> bool:
         return False
 
 
+def confirm_with_enter(page: Any) -> None:
+    """Press Enter on the sign-in confirmation, once its button has the focus (autofocus is
+    applied after load; a loaded machine can be slower than the keyboard)."""
+    page.wait_for_function("document.activeElement && document.activeElement.tagName === 'BUTTON'")
+    page.keyboard.press("Enter")
+
+
 def sign_in(page: Any, base: str, sink: SmtpSink, address: str) -> str:
     """Ask for a link in the browser, read it from the sink, open it, confirm; returns the link."""
     before = len([1 for rcpt, _ in mails(sink) if address in rcpt])
@@ -109,7 +116,7 @@ def sign_in(page: Any, base: str, sink: SmtpSink, address: str) -> str:
     msg = [m for rcpt, m in mails(sink) if address in rcpt][-1]
     link = link_in(body(msg))
     page.goto(link)
-    page.keyboard.press("Enter")  # the confirm button has the focus
+    confirm_with_enter(page)
     page.wait_for_selector("#queue-body")
     return link
 
@@ -166,7 +173,7 @@ def test_an_agent_works_the_queue_in_a_real_browser(
         # the used link is refused in a fresh browser
         other = browser.new_context().new_page()
         other.goto(link)
-        other.keyboard.press("Enter")
+        confirm_with_enter(other)
         other.wait_for_selector("text=used up or expired")
 
         # merge the duplicate into the first printer ticket: its requester is told
