@@ -12,34 +12,20 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from pipeline.cli import _parser_with_example
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
     from pipeline.app import Tiket
 
 
-def _parser(
-    sub: Any, name: str, help_text: str, example: str, handler: Any = None
-) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = sub.add_parser(
-        name,
-        help=help_text,
-        description=help_text,
-        epilog=f"example:\n  {example}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    if handler is not None:
-        parser.set_defaults(handler=handler)
-    return parser
-
-
 def register(subparsers: Any) -> None:
     """Add `major` (list, accept, reject, update) to the `tiket` command tree."""
-    major = _parser(
+    major = _parser_with_example(
         subparsers, "major", "major incidents (bursts of similar incidents)", "tiket major list"
     )
     msub = major.add_subparsers(dest="major_command", metavar="ACTION", required=True)
-    mlist = _parser(
+    mlist = _parser_with_example(
         msub,
         "list",
         "major incidents with members, time to detection and time to resolution",
@@ -51,10 +37,12 @@ def register(subparsers: Any) -> None:
         ("accept", "accept a candidate: P1 at L3, every member's requester told it is known"),
         ("reject", "reject a candidate: the members go on as ordinary tickets"),
     ):
-        action = _parser(msub, name, help_text, f"tiket major {name} TKT-000042", cmd_major_decide)
+        action = _parser_with_example(
+            msub, name, help_text, f"tiket major {name} TKT-000042", cmd_major_decide
+        )
         action.add_argument("ref", help="the parent ticket")
         action.add_argument("--agent", default="cli", help="who decides (for the audit trail)")
-    update = _parser(
+    update = _parser_with_example(
         msub,
         "update",
         "mail a status update to every requester linked to an accepted major incident",
@@ -68,7 +56,7 @@ def register(subparsers: Any) -> None:
 
 def register_tickets(tickets: Any) -> None:
     """Add `tickets call` to the `tiket tickets` actions."""
-    call = _parser(
+    call = _parser_with_example(
         tickets,
         "call",
         "mail the requester a calendar invitation for a call (or cancel it)",

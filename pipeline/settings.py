@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 from pipeline import ROOT
 from pipeline.errors import ConfigError
-from pipeline.vocabulary import PRIORITIES
+from pipeline.vocabulary import MAIL_COMMANDS, PRIORITIES
 
 DEFAULTS_PATH = ROOT / "config" / "defaults.toml"
 SAMPLE_MAILS = ROOT / "config" / "sample-mails"
@@ -476,20 +476,6 @@ def _build(merged: dict[str, Any], sources: tuple[str, ...], mailbox_origin: str
 
 
 AGENT_MAIL_AUTH = ("token+dmarc", "token")
-MAIL_COMMANDS = (
-    "resolve",
-    "pending",
-    "escalate",
-    "assign",
-    "priority",
-    "category",
-    "kind",
-    "close",
-    "major",  # the proactive desk (issue 13); the same list as stages/lifecycle.py's
-    "update",
-    "call",
-    "solved",
-)
 
 
 def _check_security(merged: Mapping[str, Any], origin: str) -> None:

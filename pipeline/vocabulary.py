@@ -25,3 +25,34 @@ CLOSED_STATES = ("resolved", "closed")
 
 CLOCKS = ("first_response", "resolution")
 """The two SLA clocks of every ticket."""
+
+DEFAULT_CATEGORIES = (
+    "access",
+    "email",
+    "network",
+    "hardware",
+    "printing",
+    "software",
+    "business_apps",
+    "storage",
+    "security",
+)
+"""The default model's category keys (names in [triage.categories]); each has its first-diagnosis
+templates (templates/<locale>/diagnosis/<category>.*.j2)."""
+
+MAIL_COMMANDS = (
+    "resolve",
+    "pending",
+    "escalate",
+    "assign",
+    "priority",
+    "category",
+    "kind",
+    "close",
+    "major",
+    "update",
+    "call",
+    "solved",
+)
+"""The #commands agents (and, for #solved, requesters) may put in mail; [tiers.X] mail_commands
+restricts them per tier."""

@@ -16,19 +16,7 @@ from datetime import datetime
 from pipeline.records import AuditEvent, IntakePlan, MailIntent, TicketState, TicketUpdate
 from pipeline.stages.known_fixes import FixMatch
 from pipeline.stages.lifecycle import can_transition, merge_updates, plan_status
-
-DIAGNOSIS_CATEGORIES = (
-    "access",
-    "email",
-    "network",
-    "hardware",
-    "printing",
-    "software",
-    "business_apps",
-    "storage",
-    "security",
-)
-"""The default triage categories; templates/<locale>/diagnosis/<category>.*.j2 exist for each."""
+from pipeline.vocabulary import DEFAULT_CATEGORIES as DIAGNOSIS_CATEGORIES
 
 SOLVED_LINE = re.compile(r"^\s*#(solved|selesai)\b", re.IGNORECASE)
 

@@ -28,7 +28,7 @@ from pipeline.records import (
     Verdict,
 )
 from pipeline.stages.sla import ClockFacts, ClockView, SlaAction, SlaPolicy, clock_view, next_tier
-from pipeline.vocabulary import CLOCKS, HEADS, KINDS, PRIORITIES, TIERS
+from pipeline.vocabulary import CLOCKS, HEADS, KINDS, MAIL_COMMANDS, PRIORITIES, TIERS
 
 TRANSITIONS: Mapping[str, frozenset[str]] = {
     "new": frozenset({"open", "in_progress", "pending", "resolved", "closed"}),
@@ -672,20 +672,6 @@ def _check_label(head: str, value: str, categories: frozenset[str] = frozenset()
         raise InvalidAction(f"unknown category {value!r}; known: {', '.join(sorted(categories))}")
 
 
-MAIL_COMMANDS = (
-    "resolve",
-    "pending",
-    "escalate",
-    "assign",
-    "priority",
-    "category",
-    "kind",
-    "close",
-    "major",  # the proactive desk (issue 13): #major accept|reject, #update, #call, #solved
-    "update",
-    "call",
-    "solved",
-)
 COMMAND_LINE = re.compile(r"#(" + "|".join(MAIL_COMMANDS) + r")\b(.*)", re.IGNORECASE | re.DOTALL)
 _WROTE = re.compile(r"On .{0,200} wrote:", re.DOTALL)
 MAX_LABEL = 64
