@@ -257,6 +257,25 @@ class Store:
         return results
 
     # -- claim ----------------------------------------------------------------------------------
+    def _raw_bytes(
+        self, table: str, ids: Sequence[int], known: Mapping[int, bytes]
+    ) -> dict[int, bytes]:
+        """The `raw` column of these rows of `table` (inbound or outbox), by id; rows in `known`
+        (bytes this process already holds) are not read back."""
+        raws = {i: known[i] for i in ids if i in known}
+        for chunk in fastsql.chunks([i for i in ids if i not in raws]):
+            raws.update(
+                (row_id, bytes(raw))
+                for row_id, raw in fastsql.select_in(
+                    self.db,
+                    f"SELECT {{q}}id{{q}}, {{q}}raw{{q}} FROM {{q}}{table}{{q}} "
+                    "WHERE {q}id{q} IN {in}",
+                    [],
+                    chunk,
+                )
+            )
+        return raws
+
     def claim_pending(
         self,
         limit: int,
@@ -303,18 +322,7 @@ class Store:
                     [],
                     chunk,
                 )
-        known = known_raw or {}
-        raws = {i: known[i] for i in ids if i in known}
-        for chunk in fastsql.chunks([i for i in ids if i not in raws]):
-            raws.update(
-                (row_id, bytes(raw))
-                for row_id, raw in fastsql.select_in(
-                    self.db,
-                    "SELECT {q}id{q}, {q}raw{q} FROM {q}inbound{q} WHERE {q}id{q} IN {in}",
-                    [],
-                    chunk,
-                )
-            )
+        raws = self._raw_bytes("inbound", ids, known_raw or {})
         received = m.Inbound.received_at
         return [
             StoredMail(
@@ -890,14 +898,8 @@ class Store:
         return None if row is None else str(row.holder)
 
     # -- outbox ---------------------------------------------------------------------------------
-    def due_outbox(
-        self, now: datetime, limit: int, cached: Mapping[str, bytes] | None = None
-    ) -> list[DueMail]:
-        """Pending outbox rows whose next attempt is due, oldest first.
-
-        `cached`: rendered bytes this process queued itself, by Message-ID; those rows' blobs are
-        not read back from the database.
-        """
+    def due_outbox(self, now: datetime, limit: int) -> list[DueMail]:
+        """Pending outbox rows whose next attempt is due, oldest first."""
         q, p = self.db.quote[0], self.db.param
         rows = self.db.execute_sql(
             f"SELECT {q}id{q}, {q}message_id{q}, {q}template{q}, {q}recipients{q}, "
@@ -905,18 +907,7 @@ class Store:
             f"{q}next_attempt_at{q} <= {p} ORDER BY {q}id{q} LIMIT {int(limit)}",
             ["pending", m.OutboxRow.next_attempt_at.db_value(naive(now))],
         ).fetchall()
-        cached = cached or {}
-        raws = {row[0]: cached[row[1]] for row in rows if row[1] in cached}
-        for chunk in fastsql.chunks([row[0] for row in rows if row[0] not in raws]):
-            raws.update(
-                (row_id, bytes(raw))
-                for row_id, raw in fastsql.select_in(
-                    self.db,
-                    "SELECT {q}id{q}, {q}raw{q} FROM {q}outbox{q} WHERE {q}id{q} IN {in}",
-                    [],
-                    chunk,
-                )
-            )
+        raws = self._raw_bytes("outbox", [row[0] for row in rows], {})
         give_up = m.OutboxRow.give_up_at
         return [
             DueMail(

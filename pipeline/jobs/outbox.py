@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -51,17 +51,15 @@ def deliver_due(
     now: datetime,
     crash_at: str = "",
     still_mine: Callable[[], bool] = lambda: True,
-    cached: Mapping[str, bytes] | None = None,
 ) -> DeliveryStats:
     """Deliver every due row, a batch per connection, until none is due.
 
     `still_mine()` renews the outbox lease before each further batch; once it says no, another
     daemon has the outbox and this one stops (a long drain must not be delivered twice).
-    `cached`: rendered bytes this process just queued, by Message-ID (not read back).
     """
     stats = DeliveryStats()
     while True:
-        rows = store.due_outbox(now, config.batch_size, cached)
+        rows = store.due_outbox(now, config.batch_size)
         if not rows:
             return stats
         sender = make_sender()
