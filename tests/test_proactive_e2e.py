@@ -234,6 +234,15 @@ def test_printer_acknowledgement_asks_printing_questions_offers_a_fix_and_solved
     html = ack.get_body(("html",))
     assert html is not None and "Which printer is it" in str(html.get_content())
 
+    # a forger who knows the requester's address and her own mail's Message-ID cannot close it
+    forged = requester_reply(ack, "ann@example.com", "#solved").replace(
+        str(ack["Message-ID"]).encode(), b"<proactive-1@example.com>"
+    )
+    imap_user.append("INBOX", forged)
+    app.run_once()
+    ticket = m.Ticket.get(m.Ticket.requester == "ann@example.com")
+    assert ticket.status != "resolved"
+
     imap_user.append(
         "INBOX", requester_reply(ack, "ann@example.com", "Thanks, that did it.\n#solved")
     )

@@ -30,6 +30,7 @@ from pipeline.records import (
 from pipeline.stages.calls import parse_call, plan_call
 from pipeline.stages.first_diagnosis import plan_self_served, says_solved, shape_acknowledgement
 from pipeline.stages.known_fixes import FixMatch, KnownFix, match_fixes, published_fix
+from pipeline.stages.reply_matching import thread_ids
 from pipeline.stages.text_similarity import tokens
 
 if TYPE_CHECKING:
@@ -125,9 +126,14 @@ class ProactiveDesk:
         self, mail: ParsedMail, match: ReplyMatch, now: datetime
     ) -> IntakePlan | None:
         """The requester answered `#solved` (or `#selesai`): resolve the ticket as self-served.
-        None when this is not such a reply (then intake plans it as any reply)."""
+        None when this is not such a reply (then intake plans it as any reply). A From header
+        proves nothing: the reply must thread through a Message-ID tiket issued to the requester
+        for this ticket (its token), or the words stay words."""
         info = match.ticket
         if info is None or mail.sender != info.requester or not says_solved(mail.text):
+            return None
+        issued = self.app.intake.agent_gate.issued_tickets(mail, thread_ids(mail), now)
+        if not any(t.id == info.id for t in issued.values()):
             return None
         ticket = self.app.store.ticket_state(info.id)
         hours = self.app.policy.auto_close_after.total_seconds() / 3600
