@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from peewee import Database, Model
+
+ModelT = TypeVar("ModelT", bound=Model)
 
 
 @lru_cache(maxsize=256)
@@ -124,5 +126,42 @@ def select_in(
     """Rows of a SELECT written as for execute_in; the statement is built once per shape."""
     if not values:
         return []
+    sql = _in_sql(template, db.param, db.quote[0], len(values))
+    return list(db.execute_sql(sql, [*params, *values]).fetchall())
+
+
+@lru_cache(maxsize=256)
+def _model_sql(model: type[Model], template: str, param: str, quote: str, count: int) -> str:
+    names = ", ".join(f"{quote}{f.column_name}{quote}" for f in model._meta.sorted_fields)
+    listed = "(" + ", ".join([param] * count) + ")"
+    table = f"{quote}{model._meta.table_name}{quote}"
+    return template.format(cols=names, table=table, q=quote, p=param, **{"in": listed})
+
+
+def select_models(
+    db: Database,
+    model: type[ModelT],
+    template: str,
+    params: Sequence[Any] = (),
+    values: Sequence[Any] = (),
+) -> list[ModelT]:
+    """Whole rows of `model` as model instances, from a SELECT written with {cols} (every column,
+    in field order), {table}, {q}, {p} and at most one {in} (the list `values`, bound after
+    `params`). The statement is built once per shape; values go through the fields' own
+    python_value, as Peewee's own selects do."""
+    fields = model._meta.sorted_fields
+    sql = _model_sql(model, template, db.param, db.quote[0], len(values))
+    found = []
+    for row in db.execute_sql(sql, [*params, *values]).fetchall():
+        instance = model(__no_default__=1)
+        instance.__data__ = {f.name: f.python_value(v) for f, v in zip(fields, row)}
+        found.append(instance)
+    return found
+
+
+def select_rows(
+    db: Database, template: str, params: Sequence[Any], values: Sequence[Any] = ()
+) -> list[tuple[Any, ...]]:
+    """Rows of a SELECT with at most one {in} list (possibly none); built once per shape."""
     sql = _in_sql(template, db.param, db.quote[0], len(values))
     return list(db.execute_sql(sql, [*params, *values]).fetchall())

@@ -22,6 +22,9 @@ from pipeline.errors import NotFound
 from pipeline.stages.calls import BookedCall
 from pipeline.stages.digest import MajorItem
 
+FIRST_BODY_CHARS = 2000
+"""How much of a ticket's first mail the burst detector and the fix matcher read."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TicketText:
@@ -94,7 +97,7 @@ class ProactiveStore:
             for msg in m.Message.select(m.Message.ticket, m.Message.body).where(
                 m.Message.id.in_(firsts)
             ):
-                bodies[msg.ticket_id] = msg.body[:2000]
+                bodies[msg.ticket_id] = msg.body[:FIRST_BODY_CHARS]
         return [
             TicketText(
                 id=r.id,

@@ -65,6 +65,12 @@ def naive_to_utc(dt: datetime) -> datetime:
     return dt.replace(tzinfo=UTC)
 
 
+def _row_time(value: Any) -> datetime:
+    """A DATETIME column read with plain SQL (text on SQLite) as an aware UTC datetime."""
+    parsed: datetime = m.StatusChange.created_at.python_value(value)
+    return naive_to_utc(parsed)
+
+
 def naive(dt: datetime) -> datetime:
     """An aware datetime as naive UTC for a row."""
     return dt.astimezone(UTC).replace(tzinfo=None)
@@ -143,6 +149,28 @@ def open_database(settings: Settings) -> Database:
     m.database_proxy.initialize(db)
     db.connect(reuse_if_open=True)
     return db
+
+
+# The statements ticket_state runs (written with fastsql's {q}, {p} and {in}).
+_LAST_IN_MESSAGE = (
+    f"SELECT {{q}}message_id{{q}} FROM {{q}}{m.Message._meta.table_name}{{q}} "
+    "WHERE {q}ticket_id{q} = {p} AND {q}direction{q} = 'in' "  # 'in': not a note
+    "ORDER BY {q}id{q} DESC LIMIT 1"
+)
+_CHANGES = (
+    "SELECT {q}ticket_id{q}, {q}created_at{q}, {q}from_status{q}, {q}to_status{q} "
+    f"FROM {{q}}{m.StatusChange._meta.table_name}{{q}} "
+    "WHERE {q}ticket_id{q} IN {in} ORDER BY {q}id{q}"
+)
+_SLA_DONE = (
+    "SELECT {q}ticket_id{q}, {q}clock{q}, {q}kind{q}, {q}tier{q} "
+    f"FROM {{q}}{m.SlaEvent._meta.table_name}{{q}} WHERE {{q}}ticket_id{{q}} IN {{in}}"
+)
+_TIER_MOVES = (
+    f"SELECT {{q}}ticket_id{{q}}, {{q}}created_at{{q}} FROM {{q}}{m.AuditRow._meta.table_name}{{q}} "
+    "WHERE {q}ticket_id{q} IN {in} AND {q}action{q} IN ('escalated', 'assigned') "
+    "ORDER BY {q}id{q}"
+)
 
 
 class Store:
@@ -960,22 +988,19 @@ class Store:
 
     # -- lifecycle ------------------------------------------------------------------------------
     def ticket_state(self, ref_or_id: str | int) -> TicketState:
-        """A ticket with its status changes and SLA steps, as the planners see it."""
-        where = (
-            (m.Ticket.id == ref_or_id)
-            if isinstance(ref_or_id, int)
-            else (m.Ticket.ref == str(ref_or_id).upper())
+        """A ticket with its status changes and SLA steps, as the planners see it (five
+        statements built once: intake and the burst detector load tickets often)."""
+        by_id = isinstance(ref_or_id, int)
+        rows = fastsql.select_models(
+            self.db,
+            m.Ticket,
+            "SELECT {cols} FROM {table} WHERE {q}%s{q} = {p}" % ("id" if by_id else "ref"),
+            [ref_or_id if by_id else str(ref_or_id).upper()],
         )
-        row = m.Ticket.get_or_none(where)
-        if row is None:
+        if not rows:
             raise NotFound(f"no ticket {ref_or_id}")
-        last = (
-            m.Message.select(m.Message.message_id)
-            .where((m.Message.ticket == row.id) & (m.Message.direction == "in"))  # not a note
-            .order_by(m.Message.id.desc())
-            .first()
-        )
-        [state] = self._states([row], {row.id: last.message_id if last else None})
+        last = fastsql.select_rows(self.db, _LAST_IN_MESSAGE, [rows[0].id])
+        [state] = self._states(rows, {rows[0].id: last[0][0] if last else None})
         return state
 
     def ticket_states(self, statuses: Sequence[str], chunk: int = 2000) -> Iterator[TicketState]:
@@ -1000,27 +1025,27 @@ class Store:
         """These tickets, loaded in bulk (a page of the console's queue)."""
         if not ids:
             return []
-        return self._states(list(m.Ticket.select().where(m.Ticket.id.in_(list(ids)))), {})
+        rows = [
+            row
+            for chunk in fastsql.chunks(list(ids))
+            for row in fastsql.select_models(
+                self.db, m.Ticket, "SELECT {cols} FROM {table} WHERE {q}id{q} IN {in}", (), chunk
+            )
+        ]
+        return self._states(rows, {})
 
     def _states(self, rows: Sequence[m.Ticket], last: dict[int, str | None]) -> list[TicketState]:
         ids = [row.id for row in rows]
         changes: dict[int, list[tuple[datetime, str, str]]] = {i: [] for i in ids}
-        for c in (
-            m.StatusChange.select()
-            .where(m.StatusChange.ticket.in_(ids))
-            .order_by(m.StatusChange.id)
-        ):
-            changes[c.ticket_id].append((naive_to_utc(c.created_at), c.from_status, c.to_status))
-        done: dict[int, set[tuple[str, str, str]]] = {i: set() for i in ids}
-        for e in m.SlaEvent.select().where(m.SlaEvent.ticket.in_(ids)):
-            done[e.ticket_id].add((e.clock, e.kind, e.tier))
         moved: dict[int, datetime] = {}
-        for a in (
-            m.AuditRow.select(m.AuditRow.ticket, m.AuditRow.created_at)
-            .where(m.AuditRow.ticket.in_(ids) & m.AuditRow.action.in_(("escalated", "assigned")))
-            .order_by(m.AuditRow.id)
-        ):
-            moved[a.ticket_id or 0] = naive_to_utc(a.created_at)
+        done: dict[int, set[tuple[str, str, str]]] = {i: set() for i in ids}
+        for chunk in fastsql.chunks(ids):
+            for ticket_id, at, old, new in fastsql.select_in(self.db, _CHANGES, (), chunk):
+                changes[ticket_id].append((_row_time(at), old, new))
+            for ticket_id, clock, kind, tier in fastsql.select_in(self.db, _SLA_DONE, (), chunk):
+                done[ticket_id].add((clock, kind, tier))
+            for ticket_id, at in fastsql.select_in(self.db, _TIER_MOVES, (), chunk):
+                moved[ticket_id] = _row_time(at)
         return [
             TicketState(
                 id=row.id,

@@ -95,6 +95,7 @@ class MajorIncidents:
         self._detector: BurstDetector | None = None
         self._seen = 0  # the highest ticket id the detector has been shown
         self._patterns: tuple[float, list[KnownPattern]] | None = None
+        self._rows_seen: dict[int, MajorRow] = {}  # the major incidents the patterns came from
 
     # -- the detector ---------------------------------------------------------------------------
     def detector(self, now: datetime, before_id: int | None = None) -> BurstDetector:
@@ -138,13 +139,21 @@ class MajorIncidents:
     def forget_patterns(self) -> None:
         """Drop the cached patterns (a major incident changed)."""
         self._patterns = None
+        self._rows_seen = {}
+
+    def _major_row(self, major_id: int) -> MajorRow:
+        """A major incident as the cached patterns saw it (as fresh as they are), else read."""
+        cached = self._rows_seen.get(major_id)
+        return cached if cached is not None else self.rows.major_by_id(major_id)
 
     def _load_patterns(self, now: datetime) -> list[KnownPattern]:
         found = []
         recent = now - self.suppress - self.policy.baseline
-        for major in self.rows.majors(("candidate", "accepted")) + self.rows.majors(
+        majors = self.rows.majors(("candidate", "accepted")) + self.rows.majors(
             ("rejected",), since=recent
-        ):
+        )
+        self._rows_seen = {major.id: major for major in majors}
+        for major in majors:
             until = major.suppress_until if major.status == "rejected" else None
             if major.status == "rejected" and (until is None or until <= now):
                 continue
@@ -183,13 +192,13 @@ class MajorIncidents:
         parent = self.store.ticket_state(major.parent_id)
         return major.id, parent.ref, parent.subject
 
-    def observe(self, ticket_id: int, now: datetime, known_major: int | None) -> BurstDecision:
+    def observe(self, ticket: TicketText, now: datetime, known_major: int | None) -> BurstDecision:
         """Show a new ticket to the detector and act on what it finds (link or propose)."""
         if not self.enabled:
             return NOTHING
+        ticket_id = ticket.id
         detector = self.detector(now, before_id=ticket_id)
         self._catch_up(detector, ticket_id)
-        [ticket] = self.rows.ticket_texts(only_id=ticket_id)
         self._seen = max(self._seen, ticket_id)
         if not counts_for_bursts(ticket):
             return NOTHING
@@ -207,7 +216,7 @@ class MajorIncidents:
         return decision
 
     def _link(self, major_id: int, ticket_id: int, now: datetime, *, told: bool) -> None:
-        major = self.rows.major_by_id(major_id)
+        major = self._major_row(major_id)
         self.rows.add_members(major_id, [ticket_id], "matched", now, told=told)
         member = self.store.ticket_state(ticket_id)
         self._apply(plan_member_linked(member, major.parent_ref, "matched"), now)
@@ -218,7 +227,8 @@ class MajorIncidents:
         log.info("ticket=%s action=major_linked major=%s", member.ref, major.parent_ref)
 
     def _propose(self, decision: BurstDecision, now: datetime) -> None:
-        members = [self.store.ticket_state(i) for i in decision.members]
+        loaded = {state.id: state for state in self.store.states_of(decision.members)}
+        members = [loaded[i] for i in decision.members]
         subjects = Counter(m.subject for m in members)
         l3 = self.settings.tiers["L3"].group if "L3" in self.settings.tiers else ""
         parent_id, parent_ref = self.rows.new_ticket(

@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from pipeline.edges.knowledge_base import kb_folder, load_articles
-from pipeline.edges.proactive_store import ProactiveStore
+from pipeline.edges.proactive_store import FIRST_BODY_CHARS, ProactiveStore, TicketText
 from pipeline.errors import InvalidAction
 from pipeline.records import (
     AuditEvent,
@@ -90,11 +90,29 @@ class ProactiveDesk:
         return shaped, known[0] if known else None
 
     def after_intake(
-        self, plan: IntakePlan, known_major: int | None, ref: str | None, now: datetime
+        self,
+        plan: IntakePlan,
+        mail: ParsedMail,
+        known_major: int | None,
+        ticket_id: int | None,
+        now: datetime,
     ) -> None:
-        """A new ticket exists: show it to the burst detector (in the intake's transaction)."""
-        if plan.new_ticket is not None and ref and self.majors.enabled:
-            self.majors.observe(self.rows.ticket_id(ref), now, known_major)
+        """A new ticket exists: show it to the burst detector (in the intake's transaction).
+        The detector reads the ticket as intake just wrote it, not back from the database."""
+        new = plan.new_ticket
+        if new is None or ticket_id is None or not self.majors.enabled:
+            return
+        text = TicketText(
+            id=ticket_id,
+            created_at=now,
+            requester=new.requester,
+            category=new.category,
+            kind=new.kind,
+            subject=new.subject,
+            body=mail.text[:FIRST_BODY_CHARS],
+            breach_suspected=new.breach_suspected,
+        )
+        self.majors.observe(text, now, known_major)
 
     def fixes_for(self, subject: str, text: str, category: str | None) -> tuple[FixMatch, ...]:
         """The best known fixes for a new ticket's words: articles and published fixes."""
