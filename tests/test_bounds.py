@@ -199,6 +199,25 @@ def test_a_mail_over_the_cpu_budget_is_quarantined_while_the_sla_job_runs(tmp_pa
     assert m.Ticket.select().count() == 1
 
 
+def test_a_mail_over_budget_in_a_chunk_costs_only_itself() -> None:
+    """Twelve mails go to two workers in chunks; the header bomb in the middle of one ends its
+    worker, and the chunk is parsed again mail by mail: the bomb alone is quarantined with the
+    reason, the eleven others parse, in their order."""
+    pool = ParsePool(2, 26_214_400, 10_485_760, max_seconds=1.0)
+    mails = [NEWLINES.replace(b"Subject: ", b"Subject: %d " % i, 1) for i in range(12)]
+    mails[5] = header_bomb(10)  # ~5 s of CPU
+    try:
+        results = pool.parse_many([(raw, NOW) for raw in mails])
+    finally:
+        pool.close()
+    failed = [i for i, r in enumerate(results) if isinstance(r, ParseFailure)]
+    assert failed == [5], results
+    assert "max_mail_seconds" in str(results[5].error)  # type: ignore[union-attr]
+    subjects = [r.subject for r in results if isinstance(r, ParsedMail)]
+    assert len(subjects) == 11
+    assert all(s.startswith(f"{i} ") for i, s in zip([*range(5), *range(6, 12)], subjects))
+
+
 @pytest.mark.servers
 def test_an_oversized_mail_over_dovecot_keeps_only_its_head(
     tmp_path: Path, imap_user: ImapUser

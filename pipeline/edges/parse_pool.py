@@ -28,6 +28,8 @@ from pipeline.stages.parsing import MAX_PARTS, MAX_TEXT_CHARS, parse_mail
 
 log = logging.getLogger(__name__)
 MIN_BATCH = 64
+MAX_CHUNK = 32
+"""Most mails in one budgeted task: a mail over budget costs its chunk a second, per-mail pass."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,13 @@ def parse_within(
         soft = min(soft, hard)
     resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
     return parse_one(raw, received_at, *limits)
+
+
+def parse_chunk_within(
+    seconds: float, chunk: Sequence[tuple[bytes, datetime]], limits: tuple[int, int, int, int]
+) -> list[ParsedMail | ParseFailure]:
+    """parse_within for each mail of a chunk in turn: every mail gets its own CPU budget."""
+    return [parse_within(seconds, raw, received_at, limits) for raw, received_at in chunk]
 
 
 def _exit_with(owner: int) -> None:
@@ -176,18 +185,57 @@ class ParsePool:
     def _parse_budgeted(
         self, items: Sequence[tuple[bytes, datetime]]
     ) -> list[ParsedMail | ParseFailure]:
-        """Waves of one mail per worker; a mail still running when its wave's time is up (or
-        whose worker died) is tried again alone, and quarantined if it fails alone too."""
+        """Chunks of mails go to the workers at once (one round trip per chunk, not per mail),
+        each mail under its own CPU budget. A chunk whose worker died (a mail over budget ends
+        it, and a broken pool fails the chunks still queued) is parsed again one mail per worker
+        per wave; a mail still running when its wave's time is up, or whose worker died, is
+        tried again alone, and quarantined if it fails alone too."""
         results: dict[int, ParsedMail | ParseFailure] = {}
         width = max(1, self.workers)
+        size = max(1, min(MAX_CHUNK, math.ceil(len(items) / (width * 4))))
+        chunks = [list(range(i, min(i + size, len(items)))) for i in range(0, len(items), size)]
+        order = [i for chunk in self._chunked(chunks, items, results) for i in chunk]
         suspects: list[int] = []
-        order = list(range(len(items)))
         for start in range(0, len(order), width):
             suspects += self._wave(order[start : start + width], items, results)
         for index in suspects:
             if self._wave([index], items, results):
                 results[index] = ParseFailure(UnparseableMail(self._over_budget), "")
         return [results[i] for i in range(len(items))]
+
+    def _chunked(
+        self,
+        chunks: list[list[int]],
+        items: Sequence[tuple[bytes, datetime]],
+        results: dict[int, ParsedMail | ParseFailure],
+    ) -> list[list[int]]:
+        """Parse the chunks in the workers; returns the chunks that did not come back."""
+        if len(chunks) == 1 and len(chunks[0]) <= self.workers:
+            return chunks  # a mail or two: the one-mail waves are the same work
+        pool = self._pool(max(1, self.workers))
+        futures = [
+            (
+                chunk,
+                pool.submit(
+                    parse_chunk_within, self.max_seconds, [items[i] for i in chunk], self.limits
+                ),
+            )
+            for chunk in chunks
+        ]
+        longest = max(len(chunk) for chunk in chunks)
+        wait([f for _, f in futures], timeout=self._backstop + longest * self.max_seconds)
+        failed = []
+        for chunk, future in futures:
+            try:
+                if not future.done():
+                    raise TimeoutError("chunk not done in time")
+                results.update(zip(chunk, future.result()))
+            except (BrokenProcessPool, TimeoutError, OSError, RuntimeError):
+                failed.append(chunk)
+        if failed:
+            log.warning("parse action=chunks_retried chunks=%d (one mail per worker)", len(failed))
+            self._kill()
+        return failed
 
     @property
     def _backstop(self) -> float:
