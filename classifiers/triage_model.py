@@ -68,9 +68,8 @@ class TriageResult:
 
 
 class _Head:
-    """A head ready to serve: its linear model (``classifiers.serving.LinearHead``, one row of weights per
-    column of the shared matrix, zero on the columns it does not read), the classes in serving order and
-    their thresholds."""
+    """A head ready to serve: its linear model (``classifiers.serving.LinearHead``, as wide as the shared
+    matrix, zero on the columns it does not read), the classes in serving order and their thresholds."""
 
     def __init__(
         self, classifier: LinearHead, classes: tuple[str, ...], thresholds: Mapping[str, float]

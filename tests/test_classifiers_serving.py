@@ -84,7 +84,7 @@ def test_linear_head_equals_tempered_linear(classes: int) -> None:
     classifier: Any = TemperedLinear(temperature=2.5).fit(x[:, columns], labels)
     head = LinearHead(head_state(classifier, columns, x.shape[1]))
     rows = TfidfServing(vectorizer_state(vectorizer)).transform(CORPUS)
-    assert head.weights.dtype == classifier.estimator_.coef_.dtype
+    assert head.coef.dtype == classifier.estimator_.coef_.dtype
     assert head.classes_ == tuple(classifier.classes_)
     np.testing.assert_allclose(
         head.decision_function(rows),
