@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from classifiers.features import PREPARATION_VERSION
 from classifiers.persistence import (
+    BUNDLE_FORMAT,
     ModelUnavailable,
     bundle_path,
     check_compatible,
@@ -93,7 +94,8 @@ def _is_current(
     same_options = all(card.get("options", {}).get(k) == v for k, v in wanted.items())
     same_matrix = card.get("priority_matrix") == {k: dict(v) for k, v in matrix.items()}
     same_preparation = card.get("preparation_version") == PREPARATION_VERSION
-    return same_options and same_matrix and same_preparation and _same_data(card)
+    same_format = card.get("bundle_format") == BUNDLE_FORMAT  # an older default bundle is rebuilt
+    return same_format and same_options and same_matrix and same_preparation and _same_data(card)
 
 
 def build_default_model(
@@ -137,8 +139,9 @@ def ensure_default_model(
 ) -> Path:
     """Return ``model_dir``, first building the default bundle there if it is missing or stale.
 
-    Stale: unloadable, built with other library versions, or (for a default bundle) built from other
-    shipped data or other options. A bundle the desk trained itself is kept as it is.
+    Stale: unloadable, built with other library versions, or (for a default bundle) of an older bundle
+    format, built from other shipped data or other options. A bundle the desk trained itself is kept as
+    it is (an older format is converted when it is loaded).
     Raises OSError if ``model_dir`` cannot be written.
     """
     checked = validate_matrix(matrix if matrix is not None else DEFAULT_MATRIX)

@@ -22,6 +22,8 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
+from classifiers.serving import softmax
+
 __all__ = [
     "CANDIDATES",
     "DEFAULT_MODEL_CANDIDATES",
@@ -37,6 +39,7 @@ __all__ = [
     "build_vectorizer",
     "fit_temperature",
     "head_columns",
+    "softmax",
 ]
 
 RANDOM_STATE = 20240611
@@ -215,15 +218,6 @@ class SummedLinear:
         """Summed scores (one column for a binary model, like LinearSVC)."""
         scores = np.asarray(x @ self.coef_.T) + self.intercept_
         return scores[:, 0] if scores.shape[1] == 1 else scores
-
-
-def softmax(scores: npt.NDArray[np.float64], temperature: float) -> npt.NDArray[np.float64]:
-    """Row-wise softmax of ``temperature * scores``."""
-    z = scores * temperature
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    out: npt.NDArray[np.float64] = e / e.sum(axis=1, keepdims=True)
-    return out
 
 
 def fit_temperature(scores: npt.NDArray[np.float64], truth_columns: npt.NDArray[np.intp]) -> float:

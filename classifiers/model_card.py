@@ -1,7 +1,7 @@
 """Model card: the bundle a training run produces and the card that describes it.
 
-The bundle holds what serving needs (fitted pipelines, classes, thresholds, priority mode and matrix,
-version); the card holds what a person auditing the model needs (library versions, data files with
+The bundle holds what serving needs (the serving form of the fitted vectorizer and heads, classes,
+thresholds, priority mode and matrix, version; no scikit-learn objects); the card holds what a person auditing the model needs (library versions, data files with
 sha256, row counts and licences, per-head cross-validated metrics, thresholds with the precision and
 coverage they gave, skipped heads, created_at).
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 from classifiers.datasets import TicketData
 from classifiers.features import PREPARATION_VERSION
-from classifiers.persistence import BUNDLE_FORMAT, library_versions
+from classifiers.persistence import library_versions, serving_form
 from classifiers.training import TrainingOptions, TrainingResult
 
 __all__ = ["KNOWN_DATA", "make_bundle", "model_version"]
@@ -93,8 +93,8 @@ def make_bundle(
     shas = [source.sha256 for source in data.sources]
     version = model_version(prefix, created_at, shas)
     matrix = {k: dict(v) for k, v in options.matrix.items()}
-    bundle = {
-        "bundle_format": BUNDLE_FORMAT,
+    fitted = {
+        "bundle_format": 2,  # the fitted scikit-learn objects; serving_form makes the bundle
         "version": version,
         "vectorizer": result.vectorizer,
         "heads": {name: _head_entry(result, name) for name in result.heads},
@@ -105,13 +105,14 @@ def make_bundle(
         "category_rules": category_rules,
         "matrix": matrix,
     }
+    bundle = serving_form(fitted)
     heads_report = {name: head.report for name, head in result.heads.items()}
     if result.priority_report is not None:
         heads_report["priority"] = result.priority_report
     card = {
         "model_version": version,
         "created_at": created_at.isoformat(),
-        "bundle_format": BUNDLE_FORMAT,
+        "bundle_format": bundle["bundle_format"],
         "preparation_version": PREPARATION_VERSION,
         "library_versions": library_versions(),
         "training_seconds": round(result.seconds, 1),

@@ -7,6 +7,12 @@ bundle whose hash or versions do not match. The bundle is a plain pickle (protoc
 loading it is ~10x cheaper than joblib's unpickler (0.4 s instead of 3.5 s for the default model).
 It is only unpickled when the file belongs to this user and nobody else can write it; bundles
 written before (``bundle.joblib``) still load through joblib. Only load model directories you trust.
+
+Bundle format 3 holds the serving form of the model (``classifiers.serving``): plain dicts, tuples and
+NumPy arrays, so unpickling it imports neither scikit-learn nor SciPy; it depends on the Python and NumPy
+versions only, and only those are compared when it is loaded (the card still records the training
+libraries). A format-2 bundle (pickled scikit-learn objects) still loads when its card's library
+versions all match: it is converted to the serving form on load, which imports scikit-learn that once.
 """
 
 from __future__ import annotations
@@ -23,10 +29,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy
-import scipy
-import sklearn
 
 __all__ = [
     "BUNDLE_FILE",
@@ -39,10 +42,13 @@ __all__ = [
     "library_versions",
     "read_bundle",
     "read_card",
+    "serving_form",
     "write_model_dir",
 ]
 
-BUNDLE_FORMAT = 2  # 2: one shared vectorizer, per-class thresholds (issue 12)
+BUNDLE_FORMAT = 3  # 3: the serving form (no scikit-learn objects); 2: one shared vectorizer, per-class thresholds
+CONVERTIBLE_FORMATS = frozenset({2})  # converted to the serving form on load
+SERVING_LIBRARIES = ("python", "numpy")  # what a format-3 bundle depends on
 BUNDLE_FILE = "bundle.pkl"
 LEGACY_BUNDLE_FILE = "bundle.joblib"  # joblib, compressed: what bundles were before bundle.pkl
 CARD_FILE = "model_card.json"
@@ -55,13 +61,24 @@ class ModelUnavailable(Exception):
 
 
 def library_versions() -> dict[str, str]:
-    """Versions a bundle depends on; a bundle built with others is refused."""
+    """Versions of the libraries a model was trained with (recorded in its card; imports scikit-learn)."""
+    import joblib
+    import scipy
+    import sklearn
+
     return {
-        "python": ".".join(platform.python_version_tuple()[:2]),
+        "python": _serving_versions()["python"],
         "scikit-learn": sklearn.__version__,
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
         "joblib": joblib.__version__,
+    }
+
+
+def _serving_versions() -> dict[str, str]:
+    return {
+        "python": ".".join(platform.python_version_tuple()[:2]),
+        "numpy": numpy.__version__,
     }
 
 
@@ -127,12 +144,19 @@ def read_card(model_dir: Path) -> dict[str, Any]:
 
 
 def check_compatible(card: Mapping[str, Any], model_dir: Path) -> None:
-    """Raise ModelUnavailable unless the card's format and library versions match this process."""
-    if card.get("bundle_format") != BUNDLE_FORMAT:
-        raise ModelUnavailable(
-            f"{model_dir}: bundle format {card.get('bundle_format')!r}, expected {BUNDLE_FORMAT}"
-        )
-    built, here = card.get("library_versions"), library_versions()
+    """Raise ModelUnavailable unless this process can load the card's bundle: format 3 built with this
+    Python and NumPy, or a convertible older format built with exactly these libraries."""
+    fmt, built = card.get("bundle_format"), card.get("library_versions")
+    if fmt == BUNDLE_FORMAT:
+        here = _serving_versions()
+        if not isinstance(built, dict) or {k: built.get(k) for k in here} != here:
+            raise ModelUnavailable(
+                f"{model_dir}: built with {built}, running {here}; retrain the model"
+            )
+        return
+    if fmt not in CONVERTIBLE_FORMATS:
+        raise ModelUnavailable(f"{model_dir}: bundle format {fmt!r}, expected {BUNDLE_FORMAT}")
+    here = library_versions()
     if built != here:
         raise ModelUnavailable(
             f"{model_dir}: built with {built}, running {here}; retrain the model"
@@ -181,6 +205,8 @@ def read_bundle(model_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             with path.open("rb") as handle:
                 bundle = pickle.load(handle)
         else:
+            import joblib
+
             bundle = joblib.load(path)
     except (
         OSError,
@@ -197,6 +223,32 @@ def read_bundle(model_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     finally:
         if collecting:
             gc.enable()
-    if not isinstance(bundle, dict) or bundle.get("bundle_format") != BUNDLE_FORMAT:
+    if not isinstance(bundle, dict) or bundle.get("bundle_format") != card.get("bundle_format"):
         raise ModelUnavailable(f"{path}: not a tiket triage bundle")
+    if bundle["bundle_format"] != BUNDLE_FORMAT:
+        try:
+            bundle = serving_form(bundle)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ModelUnavailable(f"{path}: cannot convert bundle: {exc}") from exc
     return bundle, card
+
+
+def serving_form(bundle: Mapping[str, Any]) -> dict[str, Any]:
+    """A format-3 bundle from a format-2 one (a fitted ``TfidfVectorizer`` and per-head
+    ``TemperedLinear`` classifiers with their columns): what training writes, and old bundles on load.
+
+    Raises ValueError for a vectorizer the serving form does not reproduce.
+    """
+    from classifiers.serving import head_state, vectorizer_state
+
+    vectorizer = vectorizer_state(bundle["vectorizer"])
+    width = int(vectorizer["n_features"])
+    heads = {
+        name: {
+            "linear": head_state(head["classifier"], head["columns"], width),
+            "classes": list(head["classes"]),
+            "thresholds": dict(head["thresholds"]),
+        }
+        for name, head in bundle["heads"].items()
+    }
+    return {**bundle, "bundle_format": BUNDLE_FORMAT, "vectorizer": vectorizer, "heads": heads}

@@ -44,12 +44,14 @@ from classifiers.estimators import (
 from classifiers.evaluation import head_metrics
 from classifiers.features import prepare_mails
 from classifiers.priority import PRIORITIES, PriorityMatrix, combine_probabilities, validate_matrix
+from classifiers.serving import KIND_CUE_WEIGHT, kind_shift
 from classifiers.thresholds import NEVER, ThresholdChoice, applied_mask, pick_class_thresholds
 
 __all__ = [
     "FittedHead",
     "Progress",
     "TrainingOptions",
+    "KIND_CUE_WEIGHT",
     "TrainingResult",
     "kind_shift",
     "train_heads",
@@ -109,18 +111,6 @@ class TrainingResult:
     priority_report: dict[str, Any] | None
     skipped: Mapping[str, str]
     seconds: float
-
-
-KIND_CUE_WEIGHT = 1.0  # score units: a LinearSVC margin of 1 is a confident call
-
-
-def kind_shift(votes: npt.NDArray[np.float64], classes: Sequence[str]) -> npt.NDArray[np.float64]:
-    """Score shift per row and class for the kind cue: +w/2 to incident and -w/2 to request per +1 vote."""
-    shift = np.zeros((votes.size, len(classes)), dtype=np.float64)
-    for column, label in enumerate(classes):
-        sign = {"incident": 0.5, "request": -0.5}.get(label, 0.0)
-        shift[:, column] = sign * KIND_CUE_WEIGHT * votes
-    return shift
 
 
 def _fold_ids(groups: npt.NDArray[np.str_], n_splits: int) -> npt.NDArray[np.intp]:

@@ -15,17 +15,15 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.sparse import csr_matrix
 
 from classifiers.breach import BreachVerdict, detect_breach_in
 from classifiers.cues import kind_vote, read_priority
-from classifiers.estimators import softmax
 from classifiers.features import PreparedMail, prepare_mails
 from classifiers.labelling import label_category
 from classifiers.persistence import ModelUnavailable, read_bundle
 from classifiers.priority import PRIORITIES, combine_probabilities
+from classifiers.serving import LinearHead, Rows, TfidfServing, kind_shift
 from classifiers.thresholds import applied_mask
-from classifiers.training import kind_shift
 
 __all__ = [
     "SERVED_HEADS",
@@ -70,42 +68,24 @@ class TriageResult:
 
 
 class _Head:
-    """A head ready to serve: its linear model widened to the shared matrix's full width (zero weight on
-    the columns it does not read), so scoring is one sparse-dense product with no column slicing."""
+    """A head ready to serve: its linear model (``classifiers.serving.LinearHead``, as wide as the shared
+    matrix, zero on the columns it does not read), the classes in serving order and their thresholds."""
 
     def __init__(
-        self,
-        classifier: Any,  # classifiers.estimators.TemperedLinear
-        columns: npt.NDArray[np.intp],
-        classes: tuple[str, ...],
-        thresholds: Mapping[str, float],
-        n_features: int,
+        self, classifier: LinearHead, classes: tuple[str, ...], thresholds: Mapping[str, float]
     ) -> None:
         self.classifier = classifier
         self.classes = classes
         self.thresholds = thresholds
-        coef = np.asarray(classifier.estimator_.coef_, dtype=np.float64)
-        self._weights = np.zeros((n_features, coef.shape[0]), dtype=np.float64)
-        self._weights[columns, :] = coef.T
-        self._intercept = np.asarray(classifier.estimator_.intercept_, dtype=np.float64)
-        self._temperature = float(classifier.temperature)
-        own = [str(c) for c in classifier.classes_]
+        own = list(classifier.classes_)
         self._order = [own.index(c) for c in classes]
 
     def probabilities(
-        self, x: csr_matrix, shift: npt.NDArray[np.float64] | None = None
+        self, x: Rows, shift: npt.NDArray[np.float64] | None = None
     ) -> npt.NDArray[np.float64]:
-        """Probabilities with columns in ``classes`` order, from the shared TF-IDF matrix ``x``; ``shift``
-        (rows x ``classifier.classes_``) is added to the scores first (the kind cue). Same result as
-        ``classifier.predict_proba(x[:, columns], shift)``."""
-        scores = np.asarray(x @ self._weights) + self._intercept
-        if (
-            scores.shape[1] == 1
-        ):  # binary: one margin, as TemperedLinear.decision_function splits it
-            scores = np.column_stack([-scores[:, 0] / 2.0, scores[:, 0] / 2.0])
-        if shift is not None:
-            scores = scores + shift
-        return softmax(scores, self._temperature)[:, self._order]
+        """Probabilities with columns in ``classes`` order, from the shared TF-IDF rows ``x``; ``shift``
+        (rows x ``classifier.classes_``) is added to the scores first (the kind cue)."""
+        return self.classifier.probabilities(x, shift)[:, self._order]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -130,15 +110,12 @@ class TriageModel:
         self.version = str(bundle["version"])
         self._merge = dict(category_merge or {})
         self.card = dict(card)
-        self._vectorizer = bundle["vectorizer"]
-        width = len(self._vectorizer.vocabulary_)
+        self._vectorizer = TfidfServing(bundle["vectorizer"])
         self._heads = {
             name: _Head(
-                classifier=head["classifier"],
-                columns=np.asarray(head["columns"], dtype=np.intp),
+                LinearHead(head["linear"]),
                 classes=tuple(head["classes"]),
                 thresholds={str(k): float(v) for k, v in head["thresholds"].items()},
-                n_features=width,
             )
             for name, head in bundle["heads"].items()
         }
@@ -266,7 +243,7 @@ class TriageModel:
         return _Predicted(labels=labels, confidences=confidences, applied=applied)
 
     def _priority_probabilities(
-        self, x: csr_matrix
+        self, x: Rows
     ) -> tuple[npt.NDArray[np.float64], tuple[str, ...], Mapping[str, float]] | None:
         if self._priority_mode == "direct":
             head = self._heads["priority"]

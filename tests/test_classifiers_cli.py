@@ -7,7 +7,10 @@ import csv
 import gzip
 import io
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -259,10 +262,38 @@ def test_load_model_refuses_corrupt_or_mismatched_bundles(model_dir: Path, tmp_p
         load_model(corrupt)
     other = shutil.copytree(model_dir, tmp_path / "other")
     card = json.loads((other / "model_card.json").read_text())
-    card["library_versions"]["scikit-learn"] = "0.1"
+    card["library_versions"]["numpy"] = "0.1"  # the serving form depends on Python and NumPy only
     (other / "model_card.json").write_text(json.dumps(card))
     with pytest.raises(ModelUnavailable, match="built with"):
         load_model(other)
+
+
+def test_serving_imports_neither_scikit_learn_nor_scipy(model_dir: Path) -> None:
+    """Loading a bundle and triaging mails (as intake does) needs NumPy only: no scikit-learn, no SciPy."""
+    probe = f"""
+import sys
+from pathlib import Path
+from pipeline.edges.model_triager import ModelTriager
+triager = ModelTriager(Path({str(model_dir)!r}), build_default=False, progress=False)
+outcomes = triager.suggest_many([("Printer jammed", "The printer on level 2 is jammed.")])
+assert triager.failure is None and len(outcomes) == 1, triager.failure
+from classifiers import load_model
+model = load_model(Path({str(model_dir)!r}))
+results = model.suggest_many([("Printer jammed", "The printer on level 2 is jammed."),
+                              ("VPN down", "I cannot connect to the VPN since this morning."),
+                              ("", "")])
+assert [r.head("kind").label is not None for r in results] == [True, True, True], results
+assert "sklearn" not in sys.modules, "sklearn imported"
+assert "scipy" not in sys.modules, "scipy imported"
+print("ok")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 
 
 @pytest.mark.parametrize("command", ["train", "evaluate", "classify"])
