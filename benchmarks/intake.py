@@ -81,28 +81,35 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def _tree_rss_mb(root: int) -> float:
-    tree, pages = _children(), 0
+def _tree_rss_mb(root: int) -> tuple[float, float]:
+    """(RSS summed over root's descendants, RSS of the largest of them), in MB."""
+    tree, pages, largest = _children(), 0, 0
     todo = list(tree.get(root, ()))  # the descendants, not this script
     while todo:
         pid = todo.pop()
         todo.extend(tree.get(pid, ()))
         try:
             with open(f"/proc/{pid}/statm", "rb") as handle:
-                pages += int(handle.read().split()[1])
+                resident = int(handle.read().split()[1])
         except (OSError, IndexError, ValueError):
             continue
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+        pages += resident
+        largest = max(largest, resident)
+    scale = os.sysconf("SC_PAGE_SIZE") / 2**20
+    return pages * scale, largest * scale
 
 
 @contextmanager
 def tree_sampler(pid: int, peak: list[float]) -> Iterator[None]:
-    """Sample the RSS summed over our descendants every 20 ms; the maximum lands in peak[0]."""
+    """Sample our descendants' RSS every 20 ms: the peak of the sum lands in peak[0], the peak of
+    the largest process in peak[1] (sampled too: ru_maxrss of RUSAGE_CHILDREN would also count
+    the model build this script ran before)."""
     done = threading.Event()
 
     def sample() -> None:
         while not done.wait(0.02):
-            peak[0] = max(peak[0], _tree_rss_mb(pid))
+            tree, largest = _tree_rss_mb(pid)
+            peak[0], peak[1] = max(peak[0], tree), max(peak[1], largest)
 
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
@@ -129,7 +136,7 @@ def reap_all(timeout: float = 15.0) -> None:
 def run_cli(config: Path) -> Run:
     """One `tiket run --once` with the whole tree's CPU and memory."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    peak = [0.0]
+    peak = [0.0, 0.0]
     wall0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipeline.cli", "--config", str(config), "run", "--once"],
@@ -150,7 +157,7 @@ def run_cli(config: Path) -> Run:
         cpu=cpu,
         wall=wall,
         tree_peak_mb=peak[0],
-        proc_peak_mb=after.ru_maxrss / 1024,
+        proc_peak_mb=peak[1],
         summary=" ".join(out.decode().split()),
     )
 
@@ -273,7 +280,7 @@ class StageClock:
             import classifiers
 
             home = classifiers._HOMES[name]  # type: ignore[attr-defined]
-            module = self.wrap("model: imports (scikit-learn)", importlib.import_module)(home)
+            module = self.wrap("model: imports", importlib.import_module)(home)
             return getattr(module, name)(*args, **kwargs)
 
         return call
