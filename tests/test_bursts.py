@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.jobs.major_incident import ticket_words
 from pipeline.stages.bursts import (
@@ -17,6 +19,7 @@ from pipeline.stages.bursts import (
     poisson_tail,
     signature,
 )
+from pipeline.stages.text_similarity import cosine, cosine_if_close, weight_sum
 
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 OUTAGE = ("PayMaster 502 bad gateway", "PayMaster shows 502 Bad Gateway on the login page.")
@@ -164,3 +167,21 @@ def test_signature_and_categories() -> None:
     ]
     assert signature(sets) == frozenset({"vpn", "portal"})
     assert compatible(None, "email") and compatible("email", "email") and not compatible("a", "b")
+
+
+@given(
+    a=st.frozensets(st.sampled_from("abcdefghij"), max_size=8),
+    b=st.frozensets(st.sampled_from("abcdefghij"), max_size=8),
+    weights=st.lists(st.floats(0.01, 30.0), min_size=10, max_size=10),
+    threshold=st.sampled_from([0.3, 0.5, 0.7, 0.9]),
+)
+def test_the_cosine_bound_rules_out_only_pairs_below_the_threshold(
+    a: frozenset[str], b: frozenset[str], weights: list[float], threshold: float
+) -> None:
+    """cosine_if_close answers exactly as cosine for every pair at or above the threshold."""
+    weight = dict(zip("abcdefghij", weights))
+    full = cosine(a, b, weight)
+    quick = cosine_if_close(a, b, weight, threshold, weight_sum(a, weight))
+    assert (quick >= threshold) == (full >= threshold)
+    if full >= threshold:
+        assert quick == full

@@ -426,7 +426,9 @@ class MailIntake:
                 applied = self.store.apply_plan(stored, mail, plan, now)
                 outgoing = self._render(mails, applied.ref, stored.id, now) if applied.ref else []
                 acknowledged = self.store.finish_intake(stored, mail, plan, applied, outgoing, now)
-                self.proactive.after_intake(plan, mail, known_major, applied.ticket_id, now)
+                self.proactive.after_intake(
+                    plan, mail, known_major, (applied.ticket_id, applied.ref), now
+                )
                 if plan.update is not None:
                     self.proactive.after_update(plan.update, now)
         except ClaimLost as exc:  # another daemon owns the mail now: not a failure of the mail

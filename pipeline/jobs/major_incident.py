@@ -192,8 +192,11 @@ class MajorIncidents:
         parent = self.store.ticket_state(major.parent_id)
         return major.id, parent.ref, parent.subject
 
-    def observe(self, ticket: TicketText, now: datetime, known_major: int | None) -> BurstDecision:
-        """Show a new ticket to the detector and act on what it finds (link or propose)."""
+    def observe(
+        self, ticket: TicketText, ref: str, now: datetime, known_major: int | None
+    ) -> BurstDecision:
+        """Show a new ticket (`ref`: its reference) to the detector and act on what it finds
+        (link or propose)."""
         if not self.enabled:
             return NOTHING
         ticket_id = ticket.id
@@ -210,21 +213,21 @@ class MajorIncidents:
         else:
             decision = detector.observe(sighting, self.patterns(now))
         if decision.action == "link" and decision.major_id is not None:
-            self._link(decision.major_id, ticket_id, now, told=known_major is not None)
+            self._link(decision.major_id, ticket_id, ref, now, told=known_major is not None)
         elif decision.action == "propose":
             self._propose(decision, now)
         return decision
 
-    def _link(self, major_id: int, ticket_id: int, now: datetime, *, told: bool) -> None:
+    def _link(self, major_id: int, ticket_id: int, ref: str, now: datetime, *, told: bool) -> None:
         major = self._major_row(major_id)
         self.rows.add_members(major_id, [ticket_id], "matched", now, told=told)
-        member = self.store.ticket_state(ticket_id)
-        self._apply(plan_member_linked(member, major.parent_ref, "matched"), now)
-        if major.status == "accepted":
+        self._apply(plan_member_linked(ticket_id, ref, major.parent_ref, "matched"), now)
+        if major.status == "accepted":  # only the requester's notice needs the whole ticket
+            member = self.store.ticket_state(ticket_id)
             parent = self.store.ticket_state(major.parent_id)
             self._apply(plan_known_problem(member, parent, "tiket", tell=not told), now)
             self.rows.set_told([ticket_id])
-        log.info("ticket=%s action=major_linked major=%s", member.ref, major.parent_ref)
+        log.info("ticket=%s action=major_linked major=%s", ref, major.parent_ref)
 
     def _propose(self, decision: BurstDecision, now: datetime) -> None:
         loaded = {state.id: state for state in self.store.states_of(decision.members)}
@@ -259,7 +262,7 @@ class MajorIncidents:
         )
         self._apply(update, now)
         for member in members:
-            self._apply(plan_member_linked(member, parent_ref, "burst"), now)
+            self._apply(plan_member_linked(member.id, member.ref, parent_ref, "burst"), now)
         log.warning(
             "ticket=%s action=major_candidate members=%d requesters=%d",
             parent_ref,

@@ -94,13 +94,14 @@ class ProactiveDesk:
         plan: IntakePlan,
         mail: ParsedMail,
         known_major: int | None,
-        ticket_id: int | None,
+        applied: tuple[int | None, str | None],
         now: datetime,
     ) -> None:
         """A new ticket exists: show it to the burst detector (in the intake's transaction).
         The detector reads the ticket as intake just wrote it, not back from the database."""
         new = plan.new_ticket
-        if new is None or ticket_id is None or not self.majors.enabled:
+        ticket_id, ref = applied
+        if new is None or ticket_id is None or not ref or not self.majors.enabled:
             return
         text = TicketText(
             id=ticket_id,
@@ -112,7 +113,7 @@ class ProactiveDesk:
             body=mail.text[:FIRST_BODY_CHARS],
             breach_suspected=new.breach_suspected,
         )
-        self.majors.observe(text, now, known_major)
+        self.majors.observe(text, ref, now, known_major)
 
     def fixes_for(self, subject: str, text: str, category: str | None) -> tuple[FixMatch, ...]:
         """The best known fixes for a new ticket's words: articles and published fixes."""

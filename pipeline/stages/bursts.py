@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pipeline.stages.text_similarity import cosine, idf_weight
+from pipeline.stages.text_similarity import cosine_if_close, idf_weight, weight_sum
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,13 +149,14 @@ class BurstDetector:
         """The most similar pattern that applies now (an open one, or a rejected one that still
         suppresses), or None."""
         best: tuple[KnownPattern, float] | None = None
+        norm = weight_sum(sighting.words, self._weight)
         for pattern in patterns:
             if pattern.until is not None and sighting.at >= pattern.until:
                 continue
             if not compatible(sighting.category, pattern.category):
                 continue
             score = max(
-                cosine(sighting.words, words, self._weight)
+                cosine_if_close(sighting.words, words, self._weight, self.policy.similarity, norm)
                 for words in (pattern.words, *pattern.examples)
             )
             if score >= self.policy.similarity and (best is None or score > best[1]):
@@ -194,12 +195,13 @@ class BurstDetector:
         centres = [new]
         clusters = []
         for centre in centres:
+            norm = weight_sum(centre.words, self._weight)
             members = [
                 s
                 for s in free
                 if compatible(centre.category, s.category)
                 and compatible(new.category, s.category)
-                and self._similar(centre, s)
+                and self._similar(centre, s, norm)
             ]
             requesters = {s.requester for s in members}
             if new in members and len(requesters) >= policy.min_mails:
@@ -222,12 +224,11 @@ class BurstDetector:
             )
         return quiet
 
-    def _similar(self, a: Sighting, b: Sighting) -> bool:
+    def _similar(self, a: Sighting, b: Sighting, a_norm: float) -> bool:
         if a is b:
             return True
-        if not a.words & b.words:
-            return False
-        return cosine(a.words, b.words, self._weight) >= self.policy.similarity
+        threshold = self.policy.similarity
+        return cosine_if_close(a.words, b.words, self._weight, threshold, a_norm) >= threshold
 
     def _expected(self, new: Sighting, window_start: datetime, window_total: int) -> float:
         """How many mails like this one the window would hold on an ordinary day."""
@@ -251,8 +252,11 @@ class BurstDetector:
         ]
         if len(baseline) < self.policy.min_baseline:
             return 0.0
+        norm = weight_sum(new.words, self._weight)
         similar = sum(
-            1 for s in baseline if compatible(new.category, s.category) and self._similar(new, s)
+            1
+            for s in baseline
+            if compatible(new.category, s.category) and self._similar(new, s, norm)
         )
         return (similar + 0.5) / len(baseline)  # +0.5: never certain it is rare
 

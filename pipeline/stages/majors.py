@@ -79,11 +79,11 @@ def plan_candidate(
     )
 
 
-def plan_member_linked(member: TicketState, parent_ref: str, how: str) -> TicketUpdate:
+def plan_member_linked(ticket_id: int, ref: str, parent_ref: str, how: str) -> TicketUpdate:
     """A ticket joins a major incident (audit only; the mail comes on acceptance)."""
     return TicketUpdate(
-        ticket_id=member.id,
-        ref=member.ref,
+        ticket_id=ticket_id,
+        ref=ref,
         actor="tiket",
         events=(AuditEvent(action="major_linked", detail=f"member of {parent_ref} ({how})"),),
     )

@@ -69,6 +69,32 @@ def cosine(a: frozenset[str], b: frozenset[str], weight: Mapping[str, float]) ->
     return shared / math.sqrt(sum(weight[w] for w in a) * sum(weight[w] for w in b))
 
 
+def weight_sum(words: frozenset[str], weight: Mapping[str, float]) -> float:
+    """The summed weight of a token set (cosine's norm, squared)."""
+    return sum(weight[w] for w in words)
+
+
+def cosine_if_close(
+    a: frozenset[str],
+    b: frozenset[str],
+    weight: Mapping[str, float],
+    threshold: float,
+    a_sum: float,
+) -> float:
+    """cosine(a, b), or 0.0 when it is certainly below `threshold` (`a_sum`: weight_sum(a)).
+
+    b's sum is at least the shared words' sum, so the cosine is at most sqrt(shared / a_sum):
+    most pairs are ruled out without summing b (the burst detector compares every new ticket
+    with its whole window). The margin keeps float rounding from ruling out a pair at the
+    threshold itself."""
+    if not a or not b:
+        return 0.0
+    shared = sum(weight[w] for w in a & b)
+    if not shared or shared < threshold * threshold * a_sum * (1 - 1e-9):
+        return 0.0
+    return shared / math.sqrt(a_sum * sum(weight[w] for w in b))
+
+
 def document_frequency(sets: Iterable[frozenset[str]]) -> Counter[str]:
     """How many of the sets hold each word."""
     counts: Counter[str] = Counter()
