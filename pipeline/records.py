@@ -66,6 +66,7 @@ class ParsedMail:
     defects: tuple[str, ...]
     size: int
     from_header: str = ""  # the From header as sent (RFC 2047 words still encoded)
+    body_key: str = ""  # stages.addresses.body_key(text): the flood and loop fingerprint
     text_truncated: bool = False  # text was cut at the intake limit before any pattern ran
 
     def header(self, name: str) -> str | None:

@@ -39,7 +39,7 @@ from pipeline.records import (
     TicketUpdate,
 )
 from pipeline.settings import Settings, read_secret
-from pipeline.stages.addresses import body_key, normalised_address
+from pipeline.stages.addresses import normalised_address
 from pipeline.vocabulary import OPEN_STATES
 
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(<[^<>\s]{1,500}>)", re.IGNORECASE | re.MULTILINE)
@@ -558,7 +558,7 @@ class Store:
                 "stage": None,
                 "reason": None,
                 "sender_key": normalised_address(mail.sender) if mail.sender else None,
-                "body_key": body_key(mail.text),
+                "body_key": mail.body_key,
             },
             expect={"state": "pending", "attempts": stored.attempts},
         )

@@ -34,7 +34,6 @@ from pipeline.records import (
     TriageOutcome,
     Verdict,
 )
-from pipeline.stages.addresses import body_key
 from pipeline.stages.agent_auth import issue_message_id
 from pipeline.stages.language import detect_language
 from pipeline.stages.lifecycle import PromisePolicy, plan_intake
@@ -396,9 +395,7 @@ class MailIntake:
         stage = "screen"
         try:
             now = self.clock()
-            history = self.store.sender_history(
-                mail.sender, body_key(mail.text), now, self.loop_window
-            )
+            history = self.store.sender_history(mail.sender, mail.body_key, now, self.loop_window)
             verdict = screen_mail(mail, self.screening, history)
             stage = "match"
             match = self._match(mail, now)

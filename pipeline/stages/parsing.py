@@ -22,6 +22,7 @@ from striprtf.striprtf import rtf_to_text
 
 from pipeline.errors import UnparseableMail
 from pipeline.records import Attachment, ParsedMail
+from pipeline.stages.addresses import body_key
 
 MAX_FILENAME = 120
 MAX_HEADERS = 500
@@ -98,6 +99,7 @@ def parse_mail(
     text, html_only = _body_text(parsed, max_text_chars)
     attachments, dropped, text = _open_tnef(attachments, dropped, text, max_attachment_bytes)
     truncated = len(text) > max_text_chars
+    text = text[:max_text_chars]
     return ParsedMail(
         message_id=_message_id(_get(headers, "message-id"), raw),
         sender=sender,
@@ -107,7 +109,8 @@ def parse_mail(
         reply_to=_addresses(sent, "reply-to"),
         subject=clean_header_text(_decoded(parsed, "subject")),
         date=_utc(parsed.date) or received_at,
-        text=text[:max_text_chars],
+        text=text,
+        body_key=body_key(text),
         text_truncated=truncated,
         from_header=clean_header_text(_get(sent, "from") or ""),
         html_only=html_only,
