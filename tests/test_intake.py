@@ -194,3 +194,23 @@ def test_outbox_gives_up_after_the_give_up_time(tmp_path: Path) -> None:
     assert stats.failed == 1
     row = m.OutboxRow.get()
     assert row.status == "failed" and "gave up" in row.last_error
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        # microseconds compared as numbers: 'M99' was delivered before 'M100'
+        (
+            ["1700000000.M100P1.h", "1700000000.M99P1.h"],
+            ["1700000000.M99P1.h", "1700000000.M100P1.h"],
+        ),
+        # the delivery counter as a number, within one microsecond
+        (["5.M1P1Q10.h", "5.M1P1Q9.h"], ["5.M1P1Q9.h", "5.M1P1Q10.h"]),
+        # seconds first; a name of another shape last
+        (["other", "6.P1.h", "5.M9P1.h"], ["5.M9P1.h", "6.P1.h", "other"]),
+    ],
+)
+def test_maildir_files_are_taken_in_delivery_order(names: list[str], expected: list[str]) -> None:
+    from pipeline.edges.maildir_source import delivery_order
+
+    assert sorted(names, key=delivery_order) == expected

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -20,6 +21,21 @@ from pipeline.settings import SAMPLE_MAILS, Mailbox
 from pipeline.stages.parsing import head_of
 
 UIDVALIDITY = 1
+
+
+_DELIVERY = re.compile(r"(\d+)\.(?:[^.]*?M(\d+))?(?:[^.]*?Q(\d+))?")
+
+
+def delivery_order(filename: str) -> tuple[int, int, int, str]:
+    """A sort key putting Maildir files in delivery order: the name's seconds, microseconds
+    (M) and delivery counter (Q) as numbers ('M99' before 'M100'), then the name; a name of
+    another shape sorts after them by name. A reply delivered after its original is then
+    processed after it, even when both arrive in one backlog."""
+    found = _DELIVERY.match(filename)
+    if found is None:
+        return (2**63, 0, 0, filename)
+    seconds, micros, counter = found.groups()
+    return (int(seconds), int(micros or 0), int(counter or 0), filename)
 
 
 def maildir_uid(filename: str) -> int:
@@ -65,7 +81,7 @@ class MaildirSource:
         """UIDs of every mail in the inbox, oldest file name first."""
         self._files = {}
         for sub in ("new", "cur"):
-            for entry in sorted(os.scandir(self.path / sub), key=lambda e: e.name):
+            for entry in sorted(os.scandir(self.path / sub), key=lambda e: delivery_order(e.name)):
                 if entry.is_file() and not entry.name.startswith("."):
                     self._files[maildir_uid(entry.name)] = Path(entry.path)
         return list(self._files)
