@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from classifiers.phrases import phrase_index, phrase_matches
+
 PREPARATION_VERSION = 3
 """Bump whenever prepare_text changes what it produces: default bundles built with another
 version are rebuilt (a model must be served with the text preparation it was trained with)."""
@@ -182,6 +184,8 @@ _GLOSSARY_PATTERN = re.compile(
     r"\b(" + "|".join(re.escape(src) for src, _ in _MALAY_GLOSSARY) + r")\b"
 )
 _GLOSSARY = dict(_MALAY_GLOSSARY)
+_GLOSSARY_INDEX = phrase_index([("", tuple(src for src, _ in _MALAY_GLOSSARY))])
+_GLOSSARY_WORDS = frozenset(src.split(" ")[0] for src, _ in _MALAY_GLOSSARY)
 
 
 def _cut_at_first(pattern: re.Pattern[str], text: str) -> str:
@@ -216,7 +220,25 @@ def normalise_text(text: str) -> str:
     lowered = " ".join(token for token in lowered.split() if not _is_artefact(token))
     lowered = _NEGATED_CONTRACTION.sub(" not", lowered)  # "won't boot" -> "wo not boot"
     letters = _SPACES.sub(" ", _NON_LETTER.sub(" ", lowered)).strip()
-    return _GLOSSARY_PATTERN.sub(lambda m: _GLOSSARY[m.group(1)], letters)
+    return _translate_malay(letters)
+
+
+def _translate_malay(letters: str) -> str:
+    """``_GLOSSARY_PATTERN.sub`` (each glossary phrase by its English) on ``letters``, which is always
+    words of a-z and single spaces: a dictionary lookup per word instead of an alternation of ~90 phrases
+    tried at every position, and nothing at all to do for most English mail."""
+    words = letters.split(" ")
+    if _GLOSSARY_WORDS.isdisjoint(words):
+        return letters
+    matches = phrase_matches(words, _GLOSSARY_INDEX).get("", [])
+    out: list[str] = []
+    done = 0
+    for start, end, phrase in matches:
+        out.extend(words[done:start])
+        out.append(_GLOSSARY[phrase])
+        done = end
+    out.extend(words[done:])
+    return " ".join(out)
 
 
 def _is_artefact(token: str) -> bool:
