@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import random
+import re
+from re import _constants as _c  # the parse tree of a pattern, to generate strings it matches
+from re import _parser
+from typing import Any
+
 import pytest
 
-from classifiers.breach import BREACH_RULES, detect_breach
+from classifiers.breach import BREACH_RULES, BreachRule, detect_breach
 
 FLAGGED = [
     ("Data breach", "We think we have a data breach on the CRM server.", "data_breach"),
@@ -255,3 +261,63 @@ def test_prefilter_lets_every_branch_through(rule: str, body: str) -> None:
     whole = " ".join(body.lower().split())
     assert named.possible(whole)
     assert rule in detect_breach("", body).reasons
+
+
+def _sample(pattern: re.Pattern[str], rng: random.Random) -> str | None:
+    """A random string ``pattern`` matches, built from its parse tree (None if 20 tries do not match)."""
+
+    def category(code: Any) -> str:
+        return {_c.CATEGORY_SPACE: rng.choice(" \n"), _c.CATEGORY_DIGIT: "7"}.get(
+            code, rng.choice("abcxyz")
+        )
+
+    def build(items: Any) -> str:
+        out: list[str] = []
+        for op, av in items:
+            if op is _c.LITERAL:
+                out.append(chr(av))
+            elif op is _c.NOT_LITERAL:
+                out.append("q")
+            elif op is _c.ANY:
+                out.append(rng.choice("a ."))
+            elif op is _c.IN and any(o is _c.NEGATE for o, _ in av):
+                out.append("q")
+            elif op is _c.IN:
+                o, a = rng.choice(list(av))
+                out.append(
+                    chr(a) if o is _c.LITERAL else chr(a[0]) if o is _c.RANGE else category(a)
+                )
+            elif op is _c.BRANCH:
+                out.append(build(rng.choice(av[1])))
+            elif op is _c.SUBPATTERN:
+                out.append(build(av[3]))
+            elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT):
+                low, high, sub = av
+                count = rng.randint(low, low + 3 if high is _c.MAXREPEAT else min(high, low + 3))
+                out.extend(build(sub) for _ in range(count))
+            elif op is _c.CATEGORY:
+                out.append(category(av))
+            # AT (\b) and lookarounds add nothing; the search below keeps only real matches
+        return "".join(out)
+
+    tree = _parser.parse(pattern.pattern, pattern.flags)
+    for _ in range(20):
+        text = build(tree)
+        if pattern.search(text):
+            return text
+    return None
+
+
+@pytest.mark.parametrize("rule", BREACH_RULES, ids=[rule.name for rule in BREACH_RULES])
+def test_prefilter_lets_random_matches_through(rule: BreachRule) -> None:
+    """Strings generated from the rule's own pattern (and ``also``), any branch, pass its prefilter."""
+    rng = random.Random(rule.name)  # fixed per rule: the same strings every run
+    tried = 0
+    for _ in range(400):
+        match = _sample(rule.pattern, rng)
+        also = _sample(rule.also, rng) if rule.also else ""
+        if match is None or also is None:
+            continue
+        tried += 1
+        assert rule.possible(" ".join(f"{match} . {also}".split())), (match, also)
+    assert tried > 300
