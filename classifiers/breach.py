@@ -38,6 +38,16 @@ class BreachRule:
     unless: re.Pattern[str] | None = (
         None  # if set, a sentence matching it does not count for this rule
     )
+    # Prefilter: from every group, one word must occur in the mail (lower-cased, white space runs made
+    # single spaces, as ``also`` and the sentences see it), or the rule cannot match. Every branch of
+    # ``pattern`` (or of ``also``) must contain one of a group's words, a space in a word standing for
+    # ``\s+`` (never ``\s*``): a missing word would silently drop a breach, so keep them in step.
+    needs: tuple[tuple[str, ...], ...] = ()
+
+    def possible(self, whole: str) -> bool:
+        """``needs`` holds for ``whole``: a few substring tests instead of a regex scan (a pattern that
+        opens with ``\\b(?:alternation)`` is tried at every position of the mail)."""
+        return all(any(word in whole for word in group) for group in self.needs)
 
 
 def _rx(pattern: str) -> re.Pattern[str]:
@@ -47,6 +57,13 @@ def _rx(pattern: str) -> re.Pattern[str]:
 
 
 _W = r"(?:[\w'-]+\s+)"  # one filler word
+# Words of _SENSITIVE, one per branch (a stem where the branch has several forms): the prefilter's group.
+_SENSITIVE_WORDS = (
+    "customer", "client", "patient", "personal", "employee", "staf", "student", "confidential", "sensitive",
+    "payroll", "salar", "medical", "diagnos", "credit", "bank", "nric", "number", "passport", "unencrypted",
+    "record", "contacts", "statement", "address", "pelanggan", "peribadi", "sulit", "pekerja", "gaji",
+    "pesakit", "kakitangan",
+)  # fmt: skip
 _SENSITIVE = _rx(
     r"""\b(?:customers?|clients?|patients?|personal|employees?|staff|students?|confidential|sensitive|payroll
         |salary|salaries|medical|diagnos\w*|credit\s+card|bank|nric|ic\s+numbers?|passport|unencrypted
@@ -68,6 +85,34 @@ _TYPED = r"""(?:entered|typed|keyed|put|filled|submitted|gave|provided|inserted)
 _FAKE = r"""(?:phish\w*|fake|spoofed|bogus|dodgy|suspicious|scam\w*|fraudulent|look-?alike|impersonat\w*
     |(?:was|is)(?:n't|\s+not)\s+(?:ours|our\s+(?:real\s+|own\s+)?(?:site|page|domain|address))
     |not\s+(?:ours|legit\w*|genuine|the\s+real))"""
+# Prefilter words of the three above (see ``BreachRule.needs``). _CREDENTIALS: "in details" for
+# login / log-in / sign-in details, "pass" for every password branch.
+_CREDENTIALS_WORDS = (
+    "pass",
+    "credentials",
+    "otp",
+    "time code",
+    "mfa code",
+    "in details",
+    "login info",
+)
+_TYPED_WORDS = (
+    "entered",
+    "typed",
+    "keyed",
+    "put",
+    "filled",
+    "submitted",
+    "gave",
+    "provided",
+    "inserted",
+)
+# _FAKE: "alike" for look-alike; "ours" or site|page|domain|address for "wasn't ours / our (real) site";
+# ours|legit|genuine|real for "not ours / legit / genuine / the real".
+_FAKE_WORDS = (
+    "phish", "fake", "spoofed", "bogus", "dodgy", "suspicious", "scam", "fraudulent", "alike", "impersonat",
+    "ours", "site", "page", "domain", "address", "legit", "genuine", "real",
+)  # fmt: skip
 # A password-reset or account-activation link the desk sent is the normal way to set a *new* password.
 _OWN_RESET = _rx(r"""\b(?:reset|activation|activate|verification\s+code|new\s+password|change\s+my\s+password\s+link)\b
     |\b(?:link|url)\s+(?:that\s+)?(?:you|u|it|the\s+(?:service|help)\s*desk)\s+(?:sent|provided|gave|shared)\b""")
@@ -75,12 +120,24 @@ _OWN_RESET = _rx(r"""\b(?:reset|activation|activate|verification\s+code|new\s+pa
 BREACH_RULES: tuple[BreachRule, ...] = (
     BreachRule(
         name="data_breach",
+        needs=(("breach",),),
         pattern=_rx(
             r"\b(?:data|security|privacy)\s+breach(?:es|ed)?\b|\bbreach\s+of\s+(?:\w+\s+)?data\b"
         ),
     ),
     BreachRule(
         name="leaked_credentials",
+        needs=(
+            (
+                *("leak", "stolen", "compromised", "exposed", "posted", "dumped", "published"),
+                *(
+                    "hacked",
+                    "taken",
+                ),  # account ... hacked | compromised | taken over; ... been hacked
+                "someone",  # someone changed my password
+                *("never", "did"),  # e-mails i never / didn't / did not send
+            ),
+        ),
         pattern=_rx(
             rf"""\b(?:leak(?:ed)?|stolen|compromised|exposed|posted\s+online|dumped)\s+{_W}{{0,3}}
                  (?:passwords?|credentials|logins?|api\s+keys?|access\s+tokens?|secrets?)\b
@@ -97,6 +154,7 @@ BREACH_RULES: tuple[BreachRule, ...] = (
     ),
     BreachRule(
         name="ransomware",
+        needs=(("ransom", "pay", "btc", "crypt", "bitcoin"),),  # crypt: encrypt, decrypt, crypto
         pattern=_rx(
             r"""\bransomware\b|\bransom\s+(?:note|demand|message|payment)\b
               | \bencrypt\w*\b.{0,120}\bransom\b|\bransom\b.{0,120}\bencrypt\w*\b
@@ -107,6 +165,10 @@ BREACH_RULES: tuple[BreachRule, ...] = (
     ),
     BreachRule(
         name="phished_credentials",
+        needs=(
+            ("phish", "fake", "spoofed", "suspicious", "scam"),
+            ("password", "credentials", "login", "username", "bank", "card"),
+        ),
         pattern=_rx(
             r"""\bphish\w*\b.{0,150}\b(?:entered|typed|gave|provided|submitted|put\s+in)\b.{0,40}
                 \b(?:password|credentials|login|username|bank|card)\b
@@ -116,6 +178,7 @@ BREACH_RULES: tuple[BreachRule, ...] = (
     ),
     BreachRule(
         name="credentials_entered_after_link",
+        needs=(_CREDENTIALS_WORDS, _TYPED_WORDS, ("click", *_FAKE_WORDS)),
         pattern=_rx(
             rf"""\bclick(?:ed|ing)?\b.{{0,80}}\b(?:link|button|url|attachment)\b.{{0,150}}\b{_TYPED}\b
                  .{{0,60}}\b{_CREDENTIALS}\b
@@ -128,6 +191,10 @@ BREACH_RULES: tuple[BreachRule, ...] = (
     ),
     BreachRule(
         name="kata_laluan_dimasukkan_di_pautan",
+        needs=(
+            ("laluan", "password", "otp"),
+            ("klik", "tekan", "palsu", "tiruan", "pancingan", "phishing", "mencurigakan", "bukan"),
+        ),
         pattern=_rx(
             r"""\b(?:klik|terklik|tekan|tertekan)\w*\b.{0,80}\b(?:pautan|link|butang)\b.{0,150}
                 \b(?:masukkan|memasukkan|masuk|taip|menaip|isi|mengisi|beri|berikan)\b.{0,60}
@@ -142,6 +209,7 @@ BREACH_RULES: tuple[BreachRule, ...] = (
     ),
     BreachRule(
         name="data_exposed",
+        needs=(("exposed", "leaked", "stolen", "public", "disclosed", "accessed", "unauthori"),),
         pattern=_rx(
             rf"""\b(?:customer|client|patient|personal|employee|staff|student|user)s?'?\s+{_W}{{0,2}}
                  (?:data|information|records|details|files)\s+{_W}{{0,3}}
@@ -155,6 +223,34 @@ BREACH_RULES: tuple[BreachRule, ...] = (
     ),
     BreachRule(
         name="suspicious_sign_in",
+        needs=(
+            ("sign", "log", "account"),  # also
+            (
+                *(
+                    "russia",
+                    "china",
+                    "nigeria",
+                    "ukraine",
+                    "brazil",
+                    "india",
+                    "vietnam",
+                    "korea",
+                    "iran",
+                ),
+                *(
+                    "romania",
+                    "abroad",
+                    "overseas",
+                    "another",
+                    "foreign",
+                    "unknown",
+                    "unfamiliar",
+                    "strange",
+                ),
+                *("unusual", "suspicious", "unrecogni"),
+                *("not me", "wasn't me", "wasnt me", "t do that"),
+            ),
+        ),
         pattern=_rx(
             r"""\b(?:sign(?:ed)?[\s-]?in(?:to)?|log(?:ged)?[\s-]?in(?:to)?|login|logon)\b.{0,80}\bfrom\s+
                 (?:russia|china|nigeria|ukraine|brazil|india|vietnam|korea|iran|romania|abroad|overseas
@@ -167,6 +263,28 @@ BREACH_RULES: tuple[BreachRule, ...] = (
     ),
     BreachRule(
         name="credentials_given_away",
+        needs=(
+            _CREDENTIALS_WORDS,
+            (
+                *(
+                    "gave",
+                    "give",
+                    "told",
+                    "shared",
+                    "provided",
+                    "read",
+                    "typed",
+                    "entered",
+                    "keyed",
+                ),
+                *("put", "filled", "submitted", "inserted"),  # put: also input
+            ),
+            (  # also
+                *_FAKE_WORDS,
+                *("click", "link", "call", "phoned", "rang", "pretend", "claim", "said", "from"),
+                *("weird", "blank"),
+            ),
+        ),
         pattern=_rx(
             rf"""\b(?:gave|give|told|shared|provided|read\s+out|typed|entered|keyed|put|filled|submitted|inserted
                  |input)\s+(?:in\s+|into\s+)?
@@ -180,6 +298,7 @@ BREACH_RULES: tuple[BreachRule, ...] = (
     ),
     BreachRule(
         name="publicly_exposed_data",
+        needs=(("public", "anyone", "everyone", "diakses"), _SENSITIVE_WORDS),
         pattern=_rx(
             r"""\bpublicly\s+(?:accessible|available|visible|exposed|viewable|shared)\b
               | \b(?:open|accessible|available|visible)\s+(?:to|by)\s+(?:the\s+)?(?:public|anyone|everyone\s+online)\b
@@ -191,6 +310,18 @@ BREACH_RULES: tuple[BreachRule, ...] = (
     ),
     BreachRule(
         name="log_masuk_mencurigakan",
+        needs=(
+            (
+                *(
+                    "masuk",
+                    "saya",
+                    "ditukar",
+                ),  # log masuk (twice); bukan saya; ditukar oleh orang lain
+                *("not me", "wasn't me", "wasnt me", "i didn", "i did not", "i'm in", "im in"),
+                *("i am in", "travel"),  # login ... from X ... not me | i'm in | haven't travelled
+            ),
+            ("dari", "from", "masuk", "mencurigakan", "luar", "ditukar", "laluan"),
+        ),
         pattern=_rx(
             r"""\blog\s+masuk\b.{0,80}\b(?:dari|daripada)\s+(?:luar\s+negara|negara\s+lain|china|rusia|russia
                 |nigeria|lokasi\s+(?:yang\s+)?tidak\s+dikenali)\b
@@ -204,12 +335,18 @@ BREACH_RULES: tuple[BreachRule, ...] = (
     ),
     BreachRule(
         name="akaun_digodam",
+        needs=(("hack", "godam"), ("akaun", "emel", "email", "account")),
         pattern=_rx(
             r"""\b(?:akaun|emel|email|account)\s+(?:\w+\s+){0,3}(?:kena|telah|sudah|dah)?\s*(?:hack|hacked|digodam|godam)\b"""
         ),
     ),
     BreachRule(
         name="misdirected_personal_data",
+        needs=(
+            ("wrong", "by mistake", "in error", "external", "outside", "other", "accidentally"),
+            ("sent", "mailed", "forwarded", "shared", "attached", "accidentally"),
+            _SENSITIVE_WORDS,
+        ),
         pattern=_rx(
             r"""\b(?:sent|emailed|e-mailed|forwarded|mailed|shared)\b.{0,100}
                 \bwrong\s+(?:[\w-]+\s+)?(?:recipient|person|address|customer|client|email|e-mail|people|party
@@ -226,6 +363,14 @@ BREACH_RULES: tuple[BreachRule, ...] = (
     ),
     BreachRule(
         name="lost_device_with_data",
+        needs=(
+            ("laptop", "notebook", "phone", "mobile", "usb", "drive", "disk", "tablet"),
+            (
+                *("lost", "stole", "missing", "misplaced", "left", "took", "grabbed", "snatched"),
+                *("taken", "broke", "dropped", "forgot"),
+            ),
+            _SENSITIVE_WORDS,
+        ),
         pattern=_rx(
             rf"""\b(?:lost|stolen|missing|misplaced|left)\s+{_W}{{0,3}}
                  (?:laptop|notebook|phone|mobile|usb|thumb\s*drive|pen\s*drive|hard\s*(?:disk|drive)|tablet)\b
@@ -242,6 +387,7 @@ BREACH_RULES: tuple[BreachRule, ...] = (
     ),
     BreachRule(
         name="kebocoran_data",
+        needs=(("bocor", "terdedah", "didedahkan", "dicuri", "pelanggaran"),),
         pattern=_rx(
             r"""\bkebocoran\s+(?:data|maklumat)\b
               | \b(?:data|maklumat)\s+(?:\w+\s+){0,3}(?:telah\s+|sudah\s+)?(?:bocor|terdedah|didedahkan|dicuri)\b
@@ -250,6 +396,7 @@ BREACH_RULES: tuple[BreachRule, ...] = (
     ),
     BreachRule(
         name="kata_laluan_bocor",
+        needs=(("bocor", "dicuri", "didedahkan", "terdedah", "digodam", "diceroboh"),),
         pattern=_rx(
             r"""\bkata\s+laluan\s+(?:\w+\s+){0,3}(?:telah\s+|sudah\s+)?(?:bocor|dicuri|didedahkan|terdedah)\b
               | \b(?:bocor|dicuri|didedahkan)\w*\s+(?:\w+\s+){0,2}kata\s+laluan\b
@@ -258,6 +405,7 @@ BREACH_RULES: tuple[BreachRule, ...] = (
     ),
     BreachRule(
         name="perisian_tebusan",
+        needs=(("tebusan", "bayaran", "bitcoin"),),
         pattern=_rx(
             r"""\bperisian\s+tebusan\b
               | \b(?:disulitkan|dienkripsi|dikunci)\b.{0,120}\b(?:tebusan|bayaran|bitcoin)\b
@@ -266,6 +414,7 @@ BREACH_RULES: tuple[BreachRule, ...] = (
     ),
     BreachRule(
         name="komputer_hilang_dengan_data",
+        needs=(("hilang", "curi", "tercicir"), _SENSITIVE_WORDS),
         pattern=_rx(
             r"""\b(?:komputer\s+riba|laptop|telefon|handphone|hp|phone|pemacu\s+usb|cakera\s+keras|tablet|ipad)
                 \s+(?:\w+\s+){0,3}(?:telah\s+|sudah\s+|dah\s+)?(?:hilang|dicuri|kena\s+curi|tercicir)\b"""
@@ -274,6 +423,14 @@ BREACH_RULES: tuple[BreachRule, ...] = (
     ),
     BreachRule(
         name="salah_penerima_data_peribadi",
+        needs=(
+            (
+                "penerima",
+                *("salah hantar", "salah emel", "salah kirim"),  # also tersalah ...
+                *("terhantar hantar", "terhantar emel", "terhantar kirim"),
+            ),
+            _SENSITIVE_WORDS,
+        ),
         pattern=_rx(
             r"""\b(?:dihantar|dihantarkan|diemel)\b.{0,80}\bpenerima\s+(?:yang\s+)?salah\b
               | \b(?:tersalah|salah|terhantar)\s+(?:hantar|emel|kirim)\b"""
@@ -288,6 +445,9 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
 
 
 def _sentences(text: str) -> list[str]:
+    """Sentences of ``text``: runs of its white-space separated tokens, so each one, its white space made
+    single spaces, is a piece of ``" ".join(text.split())`` and a rule's match in it is a match there too
+    (no pattern looks past its match but ``\\b``, which sees a space as it sees the sentence's end)."""
     return [part for part in (s.strip() for s in _SENTENCE_END.split(text)) if part]
 
 
@@ -297,21 +457,35 @@ def detect_breach(subject: str, body: str) -> BreachVerdict:
 
 
 def detect_breach_in(own_text: str) -> BreachVerdict:
-    """``detect_breach`` on a mail's own text (``PreparedMail.own_text``: prepared once, shared)."""
+    """``detect_breach`` on a mail's own text (``PreparedMail.own_text``: prepared once, shared).
+
+    Most mails mention no breach: the rules' ``needs`` rule nearly all of them out before any regex runs,
+    and sentences are split only for a mail whose whole text a rule matches."""
     text = own_text.lower()
-    sentences = [" ".join(s.split()) for s in _sentences(text) if not _HYPOTHETICAL.search(s)]
     whole = " ".join(text.split())
+    candidates = [
+        rule
+        for rule in BREACH_RULES
+        if rule.possible(whole)
+        and (rule.also is None or rule.also.search(whole))
+        and rule.pattern.search(whole)  # a sentence's match is one here too (see _sentences)
+    ]
+    if not candidates:
+        return _CLEAR
+    sentences = [" ".join(s.split()) for s in _sentences(text) if not _HYPOTHETICAL.search(s)]
     kept = " \n ".join(
         sentences
     )  # a sentence's match is a match here too: one search rules most out
     reasons = tuple(
         rule.name
-        for rule in BREACH_RULES
-        if (rule.also is None or rule.also.search(whole))  # cheap whole-mail tests first
-        and rule.pattern.search(kept)
+        for rule in candidates
+        if rule.pattern.search(kept)
         and any(
             rule.pattern.search(s) and not (rule.unless and rule.unless.search(s))
             for s in sentences
         )
     )
     return BreachVerdict(flagged=bool(reasons), reasons=reasons)
+
+
+_CLEAR = BreachVerdict(flagged=False, reasons=())

@@ -65,13 +65,49 @@ _CRITICAL_SYSTEM = r"""(?:payroll|erp|sap|crm|website|web\s*site|online\s+store|
 _DOWN = r"""(?:down|offline|not\s+working|stopped|unavailable|inaccessible|crashed|outage|not\s+responding
     |tak\s+boleh\s+(?:diakses|guna)|tidak\s+dapat\s+diakses|tidak\s+berfungsi|tak\s+berfungsi|gangguan|lumpuh)"""
 
-_IMPACT_HIGH = _rx(
-    rf"""\b(?:whole|entire|all\s+of\s+(?:the\s+)?|the\s+entire)\s+(?:\w+\s+)?(?:department|dept|division|office|floor|building
+
+@dataclass(frozen=True, slots=True)
+class _Alternation:
+    """A pattern ``A | B | C`` cut into consecutive parts, each a regex with optional prefilter words (one
+    must occur in the text, or the part cannot match). ``first`` gives what ``search`` on the whole
+    pattern gives: re takes the leftmost position where a branch matches, the earliest branch there."""
+
+    parts: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]
+
+    def first(self, text: str) -> str:
+        """The whole pattern's first match in ``text``, "" when none."""
+        best: re.Match[str] | None = None
+        for pattern, needs in self.parts:
+            if needs and not any(word in text for word in needs):
+                continue
+            match = pattern.search(text)
+            if match and (best is None or match.start() < best.start()):
+                best = match
+        return best.group(0) if best else ""
+
+
+_IMPACT_HIGH = _Alternation(
+    (
+        (
+            _rx(
+                r"""\b(?:whole|entire|all\s+of\s+(?:the\s+)?|the\s+entire)\s+(?:\w+\s+)?(?:department|dept|division|office|floor|building
         |site|branch|company|organi[sz]ation|firm|campus|hq|headquarters|staff|level)\b
-      | \ball\s+(?:\w+\s+)?(?:users|staff|employees|branches|offices|departments|sites|customers|floors|stores|shops)\b
-      | \b(?:the\s+)?(?:\w+\s+)?(?:branch|site|office|store|shop|warehouse|plant|factory|building|floor)\s+(?:is|are|was)\s+
-        (?:completely\s+|totally\s+)?(?:offline|down|without\s+(?:network|internet|power))\b
-      | \b(?:everyone|everybody|nobody|no\s+one|no-one)\s+(?:in|at|on|across)\s+(?:the\s+|our\s+)?(?:\w+\s+)?
+      | \ball\s+(?:\w+\s+)?(?:users|staff|employees|branches|offices|departments|sites|customers|floors|stores|shops)\b"""
+            ),
+            (),
+        ),
+        # "the <word> <place> is down": re tries its optional words at every word of every mail (half the
+        # cost of the impact cues), and it cannot match without one of these words.
+        (
+            _rx(
+                r"""\b(?:the\s+)?(?:\w+\s+)?(?:branch|site|office|store|shop|warehouse|plant|factory|building|floor)\s+(?:is|are|was)\s+
+        (?:completely\s+|totally\s+)?(?:offline|down|without\s+(?:network|internet|power))\b"""
+            ),
+            ("offline", "down", "without"),
+        ),
+        (
+            _rx(
+                rf"""\b(?:everyone|everybody|nobody|no\s+one|no-one)\s+(?:in|at|on|across)\s+(?:the\s+|our\s+)?(?:\w+\s+)?
         (?:department|dept|office|floor|building|site|branch|company|level|finance|hr|sales|accounts|operations)\b
       | \b(?:everyone|everybody|nobody|no\s+one)\s+(?:can|could|is\s+able)\b
       | \bcompany-?wide\b|\borgani[sz]ation-?wide\b|\bsite-?wide\b
@@ -83,6 +119,10 @@ _IMPACT_HIGH = _rx(
         (?!\s+(?:dalam|di\s+dalam|kat)\s+(?:team|pasukan|unit|bahagian|seksyen))
       | \bpelanggan\s+(?:tidak|tak)\s+(?:boleh|dapat)\b
       | \b(?:tiada|takde|tak\s+ada)\s+sesiapa\s+(?:boleh|dapat)\b"""
+            ),
+            (),
+        ),
+    )
 )
 _IMPACT_MEDIUM = _rx(
     r"""\b(?:my|our|the\s+whole|whole)\s+team\b|\bteam\s+members\b|\bseveral\s+(?:colleagues|people|users|of\s+us)\b
@@ -147,7 +187,9 @@ _HARD_FAULT = _rx(
 )
 
 
-def _first(pattern: re.Pattern[str], text: str) -> str:
+def _first(pattern: re.Pattern[str] | _Alternation, text: str) -> str:
+    if isinstance(pattern, _Alternation):
+        return pattern.first(text)
     match = pattern.search(text)
     return match.group(0) if match else ""
 

@@ -21,6 +21,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from classifiers.phrases import is_word_text, phrase_index, phrase_matches
+
 __all__ = ["CATEGORIES", "KEY_PHRASES", "TAG_VETOES", "WeakLabel", "label_category"]
 
 CATEGORIES: tuple[str, ...] = (
@@ -337,11 +339,24 @@ class WeakLabel:
 
 
 def _score(text: str) -> dict[str, int]:
+    """Distinct key phrases per category that has any: ``len(set(_PATTERNS[c].findall(text)))``."""
+    if not is_word_text(text):
+        return {
+            category: len(set(pattern.findall(text)))
+            for category, pattern in _PATTERNS.items()
+            if pattern.search(text)
+        }
+    hits = phrase_matches(text.split(), _PHRASE_INDEX)
     return {
-        category: len(set(pattern.findall(text)))
-        for category, pattern in _PATTERNS.items()
-        if pattern.search(text)
+        category: len({phrase for _, _, phrase in hits[category]})
+        for category in _PATTERNS
+        if category in hits
     }
+
+
+# Prepared text is words of a-z and single spaces, where ``phrase_matches`` gives what findall gives with
+# a dictionary lookup per word instead of nine alternations tried at every position.
+_PHRASE_INDEX = phrase_index(KEY_PHRASES.items())
 
 
 def label_category(subject: str, body: str, *, tag: str | None = None) -> WeakLabel:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import random
+import re
+from re import _constants as _c  # the parse tree of a pattern, to generate strings it matches
+from re import _parser
+from typing import Any
+
 import pytest
 
-from classifiers.breach import BREACH_RULES, detect_breach
+from classifiers.breach import BREACH_RULES, BreachRule, detect_breach
 
 FLAGGED = [
     ("Data breach", "We think we have a data breach on the CRM server.", "data_breach"),
@@ -193,3 +199,125 @@ def test_hand_written_breach_reports_are_all_caught_with_few_false_alarms(name: 
     false_alarms = sum(1 for b, v in verdicts if v.flagged and not b)
     assert not missed
     assert false_alarms <= 0.05 * sum(1 for b, _ in verdicts if not b)
+
+
+# One row per branch a rule's prefilter words (``BreachRule.needs``) must let through, the rarest first:
+# a word missing from a group would drop exactly these mails.
+BRANCHES = [
+    ("leaked_credentials", "Somebody posted online our api keys yesterday."),
+    ("leaked_credentials", "My mailbox might have been taken over."),
+    ("leaked_credentials", "Looks like I got hacked."),
+    ("leaked_credentials", "Someone has reset my password."),
+    ("leaked_credentials", "People got e-mails that I didn't send."),
+    ("leaked_credentials", "I did not send them, honestly."),
+    ("ransomware", "The files on my pc are renamed and ask me to pay to decrypt them."),
+    ("ransomware", "A message wants btc or my files stay locked."),
+    ("ransomware", "All my documents were decrypted? no, encrypted, and a ransom is asked."),
+    ("phished_credentials", "I submitted my credentials there, then saw it was spoofed."),
+    ("credentials_entered_after_link", "I entered my one-time code on a look-alike page."),
+    ("credentials_entered_after_link", "I typed my mfa code on that page but it was not legit."),
+    (
+        "credentials_entered_after_link",
+        "I gave my sign-in details to a site that is not our real site.",
+    ),
+    ("credentials_entered_after_link", "The bogus login form asked and I filled in my login info."),
+    ("kata_laluan_dimasukkan_di_pautan", "Saya isi kata laluan di laman bukan rasmi."),
+    ("data_exposed", "Unauthorized person viewed customer records last night."),
+    ("data_exposed", "Patient data files were accessed without consent."),
+    ("suspicious_sign_in", "There was a login to my account, it wasn't me."),
+    ("suspicious_sign_in", "Someone signed in to my account and I didn't do that."),
+    ("suspicious_sign_in", "My account shows a log-in from an unfamiliar device."),
+    ("credentials_given_away", "The caller asked and I read out my one-time password."),
+    ("publicly_exposed_data", "Fail gaji boleh diakses oleh orang awam."),
+    ("publicly_exposed_data", "The salary sheet is open to anyone with the link."),
+    ("log_masuk_mencurigakan", "Ada login dari Rusia, bukan saya."),
+    (
+        "log_masuk_mencurigakan",
+        "Someone tried to log in from Lagos but I haven't travelled at all.",
+    ),
+    ("log_masuk_mencurigakan", "Login from Paris at 3am while I'm in Penang."),
+    ("log_masuk_mencurigakan", "Kata laluan saya ditukar oleh orang lain."),
+    ("akaun_digodam", "Emel saya dah kena godam."),
+    ("misdirected_personal_data", "I emailed the client list to an external vendor in error."),
+    ("misdirected_personal_data", "The payroll file was forwarded by mistake to a supplier."),
+    ("misdirected_personal_data", "I accidentally cc'd all staff on the salary review."),
+    ("lost_device_with_data", "Someone snatched my work tablet with patient files on it."),
+    ("lost_device_with_data", "I dropped my usb stick on the bus, it has customer data."),
+    ("kebocoran_data", "Maklumat pelanggan telah terdedah."),
+    ("kata_laluan_bocor", "Akaun kewangan telah dicerobohi."),
+    ("perisian_tebusan", "Fail kami dikunci dan mereka minta bayaran."),
+    ("komputer_hilang_dengan_data", "Laptop saya kena curi, ada data pelanggan."),
+    ("salah_penerima_data_peribadi", "Slip gaji pekerja dihantar kepada penerima yang salah."),
+    ("salah_penerima_data_peribadi", "Saya tersalah emel fail gaji staf."),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule", "body"), BRANCHES, ids=[f"{r}-{i}" for i, (r, _) in enumerate(BRANCHES)]
+)
+def test_prefilter_lets_every_branch_through(rule: str, body: str) -> None:
+    """The rule flags the mail, through its prefilter: a prefilter word missing would fail here."""
+    (named,) = [r for r in BREACH_RULES if r.name == rule]
+    whole = " ".join(body.lower().split())
+    assert named.possible(whole)
+    assert rule in detect_breach("", body).reasons
+
+
+def _sample(pattern: re.Pattern[str], rng: random.Random) -> str | None:
+    """A random string ``pattern`` matches, built from its parse tree (None if 20 tries do not match)."""
+
+    def category(code: Any) -> str:
+        return {_c.CATEGORY_SPACE: rng.choice(" \n"), _c.CATEGORY_DIGIT: "7"}.get(
+            code, rng.choice("abcxyz")
+        )
+
+    def build(items: Any) -> str:
+        out: list[str] = []
+        for op, av in items:
+            if op is _c.LITERAL:
+                out.append(chr(av))
+            elif op is _c.NOT_LITERAL:
+                out.append("q")
+            elif op is _c.ANY:
+                out.append(rng.choice("a ."))
+            elif op is _c.IN and any(o is _c.NEGATE for o, _ in av):
+                out.append("q")
+            elif op is _c.IN:
+                o, a = rng.choice(list(av))
+                out.append(
+                    chr(a) if o is _c.LITERAL else chr(a[0]) if o is _c.RANGE else category(a)
+                )
+            elif op is _c.BRANCH:
+                out.append(build(rng.choice(av[1])))
+            elif op is _c.SUBPATTERN:
+                out.append(build(av[3]))
+            elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT):
+                low, high, sub = av
+                count = rng.randint(low, low + 3 if high is _c.MAXREPEAT else min(high, low + 3))
+                out.extend(build(sub) for _ in range(count))
+            elif op is _c.CATEGORY:
+                out.append(category(av))
+            # AT (\b) and lookarounds add nothing; the search below keeps only real matches
+        return "".join(out)
+
+    tree = _parser.parse(pattern.pattern, pattern.flags)
+    for _ in range(20):
+        text = build(tree)
+        if pattern.search(text):
+            return text
+    return None
+
+
+@pytest.mark.parametrize("rule", BREACH_RULES, ids=[rule.name for rule in BREACH_RULES])
+def test_prefilter_lets_random_matches_through(rule: BreachRule) -> None:
+    """Strings generated from the rule's own pattern (and ``also``), any branch, pass its prefilter."""
+    rng = random.Random(rule.name)  # fixed per rule: the same strings every run
+    tried = 0
+    for _ in range(400):
+        match = _sample(rule.pattern, rng)
+        also = _sample(rule.also, rng) if rule.also else ""
+        if match is None or also is None:
+            continue
+        tried += 1
+        assert rule.possible(" ".join(f"{match} . {also}".split())), (match, also)
+    assert tried > 300
