@@ -1134,6 +1134,13 @@ class Store:
                 self._queue_mail(out, now, ticket_id=update.ticket_id, inbound_id=None)
         return True
 
+    def record_events(self, update: TicketUpdate, now: datetime) -> None:
+        """Only the audit events of an update (no fields, status or mail) to a ticket written in
+        the caller's transaction: nobody can have read it yet, so its version stays."""
+        assert not (update.fields or update.status or update.mails or update.sla_event)
+        assert not (update.decisions or update.merge_into or update.effects)
+        self._audit_many(update.events, now, update.ticket_id, None)
+
     def _apply_update_rows(self, update: TicketUpdate, now: datetime) -> None:
         self._bump_version(update)
         fields = {k: (naive(v) if isinstance(v, datetime) else v) for k, v in update.fields}

@@ -221,7 +221,10 @@ class MajorIncidents:
     def _link(self, major_id: int, ticket_id: int, ref: str, now: datetime, *, told: bool) -> None:
         major = self._major_row(major_id)
         self.rows.add_members(major_id, [ticket_id], "matched", now, told=told)
-        self._apply(plan_member_linked(ticket_id, ref, major.parent_ref, "matched"), now)
+        # the new ticket was written in this transaction: its link is an audit event, no update
+        self.store.record_events(
+            plan_member_linked(ticket_id, ref, major.parent_ref, "matched"), now
+        )
         if major.status == "accepted":  # only the requester's notice needs the whole ticket
             member = self.store.ticket_state(ticket_id)
             parent = self.store.ticket_state(major.parent_id)
