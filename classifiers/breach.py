@@ -378,7 +378,7 @@ BREACH_RULES: tuple[BreachRule, ...] = (
                  (?:was|were|has\s+been|got|is)\s+(?:lost|stolen|missing)\b
                | \b(?:took|stole|grabbed|snatched|taken)\s+(?:my\s+|our\s+|the\s+|a\s+)?(?:work\s+|company\s+|office\s+)?
                  (?:laptop|notebook|phone|usb|tablet|bag\s+with\s+(?:my\s+)?laptop)
-               | \bbroke\s+into\s+(?:my|our|the)\s+(?:car|house|home|office|room)\b.{0, 120}\b(?:laptop|phone|tablet|usb)\b
+               | \bbroke\s+into\s+(?:my|our|the)\s+(?:car|house|home|office|room)\b.{{0,120}}\b(?:laptop|phone|tablet|usb)\b
                | \b(?:lost|left|dropped|forgot)\s+(?:my\s+|our\s+|the\s+|a\s+)?(?:work\s+|company\s+|office\s+)?
                  (?:laptop|notebook|phone|usb\s+(?:stick|drive)|tablet)\s+(?:in|on|at)\s+(?:a|the)\s+
                  (?:taxi|cab|grab|train|bus|plane|airport|car|restaurant|cafe|hotel)\b"""

@@ -243,6 +243,7 @@ BRANCHES = [
     ("misdirected_personal_data", "I accidentally cc'd all staff on the salary review."),
     ("lost_device_with_data", "Someone snatched my work tablet with patient files on it."),
     ("lost_device_with_data", "I dropped my usb stick on the bus, it has customer data."),
+    ("lost_device_with_data", "Thieves broke into my car overnight; the laptop had client files."),
     ("kebocoran_data", "Maklumat pelanggan telah terdedah."),
     ("kata_laluan_bocor", "Akaun kewangan telah dicerobohi."),
     ("perisian_tebusan", "Fail kami dikunci dan mereka minta bayaran."),
