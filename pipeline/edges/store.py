@@ -185,6 +185,7 @@ class Store:
     ) -> None:
         self.db = db
         self.attachments_dir = attachments_dir
+        self._blob_dirs: set[Path] = set()  # blob folders made (or checked) by this process
         self.ref_prefix = ref_prefix
         self.give_up_after = give_up_after
 
@@ -655,11 +656,18 @@ class Store:
 
     def _write_blob(self, digest: str, payload: bytes) -> None:
         """Content-addressed file: its name is its sha256, so writing it twice is harmless."""
-        path = str(self.blob_path(digest))
+        blob = self.blob_path(digest)
+        path = str(blob)
         if os.path.exists(path):
             return
-        private_dir(self.blob_path(digest).parent)
-        write_atomically(path, payload, f".{digest}.{os.getpid()}.tmp")
+        if blob.parent not in self._blob_dirs:  # three syscalls a blob otherwise
+            private_dir(blob.parent)
+            self._blob_dirs.add(blob.parent)
+        try:
+            write_atomically(path, payload, f".{digest}.{os.getpid()}.tmp")
+        except FileNotFoundError:  # the folder went away meanwhile (an operator's clean-up)
+            private_dir(blob.parent)
+            write_atomically(path, payload, f".{digest}.{os.getpid()}.tmp")
 
     def blob_path(self, digest: str) -> Path:
         """Where an attachment with this sha256 lives."""
