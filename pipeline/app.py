@@ -254,6 +254,14 @@ class Tiket:
         load = getattr(self.triager, "load", None)
         return load() if load is not None else None
 
+    def warm_up(self) -> str | None:
+        """Load the model and start the parse workers before the first mail (the daemon does),
+        so the first mail after a start is handled as fast as the rest; the model's failure or
+        None."""
+        failure = self.load_model()
+        self.intake.parser.start()
+        return failure
+
     def model_status(self) -> str:
         """The loaded model's version, or why there is none."""
         version = getattr(self.triager, "version", None)

@@ -2,7 +2,7 @@
 
 A thin skin over the application object: one thread per IDLE-capable IMAP mailbox; polled mailboxes
 and the outbox, SLA and digest jobs run from the main thread's `schedule` loop. The model is loaded
-before the first IDLE, so the first mail after a start is answered as fast as the rest. A failing
+(and the parse workers started) before the first IDLE, so the first mail after a start is answered as fast as the rest. A failing
 mailbox is retried with backoff and never stops the others; SIGTERM finishes the current mail, logs
 out and exits 0.
 """
@@ -46,7 +46,7 @@ class Daemon:
         signal.signal(signal.SIGINT, self.stop)
         settings = self.app.settings
         intake = settings.intake
-        self.app.load_model()
+        self.app.warm_up()
         polled = []
         for mailbox in settings.mailboxes:
             if mailbox.scheme != "maildir" and intake.idle:
