@@ -129,6 +129,11 @@ def open_database(settings: Settings) -> Database:
                 "busy_timeout": 30000,
                 "cache_size": -16000,
             },
+            # A transaction that reads, then writes, fails at once with "database is locked"
+            # (SQLITE_BUSY_SNAPSHOT, no busy wait) when another connection wrote in between:
+            # the daemon's intake thread and its outbox job did. BEGIN IMMEDIATE takes the write
+            # lock first, so the second writer waits (busy_timeout) instead of failing.
+            lock_type="IMMEDIATE",
         )
     elif parts.scheme in ("postgresql", "postgres"):
         kwargs: dict[str, Any] = {}
