@@ -149,7 +149,6 @@ _URGENCY_HIGH = _rx(
       | \b(?:completely|totally)\s+(?:down|dead|stuck|blocked|unusable|offline)\b
       | \b(?:is|are|went|gone|has\s+gone)\s+down\b|\boutage\b|\bblocked\s+from\s+working\b
       | \b(?:nobody|no\s+one|no-one|none\s+of\s+us|everyone|all\s+users|customers?)\s+(?:can|could)(?:n't|\s*not)\b
-      | \b(?:nobody|no\s+one|no-one)\b(?:\s+[\w'-]+){{0,4}}\s+(?:can|could|is\s+able)\b
       | \b(?:losing|lost)\s+(?:orders|sales|money|customers|revenue|business)\b|\bcustomers\s+(?:are\s+)?waiting\b
       | \b(?:today|tonight|this\s+(?:morning|afternoon|evening)|within\s+the\s+hour|in\s+an\s+hour|before\s+\d{{1,2}}\s*(?:am|pm)
         |hari\s+ini|harini|petang\s+ini|pagi\s+ini|malam\s+ini|sekejap\s+lagi)\b

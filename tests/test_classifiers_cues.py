@@ -31,7 +31,6 @@ URGENCY = [
     ("Salaries must be processed today.", None, "high", True),
     ("Please treat as urgent.", None, "high", True),
     ("Mohon tindakan segera.", None, "high", True),
-    ("Nobody on the ward is able to print.", None, "high", True),
     ("The form has to be filed before 3 pm.", None, "high", True),
     ("Saya tak boleh buat kerja langsung.", None, "high", True),
     ("My laptop shows a black screen.", "incident", "high", True),
