@@ -388,3 +388,18 @@ def test_overlong_or_unprintable_labels_are_refused() -> None:
     for value in ("x" * 300, "bad\x1bvalue", " "):
         with pytest.raises(InvalidAction):
             plan_fields(ticket(), {"category": value}, "alice")
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("Hi,\r\n\r\nVPN down\r\n", "Hi,\n\nVPN down\n"),  # CRLF line ends are line ends
+        ("paid\rrefund", "paid\\u000drefund"),  # a lone CR could overwrite what the line showed
+        ("a\x1b[2Jb\tc", "a\\u001b[2Jb\tc"),
+        ("x\u202egnp.exe", "x\\u202egnp.exe"),
+    ],
+)
+def test_text_for_the_terminal_keeps_line_ends_and_escapes_the_rest(text: str, shown: str) -> None:
+    from pipeline.stages.display import neutralise
+
+    assert neutralise(text) == shown

@@ -23,8 +23,10 @@ def _escape(found: re.Match[str]) -> str:
 
 
 def neutralise(text: str) -> str:
-    """Text for a terminal: every unsafe character as a visible escape; newlines and tabs kept."""
-    return _UNSAFE.sub(_escape, text)
+    """Text for a terminal: every unsafe character as a visible escape; newlines and tabs kept.
+    A CR that ends a line (CRLF, as most mail bodies have) is a line end; a lone CR, which would
+    move the cursor back over what the line showed, is escaped."""
+    return _UNSAFE.sub(_escape, text.replace("\r\n", "\n"))
 
 
 def neutralise_line(text: str) -> str:
