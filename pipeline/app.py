@@ -210,7 +210,7 @@ class Tiket:
 
     @cached_property
     def similar(self) -> SimilarIndex:
-        """Resolved tickets by text (imports scikit-learn on first use)."""
+        """Resolved tickets by text (NumPy only; read from the database on first use)."""
         from pipeline.jobs.similar import SimilarIndex
 
         return SimilarIndex(self.store)

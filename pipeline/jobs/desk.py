@@ -128,7 +128,7 @@ class Desk:
         With `version` (the ticket's version when the agent loaded it) the action is refused
         with Conflict if anyone changed the ticket since: nothing is written then. With
         similar=False the planner's dossier has the suggestions only (no similar-ticket search:
-        the actions that mail no dossier stay fast and never load scikit-learn).
+        the actions that mail no dossier stay fast and never build the similar-ticket index).
         """
         ticket = self.store.ticket_state(ref)
         dossier = (
