@@ -81,12 +81,17 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def _tree_rss_mb(root: int) -> tuple[float, float]:
-    """(RSS summed over root's descendants, RSS of the largest of them), in MB."""
+def _tree_rss_mb(root: int, members: set[int]) -> tuple[float, float]:
+    """(RSS summed over the run's processes, RSS of the largest of them), in MB. The run's
+    processes: root and its descendants, and every process seen among them before (an orphan
+    re-parented to this script still counts; a mail server this script started does not)."""
     tree, pages, largest = _children(), 0, 0
-    todo = list(tree.get(root, ()))  # the descendants, not this script
+    todo, found = [root, *members], set()
     while todo:
         pid = todo.pop()
+        if pid in found:
+            continue
+        found.add(pid)
         todo.extend(tree.get(pid, ()))
         try:
             with open(f"/proc/{pid}/statm", "rb") as handle:
@@ -95,20 +100,21 @@ def _tree_rss_mb(root: int) -> tuple[float, float]:
             continue
         pages += resident
         largest = max(largest, resident)
+    members.update(found)
     scale = os.sysconf("SC_PAGE_SIZE") / 2**20
     return pages * scale, largest * scale
 
 
 @contextmanager
-def tree_sampler(pid: int, peak: list[float]) -> Iterator[None]:
-    """Sample our descendants' RSS every 20 ms: the peak of the sum lands in peak[0], the peak of
-    the largest process in peak[1] (sampled too: ru_maxrss of RUSAGE_CHILDREN would also count
-    the model build this script ran before)."""
+def tree_sampler(root: int, peak: list[float], members: set[int]) -> Iterator[None]:
+    """Sample the run's RSS every 20 ms: the peak of the sum lands in peak[0], the peak of the
+    largest process in peak[1] (sampled too: ru_maxrss of RUSAGE_CHILDREN would also count
+    the model build this script ran before); every process of the run lands in members."""
     done = threading.Event()
 
     def sample() -> None:
         while not done.wait(0.02):
-            tree, largest = _tree_rss_mb(pid)
+            tree, largest = _tree_rss_mb(root, members)
             peak[0], peak[1] = max(peak[0], tree), max(peak[1], largest)
 
     thread = threading.Thread(target=sample, daemon=True)
@@ -120,17 +126,23 @@ def tree_sampler(pid: int, peak: list[float]) -> Iterator[None]:
         thread.join()
 
 
-def reap_all(timeout: float = 15.0) -> None:
-    """Wait for every descendant re-parented to us (workers end within a second of their owner)."""
+def reap_run(members: set[int], timeout: float = 15.0) -> None:
+    """Wait until every process of the run is gone, reaping those re-parented to us (so their
+    CPU lands in RUSAGE_CHILDREN; workers end within a second of their owner)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
+    left = set(members)
+    while left and time.monotonic() < deadline:
+        for pid in list(left):
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    left.discard(pid)
+            except ChildProcessError:  # not (or no longer) our child: gone, or its parent's
+                if not os.path.exists(f"/proc/{pid}"):
+                    left.discard(pid)
+        if left:
             time.sleep(0.05)
-    raise SystemExit("benchmark: descendants still running after the run")
+    if left:
+        raise SystemExit(f"benchmark: processes of the run still running: {sorted(left)}")
 
 
 def run_cli(config: Path) -> Run:
@@ -145,9 +157,10 @@ def run_cli(config: Path) -> Run:
         stderr=subprocess.PIPE,
         env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"),
     )
-    with tree_sampler(os.getpid(), peak):
+    members: set[int] = set()
+    with tree_sampler(proc.pid, peak, members):
         out, err = proc.communicate()
-        reap_all()
+        reap_run(members)
     wall = time.perf_counter() - wall0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
