@@ -228,9 +228,10 @@ class ParsePool:
         results: dict[int, ParsedMail | ParseFailure],
     ) -> list[list[int]]:
         """Parse the chunks in the workers; returns the chunks that did not come back."""
-        if len(chunks) == 1 and len(chunks[0]) <= self.workers:
-            return chunks  # a mail or two: the one-mail waves are the same work
-        pool = self._pool(max(1, self.workers))
+        if len(chunks) <= 1 and all(len(chunk) <= self.workers for chunk in chunks):
+            return chunks  # none, or a mail or two: the one-mail waves are the same work
+        width = max(1, self.workers)
+        pool = self._pool(width)
         futures = [
             (
                 chunk,
@@ -240,7 +241,8 @@ class ParsePool:
             )
             for chunk in chunks
         ]
-        longest = max(len(chunk) for chunk in chunks)
+        # every mail may use its whole budget, and a worker takes its chunks one after another
+        longest = max(len(chunk) for chunk in chunks) * math.ceil(len(chunks) / width)
         wait([f for _, f in futures], timeout=self._backstop + longest * self.max_seconds)
         failed = []
         for chunk, future in futures:
