@@ -213,9 +213,8 @@ def strip_mail_noise(body: str) -> str:
     text = _RECEIVED_FROM.sub("", text)
     text = _cut_at_first(_QUOTE_HEADER, text)
     text = _QUOTED_LINE.sub("", text)
-    if _may_contain(
-        text, _DISCLAIMER_WORDS
-    ):  # its ^.{0,80} branches cost 70 us a mail, matching or not
+    # the disclaimer pattern's ^.{0,80} branches cost 70 us a mail, matching or not
+    if _may_contain(text, _DISCLAIMER_WORDS):
         text = _cut_at_first(_DISCLAIMER_START, text)
     return _cut_at_first(_SIGNATURE_START, text)
 

@@ -1,9 +1,10 @@
 """Model card: the bundle a training run produces and the card that describes it.
 
 The bundle holds what serving needs (the serving form of the fitted vectorizer and heads, classes,
-thresholds, priority mode and matrix, version; no scikit-learn objects); the card holds what a person auditing the model needs (library versions, data files with
-sha256, row counts and licences, per-head cross-validated metrics, thresholds with the precision and
-coverage they gave, skipped heads, created_at).
+thresholds, priority mode and matrix, version; no scikit-learn objects); the card holds what a person
+auditing the model needs (library versions, data files with sha256, row counts and licences, per-head
+cross-validated metrics, thresholds with the precision and coverage they gave, skipped heads,
+created_at).
 """
 
 from __future__ import annotations

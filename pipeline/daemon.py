@@ -2,9 +2,9 @@
 
 A thin skin over the application object: one thread per IDLE-capable IMAP mailbox; polled mailboxes
 and the outbox, SLA and digest jobs run from the main thread's `schedule` loop. The model is loaded
-(and the parse workers started) before the first IDLE, so the first mail after a start is answered as fast as the rest. A failing
-mailbox is retried with backoff and never stops the others; SIGTERM finishes the current mail, logs
-out and exits 0.
+and the parse workers started before the first IDLE, so the first mail after a start is answered as
+fast as the rest. A failing mailbox is retried with backoff and never stops the others; SIGTERM
+finishes the current mail, logs out and exits 0.
 """
 
 from __future__ import annotations

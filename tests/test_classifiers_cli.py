@@ -7,10 +7,7 @@ import csv
 import gzip
 import io
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -22,6 +19,7 @@ from classifiers.cli import register
 from classifiers.default_model import DATA_DIR
 from classifiers.persistence import BUNDLE_FILE
 from classifiers.triage_model import ModelUnavailable, load_model
+from tests.tiket_fixtures import assert_runs_without_scikit_learn
 
 BREACH_ROW = 7
 
@@ -270,8 +268,7 @@ def test_load_model_refuses_corrupt_or_mismatched_bundles(model_dir: Path, tmp_p
 
 def test_serving_imports_neither_scikit_learn_nor_scipy(model_dir: Path) -> None:
     """Loading a bundle and triaging mails (as intake does) needs NumPy only: no scikit-learn, no SciPy."""
-    probe = f"""
-import sys
+    assert_runs_without_scikit_learn(f"""
 from pathlib import Path
 from pipeline.edges.model_triager import ModelTriager
 triager = ModelTriager(Path({str(model_dir)!r}), build_default=False, progress=False)
@@ -283,17 +280,7 @@ results = model.suggest_many([("Printer jammed", "The printer on level 2 is jamm
                               ("VPN down", "I cannot connect to the VPN since this morning."),
                               ("", "")])
 assert [r.head("kind").label is not None for r in results] == [True, True, True], results
-assert "sklearn" not in sys.modules, "sklearn imported"
-assert "scipy" not in sys.modules, "scipy imported"
-print("ok")
-"""
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
-    )
-    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+""")
 
 
 @pytest.mark.parametrize("command", ["train", "evaluate", "classify"])

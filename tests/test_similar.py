@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +12,7 @@ from pipeline.app import Tiket
 from pipeline.edges import models as m
 from pipeline.jobs.intake import NoTriage
 from pipeline.jobs.similar import N_FEATURES, row_scores, terms, vectorise
-from tests.tiket_fixtures import test_settings
+from tests.tiket_fixtures import assert_runs_without_scikit_learn, test_settings
 
 T0 = datetime(2026, 11, 27, 8, 0)
 
@@ -96,8 +93,7 @@ def test_rows_are_unit_vectors_and_an_empty_row_scores_zero() -> None:
 def test_the_index_imports_neither_scikit_learn_nor_scipy(tmp_path: Path) -> None:
     """Building and querying the index (as an escalation dossier does) needs NumPy only (on SQLite:
     the backend does not change what the index imports)."""
-    probe = f"""
-import sys
+    assert_runs_without_scikit_learn(f"""
 from pathlib import Path
 from tests.test_similar import T0, ticket
 from tests.tiket_fixtures import test_settings
@@ -109,14 +105,4 @@ ticket(2, "VPN drops every hour on the home wifi", T0, "New VPN profile")
 ticket(3, "Outlook crashes when opening the calendar", T0, "Repaired the profile")
 found = app.similar_index_query("the printer jams again")
 assert [s.ref for s in found] == ["TKT-000001"], found
-assert "sklearn" not in sys.modules, "sklearn imported"
-assert "scipy" not in sys.modules, "scipy imported"
-print("ok")
-"""
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
-    )
-    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+""")

@@ -219,3 +219,22 @@ class TiketDaemon:
                 return True
             time.sleep(0.05)
         return False
+
+
+def assert_runs_without_scikit_learn(code: str) -> None:
+    """Run `code` in a fresh interpreter (the project on its path); it must pass and leave
+    neither scikit-learn nor SciPy imported."""
+    probe = (
+        code
+        + "\nimport sys\n"
+        + "assert 'sklearn' not in sys.modules, 'sklearn imported'\n"
+        + "assert 'scipy' not in sys.modules, 'scipy imported'\n"
+        + "print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

@@ -124,18 +124,14 @@ def select_in(
     db: Database, template: str, params: Sequence[Any], values: Sequence[Any]
 ) -> list[tuple[Any, ...]]:
     """Rows of a SELECT written as for execute_in; the statement is built once per shape."""
-    if not values:
-        return []
-    sql = _in_sql(template, db.param, db.quote[0], len(values))
-    return list(db.execute_sql(sql, [*params, *values]).fetchall())
+    return select_rows(db, template, params, values) if values else []
 
 
 @lru_cache(maxsize=256)
 def _model_sql(model: type[Model], template: str, param: str, quote: str, count: int) -> str:
     names = ", ".join(f"{quote}{f.column_name}{quote}" for f in model._meta.sorted_fields)
-    listed = "(" + ", ".join([param] * count) + ")"
     table = f"{quote}{model._meta.table_name}{quote}"
-    return template.format(cols=names, table=table, q=quote, p=param, **{"in": listed})
+    return _in_sql(template.replace("{cols}", names).replace("{table}", table), param, quote, count)
 
 
 def select_models(

@@ -66,10 +66,8 @@ class ProactiveStore:
         self.db = store.db
 
     # -- ticket texts ---------------------------------------------------------------------------
-    def ticket_texts(
-        self, *, since: datetime | None = None, after_id: int = 0, only_id: int | None = None
-    ) -> list[TicketText]:
-        """Tickets (created since `since`, with id above `after_id`, or one) with their first mail."""
+    def ticket_texts(self, *, since: datetime | None = None, after_id: int = 0) -> list[TicketText]:
+        """Tickets (created since `since`, with id above `after_id`) with their first mail."""
         query = m.Ticket.select(
             m.Ticket.id,
             m.Ticket.created_at,
@@ -81,8 +79,6 @@ class ProactiveStore:
         ).where(m.Ticket.id > after_id)
         if since is not None:
             query = query.where(m.Ticket.created_at >= naive(since))
-        if only_id is not None:
-            query = query.where(m.Ticket.id == only_id)
         rows = list(query.order_by(m.Ticket.id))
         bodies: dict[int, str] = {}
         ids = [r.id for r in rows]

@@ -66,7 +66,7 @@ def cosine(a: frozenset[str], b: frozenset[str], weight: Mapping[str, float]) ->
     shared = sum(weight[w] for w in a & b)
     if not shared:
         return 0.0
-    return shared / math.sqrt(sum(weight[w] for w in a) * sum(weight[w] for w in b))
+    return shared / math.sqrt(weight_sum(a, weight) * weight_sum(b, weight))
 
 
 def weight_sum(words: frozenset[str], weight: Mapping[str, float]) -> float:
@@ -92,7 +92,7 @@ def cosine_if_close(
     shared = sum(weight[w] for w in a & b)
     if not shared or shared < threshold * threshold * a_sum * (1 - 1e-9):
         return 0.0
-    return shared / math.sqrt(a_sum * sum(weight[w] for w in b))
+    return shared / math.sqrt(a_sum * weight_sum(b, weight))
 
 
 def document_frequency(sets: Iterable[frozenset[str]]) -> Counter[str]:
