@@ -91,6 +91,11 @@ CASES = [
         ["none"] * 5,
     ),
     (
+        "mails from two mailboxes, read out of arrival order, still make the burst",
+        [Mail(m, f"u{m}@x") for m in (8, 2, 6, 0, 4)],
+        ["none"] * 4 + ["propose"],
+    ),
+    (
         "after a proposal, the next similar mail is not a new burst",
         senders(7),
         ["none"] * 4 + ["propose", "none", "none"],

@@ -17,7 +17,8 @@ ignored for a rejected one, before any new burst is looked for.
 from __future__ import annotations
 
 import math
-from collections import Counter, deque
+from bisect import bisect_left, insort
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -112,7 +113,7 @@ class BurstDetector:
 
     def __init__(self, policy: BurstPolicy) -> None:
         self.policy = policy
-        self.history: deque[Sighting] = deque()
+        self.history: list[Sighting] = []  # by time (`at`), the order mails reached the server
         self.frequency: Counter[str] = Counter()
         self.linked: set[int] = set()
         self._weight = _Weights(self)
@@ -122,7 +123,7 @@ class BurstDetector:
     def remember(self, sighting: Sighting) -> None:
         """Add a sighting to the history without deciding anything (catching up, warming up)."""
         self._prune(sighting.at)
-        self.history.append(sighting)
+        insort(self.history, sighting, key=_at)  # at the end, unless mails arrived out of order
         self.frequency.update(sighting.words)
         self._weight = _Weights(self)
 
@@ -132,11 +133,17 @@ class BurstDetector:
 
     def _prune(self, now: datetime) -> None:
         horizon = now - self.policy.baseline - self.policy.window
-        while self.history and self.history[0].at < horizon:
-            old = self.history.popleft()
+        gone = bisect_left(self.history, horizon, key=_at)
+        for old in self.history[:gone]:
             self.frequency.subtract(old.words)
             self.linked.discard(old.ticket_id)
             self._shares.pop(old.ticket_id, None)
+        del self.history[:gone]
+
+    def since(self, start: datetime) -> list[Sighting]:
+        """The sightings at or after `start`, oldest first (read out of arrival order, a mail
+        that reached the server after the new one is in its window too)."""
+        return self.history[bisect_left(self.history, start, key=_at) :]
 
     def weight(self, word: str) -> float:
         """A word's squared IDF weight over the history."""
@@ -187,7 +194,7 @@ class BurstDetector:
         """The burst around the new sighting: the window's free sightings similar to it."""
         policy = self.policy
         start = new.at - policy.window
-        window = [s for s in self.history if s.at >= start]
+        window = self.since(start)
         free = [s for s in window if s.ticket_id not in self.linked]
         # Bursts around earlier, more typical sightings were tried too (a mail in another
         # language completes them sooner) but made a false candidate in the benchmark: only the
@@ -245,11 +252,9 @@ class BurstDetector:
         return share
 
     def _scan_share(self, new: Sighting, window_start: datetime) -> float:
-        baseline = [
-            s
-            for s in self.history
-            if new.at - self.policy.baseline - self.policy.window <= s.at < window_start
-        ]
+        history = self.history
+        first = bisect_left(history, new.at - self.policy.baseline - self.policy.window, key=_at)
+        baseline = history[first : bisect_left(history, window_start, key=_at)]
         if len(baseline) < self.policy.min_baseline:
             return 0.0
         norm = weight_sum(new.words, self._weight)
@@ -259,6 +264,10 @@ class BurstDetector:
             if compatible(new.category, s.category) and self._similar(new, s, norm)
         )
         return (similar + 0.5) / len(baseline)  # +0.5: never certain it is rare
+
+
+def _at(sighting: Sighting) -> datetime:
+    return sighting.at
 
 
 class _Weights(dict[str, float]):
