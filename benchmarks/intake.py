@@ -5,7 +5,9 @@
 Every measured run is a real `tiket run --once` (the CLI, in a child process, with the default
 configuration: the default model with its freshness check, parse workers, the file outbox) on a
 fresh data folder, against SQLite. The default model is built once beforehand into a cache folder
-(--model-dir, not timed). CPU is user+sys of the whole process tree: this script makes itself a
+(--model-dir, not timed). Each mail is delivered with the arrival time its Date header says (the
+Maildir file's mtime, or the IMAP INTERNALDATE): the generated mails span about a day, as a day of
+a desk's traffic does, so the burst detector sees them spread as the daemon would. CPU is user+sys of the whole process tree: this script makes itself a
 child subreaper, so the parse workers and the forkserver are reaped here and counted even when
 they outlive the CLI process. Figures, medians of --runs runs:
 
@@ -42,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from mailgen import generate_mails, write_maildir  # noqa: E402
+from mailgen import arrival_times, generate_mails, write_maildir  # noqa: E402
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -190,7 +192,7 @@ def write_desk(work: Path, mails: list[bytes], args: argparse.Namespace) -> Path
             "password_file": str(work / "pw"),
         }
     else:
-        write_maildir(mails, work / "Maildir")
+        write_maildir(mails, work / "Maildir", arrival_times(mails))
     return write_config(
         work / "tiket.toml",
         {
@@ -415,8 +417,9 @@ def imap_server(args: argparse.Namespace) -> Iterator[Callable[[list[bytes]], No
     def fill(mails: list[bytes]) -> None:
         server.reset_user("bench")
         with server.connect("bench") as client:
-            for start in range(0, len(mails), 100):
-                client.multiappend("INBOX", mails[start : start + 100])
+            dated = [{"msg": raw, "date": at} for raw, at in zip(mails, arrival_times(mails))]
+            for start in range(0, len(dated), 100):
+                client.multiappend("INBOX", dated[start : start + 100])
 
     try:
         yield fill

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as _dt
+import email.utils
 import itertools
 import os
 import random
@@ -33,7 +34,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["generate_mails", "write_maildir"]
+__all__ = ["arrival_times", "generate_mails", "write_maildir"]
 
 _TZ = _dt.timezone(_dt.timedelta(hours=8))
 _START = _dt.datetime(2026, 11, 26, 8, 0, 0, tzinfo=_TZ)
@@ -965,23 +966,39 @@ def generate_mails(n: int, *, seed: int = 0, domain: str = "example.org") -> lis
 _counter = itertools.count(1)
 
 
-def write_maildir(mails: Sequence[bytes], path: Path) -> None:
+def arrival_times(mails: Sequence[bytes]) -> list[_dt.datetime]:
+    """When each mail reached the server, as its Date header says (the generator's dates increase
+    5-90 s apart, so 2,000 mails span about a day): what a mail server would stamp as the IMAP
+    INTERNALDATE or a Maildir file's mtime."""
+    found = []
+    for raw in mails:
+        head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace")
+        date = next(line[5:].strip() for line in head.split("\r\n") if line.startswith("Date:"))
+        found.append(email.utils.parsedate_to_datetime(date))
+    return found
+
+
+def write_maildir(
+    mails: Sequence[bytes], path: Path, arrivals: Sequence[_dt.datetime] | None = None
+) -> None:
     """Create a Maildir (cur/new/tmp) at ``path`` and deliver every mail into ``new/``.
 
     File names follow the Maildir convention ``<time>.M<usec>P<pid>Q<n>.<host>`` and are unique even
     when called repeatedly on the same directory. Each mail is written to ``tmp/`` and then renamed.
+    ``arrivals``: when each mail was delivered (the file's mtime and name), else now.
     """
     path = Path(path)
     for sub in ("cur", "new", "tmp"):
         (path / sub).mkdir(parents=True, exist_ok=True)
     host = socket.gethostname().replace("/", "\\057").replace(":", "\\072") or "localhost"
     pid = os.getpid()
-    for raw in mails:
-        now = time.time()
+    for n, raw in enumerate(mails):
+        now = arrivals[n].timestamp() if arrivals else time.time()
         name = f"{int(now)}.M{int(now * 1e6) % 1_000_000}P{pid}Q{next(_counter)}.{host}"
         tmp = path / "tmp" / name
         with open(tmp, "xb") as fh:
             fh.write(raw)
+        os.utime(tmp, (now, now))
         os.replace(tmp, path / "new" / name)
 
 

@@ -29,6 +29,7 @@ class StoredMail:
     raw: bytes
     attempts: int
     received_at: datetime
+    arrived_at: datetime | None = None  # when the mail server took it (None: it did not say)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import email
 import mailbox
+import os
+import time
 from collections.abc import Sequence
 from email import policy
 from pathlib import Path
 
+import pytest
 from icalendar import Calendar
 
 from pipeline.app import Tiket
 from pipeline.cli import main
+from pipeline.edges import proactive_models as p
 from tests.test_proactive_e2e import SureModel, user_mail
 from tests.tiket_fixtures import test_settings
 
@@ -89,3 +93,31 @@ def test_published_resolution_is_offered_to_the_next_similar_ticket(tmp_path: Pa
     text = ack.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "Re-import the SAP landscape file" in text
     assert "SAP GUI logon pad empty" not in text  # never the other requester's words
+
+
+@pytest.mark.parametrize("restart", [False, True])
+@pytest.mark.parametrize(("minutes_apart", "candidates"), [(3, 1), (60, 0)])
+def test_a_backlog_is_dated_by_arrival_not_by_when_intake_reads_it(
+    tmp_path: Path, minutes_apart: int, candidates: int, restart: bool
+) -> None:
+    """Six alike mails from six requesters, read at once (tiket was down): they make a major
+    incident candidate if they reached the server 3 minutes apart, none if an hour apart; also
+    when tiket restarts after four (the detector then reads those back from the database)."""
+    settings = test_settings(tmp_path, extra={"major_incident": {"enabled": True}})
+    for sub in ("new", "cur", "tmp"):
+        (tmp_path / "Maildir" / sub).mkdir(parents=True)
+    first = time.time() - 8 * 3600
+    for i in range(6):
+        mail = user_mail(
+            i + 1, f"user{i}@example.com", "VPN drops", "The VPN drops every few minutes."
+        )
+        arrived = first + i * minutes_apart * 60
+        path = tmp_path / "Maildir" / ("tmp" if restart and i >= 4 else "new") / f"{i}.mx"
+        path.write_bytes(mail)
+        os.utime(path, (arrived, arrived))
+    Tiket.open(settings, triager=SureModel("network")).run_once()
+    if restart:
+        for path in (tmp_path / "Maildir" / "tmp").iterdir():
+            os.rename(path, tmp_path / "Maildir" / "new" / path.name)  # rename keeps the mtime
+        Tiket.open(settings, triager=SureModel("network")).run_once()
+    assert p.MajorIncident.select().count() == candidates

@@ -37,7 +37,7 @@ def _initial_schema(db: Database) -> None:
     tables = [m for m in models.ALL_MODELS if m._meta.table_name in V1_MODELS]
     with (
         _without_columns(models.Ticket, "assignee", "resolution_note", "version"),
-        _without_columns(models.Inbound, "sender_key", "body_key"),
+        _without_columns(models.Inbound, "sender_key", "body_key", "arrived_at"),
         _without_columns(models.OutboxRow, "recipient_key"),
     ):
         db.create_tables(tables, safe=True)
@@ -222,6 +222,13 @@ def _drop_redundant_indexes(db: Database) -> None:
         db.execute_sql(f"DROP INDEX IF EXISTS {name}")
 
 
+def _arrival(db: Database) -> None:
+    """When the mail server took each mail (IMAP INTERNALDATE, a Maildir file's mtime): a backlog
+    fetched at once after downtime arrived over hours, and the burst detector must see that."""
+    migrator = SchemaMigrator.from_database(db)
+    run_migrations(migrator.add_column("inbound", "arrived_at", models.Inbound.arrived_at))
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[Database], None]], ...] = (
     (1, "initial schema", _initial_schema),
     (2, "indexes for the outbox job, retries and the acknowledgement cap", _outbox_due_index),
@@ -236,6 +243,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Database], None]], ...] = (
     ),
     (8, "major incidents, calls, published fixes", _proactive),
     (9, "drop single-column indexes that prefix a composite one", _drop_redundant_indexes),
+    (10, "the server's arrival time of each mail", _arrival),
 )
 
 

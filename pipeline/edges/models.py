@@ -121,6 +121,7 @@ class Inbound(BaseModel):
     processed_at = DateTimeField(null=True)
     sender_key = CharField(max_length=254, null=True)  # migration 6: normalised From address
     body_key = CharField(max_length=32, null=True)  # migration 6: normalised body fingerprint
+    arrived_at = DateTimeField(null=True)  # migration 10: the server's arrival time, if it said
 
     class Meta:
         indexes = ((("mailbox", "uidvalidity", "uid"), True),)

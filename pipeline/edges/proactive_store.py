@@ -31,7 +31,7 @@ class TicketText:
     """A ticket's words as the burst detector and the known-fix matcher read them."""
 
     id: int
-    created_at: datetime
+    arrived_at: datetime  # when its first mail reached the desk's server (else: ticket created)
     requester: str
     category: str | None
     kind: str | None
@@ -58,6 +58,19 @@ class MajorRow:
     resolved_at: datetime | None
 
 
+def _ticket_text(row: Any, body: str, arrived_at: datetime | None) -> TicketText:
+    return TicketText(
+        id=row.id,
+        arrived_at=arrived_at or utc(row.created_at) or datetime.min,
+        requester=row.requester,
+        category=row.category,
+        kind=row.kind,
+        subject=row.subject,
+        body=body,
+        breach_suspected=row.breach_suspected,
+    )
+
+
 class ProactiveStore:
     """Queries and writes for major incidents, calls and published fixes."""
 
@@ -66,6 +79,27 @@ class ProactiveStore:
         self.db = store.db
 
     # -- ticket texts ---------------------------------------------------------------------------
+    def _first_mails(self, ids: Sequence[int]) -> dict[int, tuple[str, datetime | None]]:
+        """Each ticket's first incoming mail: the start of its body, and when it reached the desk's
+        server (None when the server did not say)."""
+        found: dict[int, tuple[str, datetime | None]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            first = (
+                m.Message.select(fn.MIN(m.Message.id))
+                .where(m.Message.ticket.in_(chunk) & (m.Message.direction == "in"))
+                .group_by(m.Message.ticket)
+            )
+            rows: Any = (
+                m.Message.select(m.Message.ticket, m.Message.body, m.Inbound.arrived_at)
+                .join(m.Inbound, JOIN.LEFT_OUTER, on=(m.Message.inbound == m.Inbound.id))
+                .where(m.Message.id.in_(first))
+                .tuples()
+            )
+            for ticket_id, body, arrived in rows:
+                found[ticket_id] = (body[:FIRST_BODY_CHARS], utc(arrived))
+        return found
+
     def ticket_texts(self, *, since: datetime | None = None, after_id: int = 0) -> list[TicketText]:
         """Tickets (created since `since`, with id above `after_id`) with their first mail."""
         query = m.Ticket.select(
@@ -80,33 +114,8 @@ class ProactiveStore:
         if since is not None:
             query = query.where(m.Ticket.created_at >= naive(since))
         rows = list(query.order_by(m.Ticket.id))
-        bodies: dict[int, str] = {}
-        ids = [r.id for r in rows]
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            first = (
-                m.Message.select(m.Message.ticket, fn.MIN(m.Message.id).alias("first"))
-                .where(m.Message.ticket.in_(chunk) & (m.Message.direction == "in"))
-                .group_by(m.Message.ticket)
-            )
-            firsts = [row.first for row in first]  # type: ignore[attr-defined]
-            for msg in m.Message.select(m.Message.ticket, m.Message.body).where(
-                m.Message.id.in_(firsts)
-            ):
-                bodies[msg.ticket_id] = msg.body[:FIRST_BODY_CHARS]
-        return [
-            TicketText(
-                id=r.id,
-                created_at=utc(r.created_at) or datetime.min,
-                requester=r.requester,
-                category=r.category,
-                kind=r.kind,
-                subject=r.subject,
-                body=bodies.get(r.id, ""),
-                breach_suspected=r.breach_suspected,
-            )
-            for r in rows
-        ]
+        firsts = self._first_mails([r.id for r in rows])
+        return [_ticket_text(r, *firsts.get(r.id, ("", None))) for r in rows]
 
     def ticket_id(self, ref: str) -> int:
         """The id of a ticket reference; NotFound when there is none."""

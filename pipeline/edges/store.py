@@ -263,6 +263,9 @@ class Store:
                         "raw": mail.raw,
                         "size": len(mail.raw),
                         "received_at": naive(now),
+                        "arrived_at": naive(min(mail.internal_date, now))
+                        if mail.internal_date
+                        else None,
                         "state": "done" if original else "pending",
                         "disposition": "duplicate" if original else "pending",
                         "duplicate_of": original,
@@ -329,7 +332,7 @@ class Store:
         params: list[Any] = ["pending"] + ([mailbox] if mailbox is not None else [])
         select = (
             f"SELECT {q}id{q}, {q}mailbox{q}, {q}uidvalidity{q}, {q}uid{q}, {q}attempts{q}, "
-            f"{q}received_at{q}, {q}size{q} FROM {q}inbound{q} WHERE {where}"
+            f"{q}received_at{q}, {q}arrived_at{q}, {q}size{q} FROM {q}inbound{q} WHERE {where}"
         )
         with self.db.atomic():
             heads = (
@@ -343,10 +346,10 @@ class Store:
             rows: list[tuple[Any, ...]] = []
             total = 0
             for row in heads:
-                if rows and max_bytes and total + row[6] > max_bytes:
+                if rows and max_bytes and total + row[7] > max_bytes:
                     break
-                rows.append(row[:6])
-                total += row[6]
+                rows.append(row[:7])
+                total += row[7]
             ids = [row[0] for row in rows]
             for chunk in fastsql.chunks(ids):
                 fastsql.execute_in(
@@ -367,8 +370,9 @@ class Store:
                 raw=raws[row_id],
                 attempts=attempts + 1,
                 received_at=utc(received.python_value(received_at)) or datetime.now(UTC),
+                arrived_at=utc(received.python_value(arrived_at)),
             )
-            for row_id, box, uidvalidity, uid, attempts, received_at in rows
+            for row_id, box, uidvalidity, uid, attempts, received_at, arrived_at in rows
         ]
 
     # -- lookups for the pure stages ------------------------------------------------------------

@@ -424,7 +424,12 @@ class MailIntake:
                 outgoing = self._render(mails, applied.ref, stored.id, now) if applied.ref else []
                 acknowledged = self.store.finish_intake(stored, mail, plan, applied, outgoing, now)
                 self.proactive.after_intake(
-                    plan, mail, known_major, (applied.ticket_id, applied.ref), now
+                    plan,
+                    mail,
+                    known_major,
+                    (applied.ticket_id, applied.ref),
+                    now,
+                    stored.arrived_at,
                 )
                 if plan.update is not None:
                     self.proactive.after_update(plan.update, now)

@@ -403,7 +403,7 @@ def major_summary(major: MajorRow, members: int) -> dict[str, Any]:
 def _sighting(ticket: TicketText) -> Sighting:
     return Sighting(
         ticket_id=ticket.id,
-        at=ticket.created_at,
+        at=ticket.arrived_at,
         requester=ticket.requester,
         category=ticket.category,
         words=ticket_words(ticket.subject, ticket.body),

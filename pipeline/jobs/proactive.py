@@ -96,16 +96,19 @@ class ProactiveDesk:
         known_major: int | None,
         applied: tuple[int | None, str | None],
         now: datetime,
+        arrived_at: datetime | None = None,
     ) -> None:
         """A new ticket exists: show it to the burst detector (in the intake's transaction).
-        The detector reads the ticket as intake just wrote it, not back from the database."""
+        The detector reads the ticket as intake just wrote it, not back from the database, and
+        dates it by the mail's arrival at the desk's server (`arrived_at`), not by when intake
+        got to it: a backlog fetched at once after downtime is not a burst."""
         new = plan.new_ticket
         ticket_id, ref = applied
         if new is None or ticket_id is None or not ref or not self.majors.enabled:
             return
         text = TicketText(
             id=ticket_id,
-            created_at=now,
+            arrived_at=min(arrived_at, now) if arrived_at is not None else now,
             requester=new.requester,
             category=new.category,
             kind=new.kind,
