@@ -93,7 +93,7 @@ def test_unparseable_mail_is_quarantined_kept_and_released(tmp_path: Path) -> No
     assert q["stage"] == "fetch" and "over the limit" in q["reason"]
     assert "only its headers" in q["reason"]
     assert len(list((tmp_path / "Maildir" / ".Quarantine" / "cur").iterdir())) == 1
-    assert bytes(m.Inbound.get_by_id(q["id"]).raw).startswith(b"From: User 1")
+    assert bytes(m.InboundRaw.get_by_id(q["id"]).raw).startswith(b"From: User 1")
     bigger = Tiket.open(
         test_settings(tmp_path, extra={"intake": {"max_mail_bytes": 10**6}}), triager=NoTriage()
     )

@@ -47,8 +47,17 @@ def test_migrations_upgrade_an_older_database_in_order(tmp_path: Path) -> None:
         function(db)
         m.SchemaVersion.create(version=version, name=name, applied_at=NOW.replace(tzinfo=None))
     assert "assignee" not in [c.name for c in db.get_columns("ticket")]
+    db.execute_sql(
+        "INSERT INTO inbound (mailbox, uidvalidity, uid, message_id, sha256, raw, size, "
+        "received_at, state, disposition, acknowledged, attempts, on_server) VALUES "
+        f"('old', 1, 1, '<old@x>', 'f00d', {db.param}, 3, '2026-11-01 00:00:00', 'done', "
+        "'ticket_created', FALSE, 1, 'processed')",
+        [b"old"],
+    )
     assert migrations.migrate(db) == [v for v, _, _ in migrations.MIGRATIONS[2:]]  # gaps allowed
     assert "assignee" in [c.name for c in db.get_columns("ticket")]
+    assert "raw" not in [c.name for c in db.get_columns("inbound")]  # moved by migration 11
+    assert [(r.inbound_id, bytes(r.raw)) for r in m.InboundRaw.select()] == [(1, b"old")]
     assert (
         migrations.migrate(db) == []
         and migrations.current_version(db) == migrations.latest_version()

@@ -337,7 +337,7 @@ class ConsoleStore:
 
     def raw_mail(self, inbound_id: int) -> bytes:
         """The raw bytes of a received mail (to show its sanitised HTML part)."""
-        rows = self._sql("SELECT raw FROM inbound WHERE id = ?", [inbound_id])
+        rows = self._sql("SELECT raw FROM inbound_raw WHERE inbound_id = ?", [inbound_id])
         return bytes(rows[0][0]) if rows else b""
 
     # -- sign-in --------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from peewee import Database, PostgresqlDatabase
+from peewee import BlobField, Database, Field, PostgresqlDatabase
 from playhouse.migrate import SchemaMigrator
 from playhouse.migrate import migrate as run_migrations
 
@@ -36,6 +36,7 @@ V1_MODELS = (
 def _initial_schema(db: Database) -> None:
     tables = [m for m in models.ALL_MODELS if m._meta.table_name in V1_MODELS]
     with (
+        _with_field(models.Inbound, "raw", BlobField()),  # moved to inbound_raw by migration 11
         _without_columns(models.Ticket, "assignee", "resolution_note", "version"),
         _without_columns(models.Inbound, "sender_key", "body_key", "arrived_at"),
         _without_columns(models.OutboxRow, "recipient_key"),
@@ -57,6 +58,19 @@ class _without_columns:
     def __exit__(self, *exc: object) -> None:
         for field in self.fields:
             self.model._meta.add_field(field.name, field)
+
+
+class _with_field:
+    """Create a v1 table with a column that a later migration moved away."""
+
+    def __init__(self, model: type[models.BaseModel], name: str, field: Field) -> None:
+        self.model, self.name, self.field = model, name, field
+
+    def __enter__(self) -> None:
+        self.model._meta.add_field(self.name, self.field)
+
+    def __exit__(self, *exc: object) -> None:
+        self.model._meta.remove_field(self.name)
 
 
 def _lifecycle(db: Database) -> None:
@@ -229,6 +243,14 @@ def _arrival(db: Database) -> None:
     run_migrations(migrator.add_column("inbound", "arrived_at", models.Inbound.arrived_at))
 
 
+def _raw_apart(db: Database) -> None:
+    """Each mail's raw bytes move to inbound_raw: SQLite rewrites the whole row, blob and all, on
+    each of the updates a mail's row gets (claimed, done, moved on the server)."""
+    db.create_tables([models.InboundRaw], safe=True)
+    db.execute_sql("INSERT INTO inbound_raw (inbound_id, raw) SELECT id, raw FROM inbound")
+    db.execute_sql("ALTER TABLE inbound DROP COLUMN raw")
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[Database], None]], ...] = (
     (1, "initial schema", _initial_schema),
     (2, "indexes for the outbox job, retries and the acknowledgement cap", _outbox_due_index),
@@ -244,6 +266,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Database], None]], ...] = (
     (8, "major incidents, calls, published fixes", _proactive),
     (9, "drop single-column indexes that prefix a composite one", _drop_redundant_indexes),
     (10, "the server's arrival time of each mail", _arrival),
+    (11, "raw bytes of inbound mail in a table of their own", _raw_apart),
 )
 
 

@@ -104,8 +104,7 @@ class Inbound(BaseModel):
     uid = BigIntegerField()  # IMAP: unsigned 32-bit; Maildir: a 60-bit hash (migration 4)
     message_id = CharField(max_length=512, index=True)
     sha256 = CharField(max_length=64, index=True)
-    raw = BlobField()  # type: ignore[assignment]  # shadows Model.raw(), which tiket never uses
-    size = IntegerField()
+    size = IntegerField()  # of the raw bytes, which are kept apart in inbound_raw (migration 11)
     received_at = DateTimeField(index=True)
     state = CharField(max_length=16, index=True)  # pending | done | quarantined
     disposition = CharField(max_length=16, default="pending")
@@ -125,6 +124,19 @@ class Inbound(BaseModel):
 
     class Meta:
         indexes = ((("mailbox", "uidvalidity", "uid"), True),)
+
+
+class InboundRaw(BaseModel):
+    """The raw bytes of an inbound mail, apart from its row (migration 11): the row is updated as
+    the mail moves on (attempts, state, on_server), and SQLite rewrites a whole row, blob and all,
+    on every update."""
+
+    class Meta:
+        table_name = "inbound_raw"
+
+    id = None  # type: ignore[assignment]  # keyed by the inbound row
+    inbound = ForeignKeyField(Inbound, primary_key=True, on_delete="CASCADE")
+    raw = BlobField()  # type: ignore[assignment]  # shadows Model.raw(), which tiket never uses
 
 
 class Message(BaseModel):
@@ -322,6 +334,7 @@ ALL_MODELS = (
     Ticket,
     Participant,
     Inbound,
+    InboundRaw,
     Message,
     AttachmentRow,
     SuggestionRow,

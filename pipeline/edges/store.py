@@ -260,7 +260,6 @@ class Store:
                         "uid": mail.uid,
                         "message_id": message_id,
                         "sha256": digest,
-                        "raw": mail.raw,
                         "size": len(mail.raw),
                         "received_at": naive(now),
                         "arrived_at": naive(min(mail.internal_date, now))
@@ -278,6 +277,7 @@ class Store:
                 returning=True,
             )
             assert row_id is not None
+            fastsql.insert(self.db, m.InboundRaw, [{"inbound": row_id, "raw": mail.raw}])
             keys[key] = row_id
             seen.setdefault(digest, row_id)
             seen.setdefault(message_id, row_id)
@@ -295,18 +295,18 @@ class Store:
 
     # -- claim ----------------------------------------------------------------------------------
     def _raw_bytes(
-        self, table: str, ids: Sequence[int], known: Mapping[int, bytes]
+        self, table: str, key: str, ids: Sequence[int], known: Mapping[int, bytes]
     ) -> dict[int, bytes]:
-        """The `raw` column of these rows of `table` (inbound or outbox), by id; rows in `known`
-        (bytes this process already holds) are not read back."""
+        """The `raw` column of the rows of `table` (inbound_raw or outbox) whose `key` is in ids;
+        rows in `known` (bytes this process already holds) are not read back."""
         raws = {i: known[i] for i in ids if i in known}
         for chunk in fastsql.chunks([i for i in ids if i not in raws]):
             raws.update(
                 (row_id, bytes(raw))
                 for row_id, raw in fastsql.select_in(
                     self.db,
-                    f"SELECT {{q}}id{{q}}, {{q}}raw{{q}} FROM {{q}}{table}{{q}} "
-                    "WHERE {q}id{q} IN {in}",
+                    f"SELECT {{q}}{key}{{q}}, {{q}}raw{{q}} FROM {{q}}{table}{{q}} "
+                    f"WHERE {{q}}{key}{{q}} IN {{in}}",
                     [],
                     chunk,
                 )
@@ -359,7 +359,7 @@ class Store:
                     [],
                     chunk,
                 )
-        raws = self._raw_bytes("inbound", ids, known_raw or {})
+        raws = self._raw_bytes("inbound_raw", "inbound_id", ids, known_raw or {})
         received = m.Inbound.received_at
         return [
             StoredMail(
@@ -849,13 +849,12 @@ class Store:
     def prune_raw(self, state: str, before: datetime, now: datetime) -> int:
         """Empty the raw bytes of mails in `state` finished before `before`; returns how many."""
         with self.db.atomic():
+            finished = m.Inbound.select(m.Inbound.id).where(
+                (m.Inbound.state == state) & (m.Inbound.processed_at < naive(before))
+            )
             count = int(
-                m.Inbound.update(raw=b"")
-                .where(
-                    (m.Inbound.state == state)
-                    & (m.Inbound.processed_at < naive(before))
-                    & (fn.LENGTH(m.Inbound.raw) > 0)
-                )
+                m.InboundRaw.update(raw=b"")
+                .where(m.InboundRaw.inbound.in_(finished) & (fn.LENGTH(m.InboundRaw.raw) > 0))
                 .execute()
             )
             if count:
@@ -952,7 +951,7 @@ class Store:
             f"{q}next_attempt_at{q} <= {p} ORDER BY {q}id{q} LIMIT {int(limit)}",
             ["pending", m.OutboxRow.next_attempt_at.db_value(naive(now))],
         ).fetchall()
-        raws = self._raw_bytes("outbox", [row[0] for row in rows], {})
+        raws = self._raw_bytes("outbox", "id", [row[0] for row in rows], {})
         give_up = m.OutboxRow.give_up_at
         return [
             DueMail(

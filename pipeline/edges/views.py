@@ -201,8 +201,12 @@ def show_quarantine(inbound_id: int) -> dict[str, Any]:
         "size": row.size,
         "traceback": row.traceback,
     }
+    stored = m.InboundRaw.get_or_none(m.InboundRaw.inbound == row.id)
     data["headers"] = (
-        bytes(row.raw)[:4096].split(b"\n\n")[0].split(b"\r\n\r\n")[0].decode("utf-8", "replace")
+        bytes(stored.raw if stored else b"")[:4096]
+        .split(b"\n\n")[0]
+        .split(b"\r\n\r\n")[0]
+        .decode("utf-8", "replace")
     )
     return data
 
