@@ -385,23 +385,25 @@ class Store:
         p = self.db.param
         hour_ago = m.OutboxRow.created_at.db_value(naive(now - timedelta(hours=1)))
         acks = f"{q}template{q} IN ({p}, {p}) AND {q}created_at{q} >= {p}"
-        desk = self.db.execute_sql(
-            f"SELECT COUNT(*) FROM {q}outbox{q} WHERE {acks}", [*ACK_TEMPLATES, hour_ago]
-        ).fetchone()[0]
+        desk = f"SELECT COUNT(*) FROM {q}outbox{q} WHERE {acks}"
         if not address:
-            return SenderHistory(desk_acks_last_hour=int(desk))
+            [count] = self.db.execute_sql(desk, [*ACK_TEMPLATES, hour_ago]).fetchone()
+            return SenderHistory(desk_acks_last_hour=int(count))
         key = normalised_address(address)
-        mine = self.db.execute_sql(
-            f"SELECT COUNT(*) FROM {q}outbox{q} WHERE {q}recipient_key{q} = {p} AND {acks}",
-            [key, *ACK_TEMPLATES, hour_ago],
-        ).fetchone()[0]
-        same = self.db.execute_sql(
+        mine = f"SELECT COUNT(*) FROM {q}outbox{q} WHERE {q}recipient_key{q} = {p} AND {acks}"
+        same = (
             f"SELECT COUNT(*) FROM {q}inbound{q} WHERE {q}sender_key{q} = {p} AND "
-            f"{q}body_key{q} = {p} AND {q}received_at{q} >= {p}",
-            [key, body, m.Inbound.received_at.db_value(naive(now - window))],
-        ).fetchone()[0]
+            f"{q}body_key{q} = {p} AND {q}received_at{q} >= {p}"
+        )
+        counts = self.db.execute_sql(  # one statement: three counts
+            f"SELECT ({desk}), ({mine}), ({same})",
+            [*ACK_TEMPLATES, hour_ago, key, *ACK_TEMPLATES, hour_ago, key, body]
+            + [m.Inbound.received_at.db_value(naive(now - window))],
+        ).fetchone()
         return SenderHistory(
-            acks_last_hour=int(mine), desk_acks_last_hour=int(desk), same_body_recent=int(same)
+            desk_acks_last_hour=int(counts[0]),
+            acks_last_hour=int(counts[1]),
+            same_body_recent=int(counts[2]),
         )
 
     def thread_lookups(
