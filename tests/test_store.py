@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+from peewee import SqliteDatabase
+
 from pipeline.app import Tiket, holder_is_dead
 from pipeline.edges import migrations
 from pipeline.edges import models as m
@@ -78,3 +81,36 @@ def test_receiving_the_same_uid_twice_stores_it_once(tmp_path: Path) -> None:
     again = store.receive_many([mail, mail], NOW)
     assert first[0].new and not any(r.new for r in again)
     assert m.Inbound.select().count() == 1
+
+
+def test_message_search_follows_merges_edits_and_deletes(tmp_path: Path) -> None:
+    """SQLite's message index reads bodies from the message table: it finds a body's ticket,
+    follows a merge, forgets an edited or deleted body, and stays consistent (integrity-check)."""
+    store = Tiket.open(test_settings(tmp_path), triager=NoTriage()).store
+    if not isinstance(store.db, SqliteDatabase):
+        pytest.skip("PostgreSQL searches an expression index; nothing to keep in step")
+    sql = store.db.execute_sql
+    when = NOW.replace(tzinfo=None)
+    for ticket_id in (1, 2):
+        m.Ticket.create(
+            id=ticket_id, ref=f"TKT-{ticket_id:06d}", subject="s", requester="u@x",
+            status="new", mailbox="m", created_at=when, updated_at=when,
+        )  # fmt: skip
+    m.Message.create(
+        id=7, ticket=2, direction="in", message_id="<m@x>", sender="u@x", subject="s",
+        body="toner smudges", created_at=when,
+    )  # fmt: skip
+
+    def found(word: str) -> list[int]:
+        rows = sql("SELECT ticket_id FROM message_fts WHERE message_fts MATCH ?", [word])
+        return [row[0] for row in rows.fetchall()]
+
+    assert found("toner") == [2]
+    sql("UPDATE message SET ticket_id = 1 WHERE ticket_id = 2")  # a merge
+    assert found("toner") == [1]
+    sql("UPDATE message SET body = 'paper jam' WHERE id = 7")
+    assert found("toner") == [] and found("jam") == [1]
+    sql("INSERT INTO message_fts (message_fts) VALUES ('integrity-check')")
+    sql("DELETE FROM message WHERE id = 7")
+    assert found("jam") == []
+    sql("INSERT INTO message_fts (message_fts) VALUES ('integrity-check')")

@@ -251,6 +251,35 @@ def _raw_apart(db: Database) -> None:
     db.execute_sql("ALTER TABLE inbound DROP COLUMN raw")
 
 
+MESSAGE_SEARCH_EXTERNAL = (
+    "DROP TRIGGER IF EXISTS message_fts_ai",
+    "DROP TRIGGER IF EXISTS message_fts_au",
+    "DROP TRIGGER IF EXISTS message_fts_ad",
+    "DROP TABLE IF EXISTS message_fts",
+    "CREATE VIRTUAL TABLE message_fts USING fts5(body, ticket_id UNINDEXED, content='message', "
+    "content_rowid='id')",
+    "CREATE TRIGGER message_fts_ai AFTER INSERT ON message BEGIN "
+    "INSERT INTO message_fts (rowid, body, ticket_id) VALUES (new.id, new.body, new.ticket_id); END",
+    "CREATE TRIGGER message_fts_ad AFTER DELETE ON message BEGIN "
+    "INSERT INTO message_fts (message_fts, rowid, body, ticket_id) "
+    "VALUES ('delete', old.id, old.body, old.ticket_id); END",
+    "CREATE TRIGGER message_fts_au AFTER UPDATE OF body ON message BEGIN "
+    "INSERT INTO message_fts (message_fts, rowid, body, ticket_id) "
+    "VALUES ('delete', old.id, old.body, old.ticket_id); "
+    "INSERT INTO message_fts (rowid, body, ticket_id) VALUES (new.id, new.body, new.ticket_id); END",
+    "INSERT INTO message_fts (message_fts) VALUES ('rebuild')",
+)
+"""SQLite: the message index reads bodies (and the ticket id) from the message table itself
+(an external-content FTS5 table) instead of keeping a second copy of every body."""
+
+
+def _message_search_without_copy(db: Database) -> None:
+    """Message search without a copy of each body (SQLite; PostgreSQL indexes an expression)."""
+    if not isinstance(db, PostgresqlDatabase):
+        for sql in MESSAGE_SEARCH_EXTERNAL:
+            db.execute_sql(sql)
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[Database], None]], ...] = (
     (1, "initial schema", _initial_schema),
     (2, "indexes for the outbox job, retries and the acknowledgement cap", _outbox_due_index),
@@ -267,6 +296,11 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Database], None]], ...] = (
     (9, "drop single-column indexes that prefix a composite one", _drop_redundant_indexes),
     (10, "the server's arrival time of each mail", _arrival),
     (11, "raw bytes of inbound mail in a table of their own", _raw_apart),
+    (
+        12,
+        "message search reads bodies from the message table (SQLite)",
+        _message_search_without_copy,
+    ),
 )
 
 
