@@ -89,6 +89,8 @@ _PLACEHOLDER = re.compile(r"<[a-z_]{2,20}>")
 _NEGATED_CONTRACTION = re.compile(r"n[’']t\b")
 _NON_LETTER = re.compile(r"[^a-z\s]+")
 _SPACES = re.compile(r"\s+")
+# Every byte but a-z to a space (``_letters``' fast path for ASCII text).
+_ASCII_LETTERS = bytes(c if 97 <= c <= 122 else 32 for c in range(256))
 
 # Malay → English for the words a help-desk mail most often turns on. Longest phrases first.
 _MALAY_GLOSSARY: tuple[tuple[str, str], ...] = (
@@ -233,11 +235,22 @@ def _may_contain(text: str, words: tuple[str, ...]) -> bool:
 
 def normalise_text(text: str) -> str:
     """Lower-case, drop placeholders, addresses, identifier tokens, punctuation and digits; translate Malay key words."""
-    lowered = _PLACEHOLDER.sub(" ", text[:MAX_CHARS].lower())
+    lowered = text[:MAX_CHARS].lower()
+    if "<" in lowered:  # every placeholder starts with "<"
+        lowered = _PLACEHOLDER.sub(" ", lowered)
     lowered = " ".join(_without_artefacts(lowered.split(), lowered))
-    lowered = _NEGATED_CONTRACTION.sub(" not", lowered)  # "won't boot" -> "wo not boot"
-    letters = _SPACES.sub(" ", _NON_LETTER.sub(" ", lowered)).strip()
-    return _translate_malay(letters)
+    if "n't" in lowered or "n’t" in lowered:  # every negated contraction holds one of them
+        lowered = _NEGATED_CONTRACTION.sub(" not", lowered)  # "won't boot" -> "wo not boot"
+    return _translate_malay(_letters(lowered))
+
+
+def _letters(text: str) -> str:
+    """The runs of a-z in ``text``, joined by single spaces: what ``_NON_LETTER`` (to a space), then
+    ``_SPACES`` (to one space) and ``strip`` give. ASCII text (nearly all mail) goes through one byte
+    table and ``split`` instead, a sixth of the time of the two substitutions."""
+    if text.isascii():
+        return " ".join(text.encode("ascii").translate(_ASCII_LETTERS).decode("ascii").split())
+    return _SPACES.sub(" ", _NON_LETTER.sub(" ", text)).strip()
 
 
 def _translate_malay(letters: str) -> str:
