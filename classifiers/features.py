@@ -46,6 +46,9 @@ _QUOTE_HEADER = re.compile(
     )""",
     re.IGNORECASE | re.MULTILINE | re.VERBOSE,
 )
+# One of these occurs in every match of _QUOTE_HEADER, one per branch ("forwarded" also for "begin
+# forwarded message:").
+_QUOTE_WORDS = ("original", "forwarded", "_____", "wrote", "menulis", "from:", "daripada:")
 # A signature starts at "-- " alone on a line (RFC 3676) or at a closing formula on its own line.
 _SIGNATURE_START = re.compile(
     r"""^[ \t]*(?:
@@ -212,9 +215,13 @@ def strip_mail_noise(body: str) -> str:
     text = body[:MAX_CHARS].replace("\\n", "\n").replace("\r\n", "\n").replace("\r", "\n")
     text = re.sub(r"<br\s*/?>", "\n", text, flags=re.IGNORECASE)
     text = html.unescape(_HTML_TAG.sub(" ", text))
-    text = _RECEIVED_FROM.sub("", text)
-    text = _cut_at_first(_QUOTE_HEADER, text)
-    text = _QUOTED_LINE.sub("", text)
+    # each pattern below runs only where its words occur (a scan of the text, not a regex per line)
+    if _may_contain(text, ("received",)):
+        text = _RECEIVED_FROM.sub("", text)
+    if _may_contain(text, _QUOTE_WORDS):
+        text = _cut_at_first(_QUOTE_HEADER, text)
+    if ">" in text:
+        text = _QUOTED_LINE.sub("", text)
     # the disclaimer pattern's ^.{0,80} branches cost 70 us a mail, matching or not
     if _may_contain(text, _DISCLAIMER_WORDS):
         text = _cut_at_first(_DISCLAIMER_START, text)
