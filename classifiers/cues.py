@@ -195,7 +195,11 @@ def _first(pattern: re.Pattern[str] | _Alternation, text: str) -> str:
 
 def read_impact(text: str) -> Cue:
     """How many people the mail says are affected; high beats medium beats low."""
-    text = text.lower()
+    return _impact(text.lower())
+
+
+def _impact(text: str) -> Cue:
+    """``read_impact`` of lower-cased ``text``."""
     for level, pattern in (
         ("high", _IMPACT_HIGH),
         ("medium", _IMPACT_MEDIUM),
@@ -213,7 +217,11 @@ def read_urgency(text: str, *, kind: str | None = None) -> Cue:
 
     Without a cue: medium for an incident, low for a request (``kind``), medium when unknown.
     """
-    text = text.lower()
+    return _urgency(text.lower(), kind)
+
+
+def _urgency(text: str, kind: str | None) -> Cue:
+    """``read_urgency`` of lower-cased ``text``."""
     for level, pattern in (
         ("low", _URGENCY_LOW),
         ("high", _URGENCY_HIGH),
@@ -229,9 +237,10 @@ def read_urgency(text: str, *, kind: str | None = None) -> Cue:
 def read_priority(
     text: str, *, kind: str | None = None, matrix: PriorityMatrix = DEFAULT_MATRIX
 ) -> PriorityCue:
-    """Impact and urgency read from ``text`` (a mail's own text), mapped through ``matrix``."""
-    text = text.lower()
-    impact, urgency = read_impact(text), read_urgency(text, kind=kind)
+    """Impact and urgency read from ``text`` (a mail's own text), mapped through ``matrix``. The text is
+    lower-cased once: ``str.lower`` gives its own output back unchanged (tests: every code point)."""
+    lowered = text.lower()
+    impact, urgency = _impact(lowered), _urgency(lowered, kind)
     return PriorityCue(
         label=priority_for(impact.level, urgency.level, matrix), impact=impact, urgency=urgency
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from classifiers.cues import kind_vote, read_impact, read_priority, read_urgency
@@ -135,3 +137,22 @@ def test_a_tie_abstains_and_a_tag_can_veto() -> None:
         label_category("", "vpn outlook", tag="Purchase").label is None
     )  # email and network vetoed
     assert set(KEY_PHRASES) == set(CATEGORIES)
+
+
+def test_lower_gives_its_own_output_back() -> None:
+    """read_priority lower-cases once for both cues, which is read_impact's and read_urgency's own
+    lower-casing only because str.lower is idempotent: every code point, and final sigma in context."""
+    assert all(c.lower().lower() == c.lower() for c in map(chr, range(sys.maxunicode + 1)))
+    for text in ("ΟΔΟΣ Σ", "ΣΑΣ. Σ", "İstanbul ſ \u212a", "AΣ\u0301 b"):
+        assert text.lower().lower() == text.lower()
+
+
+def test_priority_is_impact_and_urgency() -> None:
+    for text in (
+        "WHOLE DEPARTMENT is down İ",
+        "no rush, ſometime",
+        "my printer \u212aeeps jamming",
+    ):
+        cue = read_priority(text, kind="request")
+        assert cue.impact == read_impact(text)
+        assert cue.urgency == read_urgency(text, kind="request")
