@@ -279,7 +279,12 @@ class _Weights(dict[str, float]):
         # a young desk has few mails: count some unseen ones, so that a word every mail of a
         # burst shares does not weigh nothing just because the burst is all there is
         self.documents = len(detector.history) + 1 + PRIOR_DOCUMENTS
+        self._by_frequency: dict[int, float] = {}  # most words share a few small frequencies
 
     def __missing__(self, word: str) -> float:
-        value = self[word] = idf_weight(self.frequency.get(word, 0), self.documents)
+        frequency = self.frequency.get(word, 0)
+        value = self._by_frequency.get(frequency)
+        if value is None:
+            value = self._by_frequency[frequency] = idf_weight(frequency, self.documents)
+        self[word] = value
         return value
