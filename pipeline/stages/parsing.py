@@ -12,6 +12,7 @@ import html
 import re
 import unicodedata
 from datetime import UTC, datetime
+from email.header import decode_header, make_header
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
 from typing import Any
@@ -59,6 +60,7 @@ _BLOCK_TAGS = frozenset(
     }
 )
 _SKIP_TAGS = frozenset({"script", "style", "head", "title"})
+Pairs = tuple[tuple[str, str], ...]
 
 
 def parse_mail(
@@ -96,8 +98,7 @@ def parse_mail(
     message = parsed.message
     if message is None or len(message) == 0:
         raise UnparseableMail("no header block")
-    headers = _header_pairs(message)
-    sent = _header_pairs(message, decode=False)  # addresses are read before RFC 2047 decoding
+    headers, sent = _header_pairs(message)  # addresses are read before RFC 2047 decoding
     sender_name, sender = _first_address(sent, "from")
     attachments, dropped = _attachments(parsed.attachments, max_attachment_bytes)
     text, html_only = _body_text(parsed, max_text_chars)
@@ -220,14 +221,19 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
-def _header_pairs(message: Any, decode: bool = True) -> tuple[tuple[str, str], ...]:
-    """(lower-case name, value) pairs; decode=False keeps RFC 2047 words encoded, so that a "<",
-    "," or CR/LF hidden in an encoded display name can never become (part of) an address."""
-    pairs = []
+def _header_pairs(message: Any) -> tuple[Pairs, Pairs]:
+    """(lower-case name, value) pairs, twice from one pass: RFC 2047 words decoded, and as sent.
+    Addresses are read from the pairs as sent, so that a "<", "," or CR/LF hidden in an encoded
+    display name can never become (part of) an address."""
+    decoded: list[tuple[str, str]] = []
+    sent: list[tuple[str, str]] = []
     for name, value in list(message.items())[:MAX_HEADERS]:
-        text = _header_str(value) if decode else _text(value)
-        pairs.append((str(name).strip().lower(), text))
-    return tuple(pairs)
+        key = str(name).strip().lower()
+        text = str(value)
+        raw = _text(text)
+        decoded.append((key, _text(_decode_words(text)) if "=?" in text else raw))
+        sent.append((key, raw))
+    return tuple(decoded), tuple(sent)
 
 
 def _text(value: Any) -> str:
@@ -236,15 +242,15 @@ def _text(value: Any) -> str:
 
 def _header_str(value: Any) -> str:
     """Decode RFC 2047 words; raw 8-bit header bytes were already read as surrogates or Header."""
-    from email.header import decode_header, make_header
-
     text = str(value)
-    if "=?" in text:
-        try:
-            text = str(make_header(decode_header(text)))
-        except Exception:  # a broken encoded-word keeps its raw form
-            pass
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return _text(_decode_words(text) if "=?" in text else text)
+
+
+def _decode_words(text: str) -> str:
+    try:
+        return str(make_header(decode_header(text)))
+    except Exception:  # a broken encoded-word keeps its raw form
+        return text
 
 
 def _get(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
