@@ -38,6 +38,12 @@ _BOUNDARY_SCAN = 64 * 1024 * 1024
 _UNSAFE_IN_NAME = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _MSGID = re.compile(r"<[^<>\s]{1,500}>")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Compiled here, not looked up by re.sub(str, ...): every multipart mail makes the email package
+# compile its boundary pattern, and those unique patterns push re's cache (512, oldest out) over.
+_RESERVED_IN_NAME = re.compile(r'[<>:"|?*]')
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+_TAG = re.compile(r"<[^<>]*>")
+_BLANK_LINES = re.compile(r"\n{3,}")
 _BLOCK_TAGS = frozenset(
     {
         "p",
@@ -175,10 +181,10 @@ def safe_filename(name: str | None, index: int, content_type: str) -> str:
     name = unicodedata.normalize("NFC", name or "")
     name = name.replace("\\", "/").split("/")[-1]
     name = _UNSAFE_IN_NAME.sub("", name).strip().lstrip(".")
-    name = re.sub(r'[<>:"|?*]', "_", name)
+    name = _RESERVED_IN_NAME.sub("_", name)
     if not name:
         subtype = content_type.split("/")[-1] if "/" in content_type else "bin"
-        name = f"attachment-{index}.{re.sub(r'[^a-z0-9]', '', subtype.lower())[:10] or 'bin'}"
+        name = f"attachment-{index}.{_NOT_ALNUM.sub('', subtype.lower())[:10] or 'bin'}"
     if len(name) > MAX_FILENAME:
         stem, dot, ext = name.rpartition(".")
         ext = ext[:16] if dot and len(ext) <= 16 else ""
@@ -193,9 +199,9 @@ def html_to_text(markup: str) -> str:
         converter.feed(markup)
         converter.close()
     except Exception:  # html.parser is lenient, but never let a body stop intake
-        return html.unescape(re.sub(r"<[^<>]*>", " ", markup))
+        return html.unescape(_TAG.sub(" ", markup))
     lines = (" ".join(line.split()) for line in "".join(converter.parts).splitlines())
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
 class _TextExtractor(HTMLParser):
