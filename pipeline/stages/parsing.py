@@ -118,7 +118,7 @@ def parse_mail(
         to=_addresses(sent, "to"),
         cc=_addresses(sent, "cc"),
         reply_to=_addresses(sent, "reply-to"),
-        subject=clean_header_text(_decoded(parsed, "subject")),
+        subject=clean_header_text(_subject(parsed.mail)),
         date=_utc(parsed.date) or received_at,
         text=text,
         body_key=body_key(text),
@@ -266,11 +266,9 @@ def _get(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
     return None
 
 
-def _decoded(parsed: Any, name: str) -> str:
-    try:
-        value = getattr(parsed, name)
-    except Exception:
-        return ""
+def _subject(mail: dict[str, Any]) -> str:
+    """The Subject as mail-parser decoded it (its `subject` attribute reads the same value)."""
+    value = mail.get("subject")
     return value if isinstance(value, str) else str(value or "")
 
 
