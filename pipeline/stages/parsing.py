@@ -85,16 +85,7 @@ def parse_mail(
     """
     if len(raw) > max_mail_bytes:
         raise UnparseableMail(f"mail is {len(raw)} bytes, over the limit of {max_mail_bytes}")
-    folded = raw.lower()
-    multiparts = len(_MULTIPART.findall(folded))
-    if multiparts > MAX_MULTIPARTS:  # a nesting bomb: the email package needs ~20 s to refuse one
-        raise UnparseableMail(
-            f"MIME structure has {multiparts} multipart or message parts, "
-            f"over the limit of {MAX_MULTIPARTS}"
-        )
-    parts = count_parts(raw, folded)
-    if parts > max_parts:  # a flat multipart of 60,000 parts costs as much as a bomb
-        raise UnparseableMail(f"MIME structure has {parts} parts, over the limit of {max_parts}")
+    _refuse_mime_bombs(raw, max_parts)
     try:
         parsed = mailparser.parse_from_bytes(raw)
     except RecursionError:
@@ -136,6 +127,21 @@ def parse_mail(
         defects=_defects(parsed.defects),
         size=len(raw),
     )
+
+
+def _refuse_mime_bombs(raw: bytes, max_parts: int) -> None:
+    """Refuse a nesting bomb or too many parts before the email package sees the mail. The scans
+    run over a lower-cased copy, dropped on return: mail-parser's own copies do not meet it."""
+    folded = raw.lower()
+    multiparts = len(_MULTIPART.findall(folded))
+    if multiparts > MAX_MULTIPARTS:  # a nesting bomb: the email package needs ~20 s to refuse one
+        raise UnparseableMail(
+            f"MIME structure has {multiparts} multipart or message parts, "
+            f"over the limit of {MAX_MULTIPARTS}"
+        )
+    parts = count_parts(raw, folded)
+    if parts > max_parts:  # a flat multipart of 60,000 parts costs as much as a bomb
+        raise UnparseableMail(f"MIME structure has {parts} parts, over the limit of {max_parts}")
 
 
 HEAD_KEPT = 65536
