@@ -12,6 +12,7 @@ import html
 import re
 import unicodedata
 from datetime import UTC, datetime
+from email.header import decode_header, make_header
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
 from typing import Any
@@ -29,11 +30,20 @@ MAX_HEADERS = 500
 MAX_MULTIPARTS = 200
 MAX_PARTS = 1000
 MAX_TEXT_CHARS = 100_000
-_MULTIPART = re.compile(rb"content-type:\s*(?:multipart/|message/rfc822)", re.IGNORECASE)
-_BOUNDARY = re.compile(rb'boundary[ \t]*=[ \t]*"?([^";\r\n]{1,200})', re.IGNORECASE)
+# The MIME pre-checks run over raw.lower(): for bytes, re.IGNORECASE folds exactly the ASCII
+# letters that bytes.lower() does, and a case-sensitive scan finds its literal prefix far faster.
+_MULTIPART = re.compile(rb"content-type:\s*(?:multipart/|message/rfc822)")
+_BOUNDARY = re.compile(rb'boundary[ \t]*=[ \t]*"?([^";\r\n]{1,200})')
+_BOUNDARY_SCAN = 64 * 1024 * 1024
 _UNSAFE_IN_NAME = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _MSGID = re.compile(r"<[^<>\s]{1,500}>")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Compiled here, not looked up by re.sub(str, ...): every multipart mail makes the email package
+# compile its boundary pattern, and those unique patterns push re's cache (512, oldest out) over.
+_RESERVED_IN_NAME = re.compile(r'[<>:"|?*]')
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+_TAG = re.compile(r"<[^<>]*>")
+_BLANK_LINES = re.compile(r"\n{3,}")
 _BLOCK_TAGS = frozenset(
     {
         "p",
@@ -56,6 +66,7 @@ _BLOCK_TAGS = frozenset(
     }
 )
 _SKIP_TAGS = frozenset({"script", "style", "head", "title"})
+Pairs = tuple[tuple[str, str], ...]
 
 
 def parse_mail(
@@ -74,15 +85,7 @@ def parse_mail(
     """
     if len(raw) > max_mail_bytes:
         raise UnparseableMail(f"mail is {len(raw)} bytes, over the limit of {max_mail_bytes}")
-    multiparts = len(_MULTIPART.findall(raw))
-    if multiparts > MAX_MULTIPARTS:  # a nesting bomb: the email package needs ~20 s to refuse one
-        raise UnparseableMail(
-            f"MIME structure has {multiparts} multipart or message parts, "
-            f"over the limit of {MAX_MULTIPARTS}"
-        )
-    parts = count_parts(raw)
-    if parts > max_parts:  # a flat multipart of 60,000 parts costs as much as a bomb
-        raise UnparseableMail(f"MIME structure has {parts} parts, over the limit of {max_parts}")
+    _refuse_mime_bombs(raw, max_parts)
     try:
         parsed = mailparser.parse_from_bytes(raw)
     except RecursionError:
@@ -92,8 +95,7 @@ def parse_mail(
     message = parsed.message
     if message is None or len(message) == 0:
         raise UnparseableMail("no header block")
-    headers = _header_pairs(message)
-    sent = _header_pairs(message, decode=False)  # addresses are read before RFC 2047 decoding
+    headers, sent = _header_pairs(message)  # addresses are read before RFC 2047 decoding
     sender_name, sender = _first_address(sent, "from")
     attachments, dropped = _attachments(parsed.attachments, max_attachment_bytes)
     text, html_only = _body_text(parsed, max_text_chars)
@@ -107,7 +109,7 @@ def parse_mail(
         to=_addresses(sent, "to"),
         cc=_addresses(sent, "cc"),
         reply_to=_addresses(sent, "reply-to"),
-        subject=clean_header_text(_decoded(parsed, "subject")),
+        subject=clean_header_text(_subject(parsed.mail)),
         date=_utc(parsed.date) or received_at,
         text=text,
         body_key=body_key(text),
@@ -125,6 +127,21 @@ def parse_mail(
         defects=_defects(parsed.defects),
         size=len(raw),
     )
+
+
+def _refuse_mime_bombs(raw: bytes, max_parts: int) -> None:
+    """Refuse a nesting bomb or too many parts before the email package sees the mail. The scans
+    run over a lower-cased copy, dropped on return: mail-parser's own copies do not meet it."""
+    folded = raw.lower()
+    multiparts = len(_MULTIPART.findall(folded))
+    if multiparts > MAX_MULTIPARTS:  # a nesting bomb: the email package needs ~20 s to refuse one
+        raise UnparseableMail(
+            f"MIME structure has {multiparts} multipart or message parts, "
+            f"over the limit of {MAX_MULTIPARTS}"
+        )
+    parts = count_parts(raw, folded)
+    if parts > max_parts:  # a flat multipart of 60,000 parts costs as much as a bomb
+        raise UnparseableMail(f"MIME structure has {parts} parts, over the limit of {max_parts}")
 
 
 HEAD_KEPT = 65536
@@ -147,9 +164,14 @@ def head_of(raw: bytes) -> bytes:
     return raw[:cut]
 
 
-def count_parts(raw: bytes) -> int:
-    """Every MIME part (leaf or multipart): delimiter lines of every boundary the mail declares."""
-    boundaries = set(_BOUNDARY.findall(raw[: 64 * 1024 * 1024]))
+def count_parts(raw: bytes, folded: bytes | None = None) -> int:
+    """Every MIME part (leaf or multipart): delimiter lines of every boundary the mail declares.
+    `folded` is raw.lower() when the caller has it; boundaries keep their case from `raw`."""
+    scanned = raw.lower() if folded is None else folded
+    boundaries = {
+        raw[found.start(1) : found.end(1)]
+        for found in _BOUNDARY.finditer(scanned, 0, _BOUNDARY_SCAN)
+    }
     if len(boundaries) > MAX_MULTIPARTS:
         return len(boundaries)
     return 1 + sum(raw.count(b"\n--" + b.strip()) for b in boundaries if b.strip())
@@ -165,10 +187,10 @@ def safe_filename(name: str | None, index: int, content_type: str) -> str:
     name = unicodedata.normalize("NFC", name or "")
     name = name.replace("\\", "/").split("/")[-1]
     name = _UNSAFE_IN_NAME.sub("", name).strip().lstrip(".")
-    name = re.sub(r'[<>:"|?*]', "_", name)
+    name = _RESERVED_IN_NAME.sub("_", name)
     if not name:
         subtype = content_type.split("/")[-1] if "/" in content_type else "bin"
-        name = f"attachment-{index}.{re.sub(r'[^a-z0-9]', '', subtype.lower())[:10] or 'bin'}"
+        name = f"attachment-{index}.{_NOT_ALNUM.sub('', subtype.lower())[:10] or 'bin'}"
     if len(name) > MAX_FILENAME:
         stem, dot, ext = name.rpartition(".")
         ext = ext[:16] if dot and len(ext) <= 16 else ""
@@ -183,9 +205,9 @@ def html_to_text(markup: str) -> str:
         converter.feed(markup)
         converter.close()
     except Exception:  # html.parser is lenient, but never let a body stop intake
-        return html.unescape(re.sub(r"<[^<>]*>", " ", markup))
+        return html.unescape(_TAG.sub(" ", markup))
     lines = (" ".join(line.split()) for line in "".join(converter.parts).splitlines())
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
 class _TextExtractor(HTMLParser):
@@ -211,14 +233,19 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
-def _header_pairs(message: Any, decode: bool = True) -> tuple[tuple[str, str], ...]:
-    """(lower-case name, value) pairs; decode=False keeps RFC 2047 words encoded, so that a "<",
-    "," or CR/LF hidden in an encoded display name can never become (part of) an address."""
-    pairs = []
+def _header_pairs(message: Any) -> tuple[Pairs, Pairs]:
+    """(lower-case name, value) pairs, twice from one pass: RFC 2047 words decoded, and as sent.
+    Addresses are read from the pairs as sent, so that a "<", "," or CR/LF hidden in an encoded
+    display name can never become (part of) an address."""
+    decoded: list[tuple[str, str]] = []
+    sent: list[tuple[str, str]] = []
     for name, value in list(message.items())[:MAX_HEADERS]:
-        text = _header_str(value) if decode else _text(value)
-        pairs.append((str(name).strip().lower(), text))
-    return tuple(pairs)
+        key = str(name).strip().lower()
+        text = str(value)
+        raw = _text(text)
+        decoded.append((key, _text(_decode_words(text)) if "=?" in text else raw))
+        sent.append((key, raw))
+    return tuple(decoded), tuple(sent)
 
 
 def _text(value: Any) -> str:
@@ -227,15 +254,15 @@ def _text(value: Any) -> str:
 
 def _header_str(value: Any) -> str:
     """Decode RFC 2047 words; raw 8-bit header bytes were already read as surrogates or Header."""
-    from email.header import decode_header, make_header
-
     text = str(value)
-    if "=?" in text:
-        try:
-            text = str(make_header(decode_header(text)))
-        except Exception:  # a broken encoded-word keeps its raw form
-            pass
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return _text(_decode_words(text) if "=?" in text else text)
+
+
+def _decode_words(text: str) -> str:
+    try:
+        return str(make_header(decode_header(text)))
+    except Exception:  # a broken encoded-word keeps its raw form
+        return text
 
 
 def _get(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
@@ -245,11 +272,9 @@ def _get(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
     return None
 
 
-def _decoded(parsed: Any, name: str) -> str:
-    try:
-        value = getattr(parsed, name)
-    except Exception:
-        return ""
+def _subject(mail: dict[str, Any]) -> str:
+    """The Subject as mail-parser decoded it (its `subject` attribute reads the same value)."""
+    value = mail.get("subject")
     return value if isinstance(value, str) else str(value or "")
 
 
