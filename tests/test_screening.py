@@ -11,7 +11,13 @@ import pytest
 from pipeline.errors import UnparseableMail
 from pipeline.records import SenderHistory
 from pipeline.stages.parsing import parse_mail
-from pipeline.stages.screening import SCREENING_RULES, ScreeningPolicy, screen_mail
+from pipeline.stages.screening import (
+    MAIL_RULES,
+    SCREENING_RULES,
+    ScreeningPolicy,
+    screen_history,
+    screen_mail,
+)
 
 MAILS = Path(__file__).resolve().parent / "data" / "mails"
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
@@ -97,6 +103,33 @@ def test_rule_order_is_data() -> None:
         "exceeds_ack_cap",
         "exceeds_desk_ack_cap",
     ]
+
+
+HISTORIES = [
+    SenderHistory(),
+    SenderHistory(acks_last_hour=10),
+    SenderHistory(desk_acks_last_hour=200),
+    SenderHistory(same_body_recent=3),
+    SenderHistory(acks_last_hour=10, desk_acks_last_hour=200, same_body_recent=3),
+]
+
+
+@pytest.mark.parametrize("history", HISTORIES)
+@pytest.mark.parametrize(
+    "headers",
+    ["", "Return-Path: <>\r\n", "Auto-Submitted: auto-replied\r\n", "List-Id: <l.example>\r\n"],
+)
+def test_the_mails_own_rules_then_its_history_give_the_whole_verdict(
+    headers: str, history: SenderHistory
+) -> None:
+    """Intake screens a mail's own rules once per batch and adds the history's rules per mail:
+    the same verdict as all rules at once, for every history."""
+    parsed = parse_mail(
+        mail(headers), received_at=NOW, max_mail_bytes=10**8, max_attachment_bytes=10**8
+    )
+    own = screen_mail(parsed, POLICY, SenderHistory(), MAIL_RULES)
+    assert screen_history(own, parsed, POLICY, history) == screen_mail(parsed, POLICY, history)
+    assert SCREENING_RULES[: len(MAIL_RULES)] == MAIL_RULES  # the mail's own rules come first
 
 
 def manifest() -> list[dict[str, str]]:

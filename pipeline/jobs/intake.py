@@ -40,7 +40,7 @@ from pipeline.stages.lifecycle import PromisePolicy, plan_intake
 from pipeline.stages.parsing import oversized_reason
 from pipeline.stages.rendering import render_mail
 from pipeline.stages.reply_matching import match_reply, subject_refs, thread_ids
-from pipeline.stages.screening import ScreeningPolicy, screen_mail
+from pipeline.stages.screening import MAIL_RULES, ScreeningPolicy, screen_history, screen_mail
 
 if TYPE_CHECKING:
     from pipeline.app import Tiket
@@ -322,12 +322,13 @@ class MailIntake:
         if not mails:
             return results
         state = self._batch_state(mails)
+        own = {s.id: screen_mail(p, self.screening, SenderHistory(), MAIL_RULES) for s, p in mails}
         triage = self._triage(
-            {s.id: p for s, p in mails if self._predict_new_ticket(s.id, p, state)}
+            {s.id: p for s, p in mails if self._predict_new_ticket(s.id, p, state, own[s.id])}
         )
         with self.store.db.atomic():  # one commit per batch; each mail is its own savepoint
             for stored, mail in mails:
-                results.append(self._process_parsed(stored, mail, triage))
+                results.append(self._process_parsed(stored, mail, triage, own[stored.id]))
         return results
 
     # -- the batch's lookups --------------------------------------------------------------------
@@ -344,11 +345,12 @@ class MailIntake:
         refs = subject_refs(mail.subject, self.settings.desk.ref_prefix)
         return tuple(dict.fromkeys(thread_ids(mail)))[:100], tuple(dict.fromkeys(refs))[:20]
 
-    def _predict_new_ticket(self, inbound_id: int, mail: ParsedMail, state: BatchState) -> bool:
-        """Will this mail make a new ticket (and so need triage)? Screening's accept does not
-        depend on the sender's history (the ack cap only withholds the answer); the match sees
-        the batch's earlier mails as if they were applied."""
-        verdict = screen_mail(mail, self.screening, SenderHistory())
+    def _predict_new_ticket(
+        self, inbound_id: int, mail: ParsedMail, state: BatchState, verdict: Verdict
+    ) -> bool:
+        """Will this mail make a new ticket (and so need triage)? `verdict`: the mail's own
+        screening rules; the history's rules never drop a mail (they only withhold the answer).
+        The match sees the batch's earlier mails as if they were applied."""
         by_id, by_ref = state.lookups(inbound_id)
         if by_id.keys() != set(state.keys[inbound_id][0]):  # our own ids count with a token
             by_id = {
@@ -391,12 +393,19 @@ class MailIntake:
         stored: StoredMail,
         mail: ParsedMail,
         triaged: dict[int, TriageOutcome],
+        own: Verdict,
     ) -> IntakeResult:
+        """`own`: what the mail's own screening rules said (the sender's history is looked up
+        only when they let it by)."""
         stage = "screen"
         try:
             now = self.clock()
-            history = self.store.sender_history(mail.sender, mail.body_key, now, self.loop_window)
-            verdict = screen_mail(mail, self.screening, history)
+            history = (
+                self.store.sender_history(mail.sender, mail.body_key, now, self.loop_window)
+                if own.rule is None
+                else SenderHistory()
+            )
+            verdict = screen_history(own, mail, self.screening, history)
             stage = "match"
             match = self._match(mail, now)
             stage = "plan"

@@ -179,16 +179,19 @@ ACK_HELD_RULES = ("repeats_same_body", "exceeds_ack_cap", "exceeds_desk_ack_cap"
 
 Rule = Callable[[ParsedMail, ScreeningPolicy, SenderHistory], "Verdict | None"]
 
-SCREENING_RULES: tuple[Rule, ...] = (
+MAIL_RULES: tuple[Rule, ...] = (
     is_own_mail,
     is_bounce,
     is_auto_reply,
     is_list_mail,
     has_no_sender,
-    repeats_same_body,
-    exceeds_ack_cap,
-    exceeds_desk_ack_cap,
 )
+"""The rules that read only the mail: they come first."""
+
+HISTORY_RULES: tuple[Rule, ...] = (repeats_same_body, exceeds_ack_cap, exceeds_desk_ack_cap)
+"""The rules that read the sender's history (looked up only for a mail the first ones let by)."""
+
+SCREENING_RULES: tuple[Rule, ...] = MAIL_RULES + HISTORY_RULES
 
 ACCEPT = Verdict(accept=True, acknowledge=True)
 
@@ -205,6 +208,15 @@ def screen_mail(
         if verdict is not None:
             return verdict
     return ACCEPT
+
+
+def screen_history(
+    own: Verdict, mail: ParsedMail, policy: ScreeningPolicy, history: SenderHistory
+) -> Verdict:
+    """screen_mail's verdict, given `own`, what MAIL_RULES said of the mail: a rule of those
+    decides alone; else the history's rules run (intake screens the mail's own rules once for the
+    whole batch, and looks the history up only for a mail they let by)."""
+    return own if own.rule is not None else screen_mail(mail, policy, history, HISTORY_RULES)
 
 
 def _drop(rule: str, reason: str) -> Verdict:
