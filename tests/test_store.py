@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from peewee import SqliteDatabase
 
 from pipeline.app import Tiket, holder_is_dead
 from pipeline.edges import migrations
 from pipeline.edges import models as m
+from pipeline.edges.console_store import fts_query
 from pipeline.edges.store import open_database
 from pipeline.jobs.intake import NoTriage
 from pipeline.records import RawMail
@@ -122,3 +124,29 @@ def test_message_search_follows_merges_edits_and_deletes(tmp_path: Path) -> None
     sql("DELETE FROM message WHERE id = 7")
     assert found("jam") == []
     consistent()
+    m.Ticket.update(subject="Printer on fire").where(m.Ticket.id == 1).execute()
+    if sqlite:  # the subject index (PostgreSQL: an expression index over the column)
+        rows = sql("SELECT rowid FROM ticket_fts WHERE ticket_fts MATCH ?", ['"printer"'])
+        assert [row[0] for row in rows.fetchall()] == [1]
+        sql("INSERT INTO ticket_fts (ticket_fts) VALUES ('integrity-check')")
+
+
+@pytest.mark.parametrize(
+    ("typed", "query"),
+    [
+        ("vpn drops", '"vpn" "drops"*'),
+        ("e-mail", '"e" "mail"*'),
+        ("foo_bar", '"foo" "bar"*'),
+        ('naïve "quoted" (x)', '"naïve" "quoted" "x"*'),
+        ("3pm?", '"3pm"*'),
+        ("--", ""),
+    ],
+)
+def test_typed_words_become_single_word_terms(tmp_path: Path, typed: str, query: str) -> None:
+    """The console's search words are cut as FTS5 cuts them (letters and digits), so no term is
+    a phrase, which an index without positions refuses; SQLite runs each query without error."""
+    assert fts_query(typed) == query
+    store = Tiket.open(test_settings(tmp_path), triager=NoTriage()).store
+    if query and isinstance(store.db, SqliteDatabase):
+        store.db.execute_sql("SELECT rowid FROM message_fts WHERE message_fts MATCH ?", [query])
+        store.db.execute_sql("SELECT rowid FROM ticket_fts WHERE ticket_fts MATCH ?", [query])

@@ -69,8 +69,10 @@ SORTS = {"due": "due_key, t.id", "age": "t.created_at, t.id", "newest": "t.id DE
 
 
 def fts_query(text: str) -> str:
-    """User words as an FTS5 query: every word must occur (the last one as a prefix)."""
-    words = re.findall(r"\w+", text)[:12]
+    """User words as an FTS5 query: every word must occur (the last one as a prefix). Words are
+    runs of letters and digits, as FTS5's unicode61 tokenizer cuts them ("e-mail" and "foo_bar"
+    are two words each): the index keeps no positions, so a quoted phrase of two is an error."""
+    words = re.findall(r"[^\W_]+", text)[:12]
     if not words:
         return ""
     quoted = [f'"{w}"' for w in words]

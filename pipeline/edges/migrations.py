@@ -251,13 +251,27 @@ def _raw_apart(db: Database) -> None:
     db.execute_sql("ALTER TABLE inbound DROP COLUMN raw")
 
 
-MESSAGE_SEARCH_EXTERNAL = (
+SEARCH_WITHOUT_COPIES = (
+    "DROP TRIGGER IF EXISTS ticket_fts_ai",
+    "DROP TRIGGER IF EXISTS ticket_fts_au",
+    "DROP TRIGGER IF EXISTS ticket_fts_ad",
+    "DROP TABLE IF EXISTS ticket_fts",
     "DROP TRIGGER IF EXISTS message_fts_ai",
     "DROP TRIGGER IF EXISTS message_fts_au",
     "DROP TRIGGER IF EXISTS message_fts_ad",
     "DROP TABLE IF EXISTS message_fts",
+    "CREATE VIRTUAL TABLE ticket_fts USING fts5(subject, content='ticket', content_rowid='id', "
+    "detail=none)",
+    "CREATE TRIGGER ticket_fts_ai AFTER INSERT ON ticket BEGIN "
+    "INSERT INTO ticket_fts (rowid, subject) VALUES (new.id, new.subject); END",
+    "CREATE TRIGGER ticket_fts_ad AFTER DELETE ON ticket BEGIN "
+    "INSERT INTO ticket_fts (ticket_fts, rowid, subject) VALUES ('delete', old.id, old.subject); "
+    "END",
+    "CREATE TRIGGER ticket_fts_au AFTER UPDATE OF subject ON ticket BEGIN "
+    "INSERT INTO ticket_fts (ticket_fts, rowid, subject) VALUES ('delete', old.id, old.subject); "
+    "INSERT INTO ticket_fts (rowid, subject) VALUES (new.id, new.subject); END",
     "CREATE VIRTUAL TABLE message_fts USING fts5(body, ticket_id UNINDEXED, content='message', "
-    "content_rowid='id')",
+    "content_rowid='id', detail=none)",
     "CREATE TRIGGER message_fts_ai AFTER INSERT ON message BEGIN "
     "INSERT INTO message_fts (rowid, body, ticket_id) VALUES (new.id, new.body, new.ticket_id); END",
     "CREATE TRIGGER message_fts_ad AFTER DELETE ON message BEGIN "
@@ -267,16 +281,19 @@ MESSAGE_SEARCH_EXTERNAL = (
     "INSERT INTO message_fts (message_fts, rowid, body, ticket_id) "
     "VALUES ('delete', old.id, old.body, old.ticket_id); "
     "INSERT INTO message_fts (rowid, body, ticket_id) VALUES (new.id, new.body, new.ticket_id); END",
+    "INSERT INTO ticket_fts (ticket_fts) VALUES ('rebuild')",
     "INSERT INTO message_fts (message_fts) VALUES ('rebuild')",
 )
-"""SQLite: the message index reads bodies (and the ticket id) from the message table itself
-(an external-content FTS5 table) instead of keeping a second copy of every body."""
+"""SQLite: the search indexes read subjects and bodies (and a message's ticket id) from the
+ticket and message tables themselves (external-content FTS5 tables) instead of keeping a second
+copy of each, and keep no word positions (detail=none): the console asks for words and prefixes,
+never phrases (console_store.fts_query splits words as the tokenizer does)."""
 
 
-def _message_search_without_copy(db: Database) -> None:
-    """Message search without a copy of each body (SQLite; PostgreSQL indexes an expression)."""
+def _search_without_copies(db: Database) -> None:
+    """Search without copies of subjects and bodies (SQLite; PostgreSQL indexes expressions)."""
     if not isinstance(db, PostgresqlDatabase):
-        for sql in MESSAGE_SEARCH_EXTERNAL:
+        for sql in SEARCH_WITHOUT_COPIES:
             db.execute_sql(sql)
 
 
@@ -298,8 +315,8 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Database], None]], ...] = (
     (11, "raw bytes of inbound mail in a table of their own", _raw_apart),
     (
         12,
-        "message search reads bodies from the message table (SQLite)",
-        _message_search_without_copy,
+        "search reads subjects and bodies from their tables (SQLite)",
+        _search_without_copies,
     ),
 )
 
