@@ -150,3 +150,18 @@ def test_typed_words_become_single_word_terms(tmp_path: Path, typed: str, query:
     if query and isinstance(store.db, SqliteDatabase):
         store.db.execute_sql("SELECT rowid FROM message_fts WHERE message_fts MATCH ?", [query])
         store.db.execute_sql("SELECT rowid FROM ticket_fts WHERE ticket_fts MATCH ?", [query])
+
+
+def test_an_old_sqlite_is_refused_with_a_clear_answer(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Before 3.35 SQLite has no RETURNING and no DROP COLUMN: opening says so, naming the key,
+    before any migration could half-run."""
+    from pipeline.edges import store as store_module
+    from pipeline.errors import ConfigError
+
+    monkeypatch.setattr(store_module.sqlite3, "sqlite_version_info", (3, 34, 1))
+    monkeypatch.setattr(store_module.sqlite3, "sqlite_version", "3.34.1")
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    settings = test_settings(tmp_path, extra={"database": {"url": url}})
+    with pytest.raises(ConfigError, match=r"database\.url: this Python's SQLite is 3\.34\.1"):
+        open_database(settings)
+    assert not (tmp_path / "old.db").exists()

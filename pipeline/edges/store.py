@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import re
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -112,11 +113,23 @@ def sqlite_path(url: str) -> Path | None:
     return Path(path) if path and path != ":memory:" else None
 
 
+MIN_SQLITE = (3, 35, 0)
+"""RETURNING (the hot path's inserts) and ALTER TABLE ... DROP COLUMN (migration 11)."""
+
+
 def open_database(settings: Settings) -> Database:
     """Connect to the configured database and bind the models to it (SQLite in WAL mode)."""
     url = settings.database.url
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise ConfigError(
+                settings.sources[-1],
+                "database.url",
+                f"this Python's SQLite is {sqlite3.sqlite_version}; tiket needs "
+                f"{'.'.join(map(str, MIN_SQLITE))} or newer (INSERT ... RETURNING, DROP COLUMN): "
+                "use a newer Python or operating system, or PostgreSQL",
+            )
         path = parts.path[1:] if parts.path.startswith("/") else parts.path
         if path and path != ":memory:":
             touch_private(Path(path))
