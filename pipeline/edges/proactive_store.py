@@ -83,8 +83,7 @@ class ProactiveStore:
         """Each ticket's first incoming mail: the start of its body, and when it reached the desk's
         server (None when the server did not say)."""
         found: dict[int, tuple[str, datetime | None]] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+        for chunk in fastsql.chunks(ids):
             first = (
                 m.Message.select(fn.MIN(m.Message.id))
                 .where(m.Message.ticket.in_(chunk) & (m.Message.direction == "in"))

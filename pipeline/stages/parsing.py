@@ -243,7 +243,7 @@ def _header_pairs(message: Any) -> tuple[Pairs, Pairs]:
         key = str(name).strip().lower()
         text = str(value)
         raw = _text(text)
-        decoded.append((key, _text(_decode_words(text)) if "=?" in text else raw))
+        decoded.append((key, _header_str(text) if "=?" in text else raw))
         sent.append((key, raw))
     return tuple(decoded), tuple(sent)
 

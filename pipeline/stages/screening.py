@@ -174,9 +174,6 @@ def exceeds_desk_ack_cap(
     return None
 
 
-ACK_HELD_RULES = ("repeats_same_body", "exceeds_ack_cap", "exceeds_desk_ack_cap")
-"""The rules that hold an acknowledgement back (the digest counts them)."""
-
 Rule = Callable[[ParsedMail, ScreeningPolicy, SenderHistory], "Verdict | None"]
 
 MAIL_RULES: tuple[Rule, ...] = (
@@ -192,6 +189,9 @@ HISTORY_RULES: tuple[Rule, ...] = (repeats_same_body, exceeds_ack_cap, exceeds_d
 """The rules that read the sender's history (looked up only for a mail the first ones let by)."""
 
 SCREENING_RULES: tuple[Rule, ...] = MAIL_RULES + HISTORY_RULES
+
+ACK_HELD_RULES = tuple(rule.__name__ for rule in HISTORY_RULES)
+"""The rules that hold an acknowledgement back (the digest counts them)."""
 
 ACCEPT = Verdict(accept=True, acknowledge=True)
 
