@@ -82,8 +82,15 @@ def test_everyday_commands_never_import_scikit_learn(tmp_path: Path) -> None:
     has tickets (the sample mails, triage off), one resolved, so `show` finds similar ones."""
     assert _run("from pipeline.cli import main; main(['init'])", tmp_path).returncode == 0
     no_model = {"TIKET_TRIAGE__BUILD_DEFAULT": "false"}
-    ran = _run("from pipeline.cli import main; main(['run', '--once'])", tmp_path, no_model)
+    run_once = (
+        "import sys\nfrom pipeline.cli import main\nmain(['run', '--once'])\n"
+        "print('ICALENDAR' if 'icalendar' in sys.modules else 'NO ICALENDAR')"
+    )
+    ran = _run(run_once, tmp_path, no_model)
     assert "tickets created" in ran.stdout, ran.stderr[-2000:]
+    assert ran.stdout.strip().endswith("NO ICALENDAR"), (
+        "intake imported icalendar (only #call needs it)"
+    )
     resolve = (
         "from pipeline.cli import main; main(['tickets', 'resolve', 'TKT-000002', '--note', 'ok'])"
     )
