@@ -24,10 +24,9 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import MailboxError, NotFound, TiketError
-from pipeline.records import IntakeResult, SimilarTicket
+from pipeline.records import DeskIdentity, IntakeResult, SimilarTicket
 from pipeline.settings import DAYS, Mailbox, Settings
 from pipeline.stages.lifecycle import DeskPolicy, TierInfo
-from pipeline.stages.rendering import DeskIdentity
 from pipeline.stages.sla import Calendar, SlaPolicy
 
 if TYPE_CHECKING:
@@ -443,6 +442,7 @@ class Tiket:
     def similar_to(self, ref: str) -> list[dict[str, Any]]:
         """The most similar resolved tickets, with how they were solved."""
         ticket = self.store.ticket_state(ref)
+        conversation = self.store.conversation(ticket.id, notes=False)
         return [
             {
                 "ref": s.ref,
@@ -450,18 +450,19 @@ class Tiket:
                 "score": round(s.score, 3),
                 "resolution_note": s.resolution_note,
             }
-            for s in self.desk.dossier(ticket).similar
+            for s in self.similar.like_ticket(ticket.id, ticket.subject, conversation)
         ]
 
     def show_ticket(self, ref: str, *, similar: bool = True) -> dict[str, Any]:
         """One ticket: conversation, suggestions, audit trail, SLA clocks, similar tickets."""
+        from pipeline.edges.proactive_store import ProactiveStore  # its rows, not the whole job
         from pipeline.edges.views import show_ticket
 
         self.connect()
         data = show_ticket(ref)
         data["sla"] = self.clocks(ref)
         data["similar"] = self.similar_to(ref) if similar else []
-        data.update(self.proactive.rows.ticket_extras(ref))  # calls, major incident
+        data.update(ProactiveStore(self.store).ticket_extras(ref))  # calls, major incident
         return data
 
     def review_item(self, ticket_id: int, *, similar: bool = False) -> dict[str, Any]:

@@ -7,6 +7,16 @@ from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DeskIdentity:
+    """Who our mails are from and how their Message-IDs look."""
+
+    name: str
+    address: str
+    message_id_domain: str
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RawMail:
     """One mail as fetched from a mailbox, before anything else happens to it."""
 

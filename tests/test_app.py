@@ -78,7 +78,8 @@ FAST_COMMANDS = [
 
 
 def test_everyday_commands_never_import_scikit_learn(tmp_path: Path) -> None:
-    """Listing and showing start at once: scikit-learn (and the model) stay unloaded. The desk
+    """Listing and showing start at once: scikit-learn (and the model), and the mail parser and
+    the template engine that only intake and sending need, stay unloaded. The desk
     has tickets (the sample mails, triage off), one resolved, so `show` finds similar ones."""
     assert _run("from pipeline.cli import main; main(['init'])", tmp_path).returncode == 0
     no_model = {"TIKET_TRIAGE__BUILD_DEFAULT": "false"}
@@ -102,7 +103,8 @@ def test_everyday_commands_never_import_scikit_learn(tmp_path: Path) -> None:
         "    main({args!r})\n"
         "except SystemExit:\n"
         "    pass\n"
-        "print('SKLEARN' if 'sklearn' in sys.modules else 'CLEAN', file=sys.stderr)\n"
+        "heavy = sorted({{'sklearn', 'jinja2', 'mailparser'}} & set(sys.modules))\n"
+        "print('LOADED ' + ' '.join(heavy) if heavy else 'CLEAN', file=sys.stderr)\n"
     )
     for args in FAST_COMMANDS:
         result = _run(code.format(args=args), tmp_path)

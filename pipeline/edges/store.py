@@ -1119,13 +1119,17 @@ class Store:
         rows = m.Decision.select(m.Decision.head).where(m.Decision.ticket == ticket_id)
         return frozenset(str(r.head) for r in rows)
 
-    def conversation(self, ticket_id: int) -> tuple[tuple[str, str, str, str], ...]:
-        """(at, direction, from, body) of every message of a ticket, oldest first."""
+    def conversation(
+        self, ticket_id: int, *, notes: bool = True
+    ) -> tuple[tuple[str, str, str, str], ...]:
+        """(at, direction, from, body) of every message of a ticket, oldest first; `notes=False`
+        leaves out the agents' internal notes (for what travels by mail)."""
+        query = m.Message.select().where(m.Message.ticket == ticket_id)
+        if not notes:
+            query = query.where(m.Message.direction != "note")
         return tuple(
             (str(msg.created_at)[:16], msg.direction, msg.sender, msg.body)
-            for msg in m.Message.select()
-            .where(m.Message.ticket == ticket_id)
-            .order_by(m.Message.id)
+            for msg in query.order_by(m.Message.id)
         )
 
     def review_queue(self) -> list[int]:

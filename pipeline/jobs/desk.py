@@ -80,15 +80,12 @@ class Desk:
     def dossier(self, ticket: TicketState) -> Dossier:
         """Suggestions, conversation and the most similar resolved tickets."""
         # internal notes stay in the console: a dossier travels by mail
-        conversation = tuple(c for c in self.store.conversation(ticket.id) if c[1] != "note")
-        self.similar.refresh()
-        first = conversation[0][3] if conversation else ""
-        similar = self.similar.query(f"{ticket.subject}\n{first}", exclude=(ticket.id,))
+        conversation = self.store.conversation(ticket.id, notes=False)
         return Dossier(
             suggestions=self.store.suggestions(ticket.id),
             decided=self.store.decided_heads(ticket.id),
             conversation=conversation,
-            similar=similar,
+            similar=self.similar.like_ticket(ticket.id, ticket.subject, conversation),
         )
 
     def render(self, update: TicketUpdate, now: datetime) -> Callable[[str], list[OutgoingMail]]:

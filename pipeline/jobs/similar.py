@@ -146,6 +146,15 @@ class SimilarIndex:
                 self.after = (rows[-1][4], rows[-1][0])
                 added += len(rows)
 
+    def like_ticket(
+        self, ticket_id: int, subject: str, conversation: Sequence[tuple[str, str, str, str]]
+    ) -> tuple[SimilarTicket, ...]:
+        """The resolved tickets most like a ticket, by its subject and first message (`conversation`
+        as `Store.conversation` gives it), the ticket itself left out; refreshed first."""
+        self.refresh()
+        first = conversation[0][3] if conversation else ""
+        return self.query(f"{subject}\n{first}", exclude=(ticket_id,))
+
     def query(
         self, text: str, k: int = 3, exclude: Sequence[int] = ()
     ) -> tuple[SimilarTicket, ...]:

@@ -12,7 +12,6 @@ import binascii
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr
@@ -31,22 +30,12 @@ from jinja2 import (
 )
 
 from pipeline import ROOT
-from pipeline.records import MailIntent, OutgoingMail
+from pipeline.records import DeskIdentity, MailIntent, OutgoingMail
 from pipeline.stages.parsing import clean_header_text
 from pipeline.stages.screening import LOOP_HEADER_NAME
 
 TEMPLATE_DIR = ROOT / "templates"
 FALLBACK_LOCALE = "en"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeskIdentity:
-    """Who our mails are from and how their Message-IDs look."""
-
-    name: str
-    address: str
-    message_id_domain: str
-    timezone: str = "UTC"
 
 
 @lru_cache(maxsize=4)
