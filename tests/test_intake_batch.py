@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import pytest
+from peewee import SqliteDatabase
 
 from pipeline.app import Tiket
 from pipeline.edges import models as m
@@ -118,3 +122,59 @@ def test_an_agent_closing_a_ticket_earlier_in_the_batch_is_seen_by_later_replies
     assert m.Ticket.get(m.Ticket.ref == first.ticket_ref).status == "closed"
     assert reply.disposition == "ticket_created" and reply.ticket_ref != first.ticket_ref
     assert triage.calls == [["VPN drops"], ["Re: VPN drops again"]]
+
+
+def test_a_batch_indexes_its_mails_for_search_and_not_a_failed_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite an intake batch indexes its tickets and messages at its end (migration 13): every
+    mail the batch kept is found by its words, the mail that failed after writing its rows is not,
+    the deferral is gone with the commit, and both indexes pass FTS5's integrity-check. A write
+    outside intake (an agent's note) is indexed at once. PostgreSQL searches the tables."""
+    app = Tiket.open(test_settings(tmp_path), triager=CountingTriage())
+    original = app.intake._render
+
+    def render_or_fail(*args: Any, **kwargs: Any) -> Any:
+        if m.Ticket.select().where(m.Ticket.subject == "Scanner smells burnt").exists():
+            raise RuntimeError("rendering failed")  # inside the mail's savepoint, rows written
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(app.intake, "_render", render_or_fail)
+    batch = [
+        mail(1, "Toner smudges", body="Grey streaks on every page."),
+        mail(2, "Re: Toner smudges", "In-Reply-To: <b1@example.com>\r\n", body="Cyan too."),
+        mail(3, "Scanner smells burnt", sender="bob@example.com", body="Burnt plastic."),
+        mail(4, "Webcam upside down", sender="cy@example.com", body="Mirrored video."),
+    ]
+    app.store.receive_many(batch, datetime.now(UTC))
+    results = app.intake.process_batch(app.store.claim_pending(10))
+    assert [r.disposition for r in results] == [
+        "ticket_created",
+        "reply_added",
+        "pending",  # tried again in a later batch
+        "ticket_created",
+    ]
+    if not isinstance(app.store.db, SqliteDatabase):
+        return
+    sql = app.store.db.execute_sql
+
+    def tickets_with(word: str) -> list[str]:
+        rows = sql(
+            "SELECT DISTINCT ticket.ref FROM message_fts JOIN ticket ON ticket.id = "
+            "message_fts.ticket_id WHERE message_fts MATCH ? ORDER BY ticket.ref",
+            [word],
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def subjects_with(word: str) -> list[int]:
+        rows = sql("SELECT rowid FROM ticket_fts WHERE ticket_fts MATCH ?", [word]).fetchall()
+        return [row[0] for row in rows]
+
+    assert tickets_with("streaks") == tickets_with("cyan") == ["TKT-000001"]
+    assert tickets_with("mirrored") == ["TKT-000002"] and subjects_with("webcam") == [2]
+    assert tickets_with("plastic") == [] and subjects_with("scanner") == []
+    assert sql("SELECT COUNT(*) FROM search_deferred").fetchone()[0] == 0
+    app.desk.note("TKT-000002", "ann@example.org", "Driver rolled back to 4.2", datetime.now(UTC))
+    assert tickets_with("rolled") == ["TKT-000002"]
+    sql("INSERT INTO message_fts (message_fts) VALUES ('integrity-check')")
+    sql("INSERT INTO ticket_fts (ticket_fts) VALUES ('integrity-check')")

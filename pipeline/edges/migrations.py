@@ -299,6 +299,32 @@ def _search_without_copies(db: Database) -> None:
             db.execute_sql(sql)
 
 
+SEARCH_INDEX_PER_BATCH = (
+    "CREATE TABLE search_deferred (ticket_after INTEGER NOT NULL, message_after INTEGER NOT NULL)",
+    "DROP TRIGGER ticket_fts_ai",
+    "CREATE TRIGGER ticket_fts_ai AFTER INSERT ON ticket "
+    "WHEN NOT EXISTS (SELECT 1 FROM search_deferred) BEGIN "
+    "INSERT INTO ticket_fts (rowid, subject) VALUES (new.id, new.subject); END",
+    "DROP TRIGGER message_fts_ai",
+    "CREATE TRIGGER message_fts_ai AFTER INSERT ON message "
+    "WHEN NOT EXISTS (SELECT 1 FROM search_deferred) BEGIN "
+    "INSERT INTO message_fts (rowid, body, ticket_id) VALUES (new.id, new.body, new.ticket_id); END",
+)
+"""SQLite: an intake batch indexes its new tickets and messages for search in one statement at its
+end (Store.batch) instead of one trigger call per row. Inside a transaction, FTS5 writes its
+pending terms out as a new segment at every statement that touches the index, so row by row each
+mail left two small segments to be merged again and again. While a batch runs, its transaction
+holds the one row of search_deferred (the highest ids before it), which turns the insert triggers
+off; no other connection ever sees that row, since it is gone before the commit."""
+
+
+def _search_index_per_batch(db: Database) -> None:
+    """Insert triggers that an intake batch can turn off (SQLite; PostgreSQL indexes expressions)."""
+    if not isinstance(db, PostgresqlDatabase):
+        for sql in SEARCH_INDEX_PER_BATCH:
+            db.execute_sql(sql)
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[Database], None]], ...] = (
     (1, "initial schema", _initial_schema),
     (2, "indexes for the outbox job, retries and the acknowledgement cap", _outbox_due_index),
@@ -319,6 +345,11 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Database], None]], ...] = (
         12,
         "search reads subjects and bodies from their tables (SQLite)",
         _search_without_copies,
+    ),
+    (
+        13,
+        "an intake batch indexes its mails for search at its end (SQLite)",
+        _search_index_per_batch,
     ),
 )
 

@@ -11,6 +11,7 @@ import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -593,6 +594,30 @@ class Store:
                 "daemon; this daemon's work on it is rolled back"
             )
         return acknowledged
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction for a batch of mails (each mail a savepoint inside it). On SQLite, the
+        batch's new tickets and messages are indexed for search in one statement each at its end
+        (migration 13 says why); an exception rolls the batch back, its deferral with it."""
+        with self.db.atomic():
+            if not isinstance(self.db, SqliteDatabase):
+                yield
+                return
+            self.db.execute_sql(
+                "INSERT INTO search_deferred (ticket_after, message_after) SELECT "
+                "(SELECT COALESCE(MAX(id), 0) FROM ticket), (SELECT COALESCE(MAX(id), 0) FROM message)"
+            )
+            yield
+            self.db.execute_sql(
+                "INSERT INTO ticket_fts (rowid, subject) SELECT id, subject FROM ticket "
+                "WHERE id > (SELECT ticket_after FROM search_deferred)"
+            )
+            self.db.execute_sql(
+                "INSERT INTO message_fts (rowid, body, ticket_id) SELECT id, body, ticket_id "
+                "FROM message WHERE id > (SELECT message_after FROM search_deferred)"
+            )
+            self.db.execute_sql("DELETE FROM search_deferred")
 
     def _next_ticket_id(self) -> int:
         """The id the next ticket gets, so its reference goes into the INSERT itself.

@@ -326,7 +326,7 @@ class MailIntake:
         triage = self._triage(
             {s.id: p for s, p in mails if self._predict_new_ticket(s.id, p, state, own[s.id])}
         )
-        with self.store.db.atomic():  # one commit per batch; each mail is its own savepoint
+        with self.store.batch():  # one commit per batch; each mail is its own savepoint
             for stored, mail in mails:
                 results.append(self._process_parsed(stored, mail, triage, own[stored.id]))
         return results
