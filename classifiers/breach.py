@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from classifiers.features import prepare_mail
+from classifiers.gated import Gated
 from classifiers.substrings import SubstringIndex
 
 __all__ = ["BREACH_RULES", "BreachRule", "BreachVerdict", "detect_breach", "detect_breach_in"]
@@ -446,6 +447,11 @@ BREACH_RULES: tuple[BreachRule, ...] = (
 
 # Every word of the rules' prefilters, for one look at a mail's words instead of a scan per word.
 NEEDED = SubstringIndex(word for rule in BREACH_RULES for group in rule.needs for word in group)
+# The whole-mail tests of each rule, searched only from where a match can start (classifiers.gated)
+_WHOLE = tuple(
+    (rule, Gated(rule.pattern), Gated(rule.also) if rule.also is not None else None)
+    for rule in BREACH_RULES
+)
 
 # Sentences end at . ! ? or a blank line; a single line break is a hard wrap inside a sentence
 # (plain-text mail wraps at ~72 columns), so it must not cut "typed in my password on the | page".
@@ -475,10 +481,10 @@ def detect_breach_in(own_text: str) -> BreachVerdict:
     present = NEEDED.present(whole, tokens)
     candidates = [
         rule
-        for rule in BREACH_RULES
+        for rule, pattern, also in _WHOLE
         if rule.admits(present)
-        and (rule.also is None or rule.also.search(whole))
-        and rule.pattern.search(whole)  # a sentence's match is one here too (see _sentences)
+        and (also is None or also.find(whole) is not None)
+        and pattern.find(whole) is not None  # a sentence's match is one here too (see _sentences)
     ]
     if not candidates:
         return _CLEAR

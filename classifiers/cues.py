@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from classifiers.gated import Gated
 from classifiers.priority import DEFAULT_MATRIX, PriorityMatrix, priority_for
 
 __all__ = ["Cue", "PriorityCue", "kind_vote", "read_impact", "read_priority", "read_urgency"]
@@ -53,10 +54,11 @@ class PriorityCue:
         return self.impact.explicit and self.urgency.explicit
 
 
-def _rx(pattern: str) -> re.Pattern[str]:
+def _rx(pattern: str) -> Gated:
     # Text is lower-cased once before matching (``str.lower``), so patterns are lower-cased and compiled
     # without IGNORECASE, which is about twice as fast (no escape in them has an upper-case meaning).
-    return re.compile(pattern.lower(), re.VERBOSE)
+    # Each starts with \b, so re would try it at every position: Gated tries only where it can start.
+    return Gated(re.compile(pattern.lower(), re.VERBOSE))
 
 
 _CRITICAL_SYSTEM = r"""(?:payroll|erp|sap|crm|website|web\s*site|online\s+store|e-?commerce|portal|core\s+system
@@ -72,18 +74,18 @@ class _Alternation:
     must occur in the text, or the part cannot match). ``first`` gives what ``search`` on the whole
     pattern gives: re takes the leftmost position where a branch matches, the earliest branch there."""
 
-    parts: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]
+    parts: tuple[tuple[Gated, tuple[str, ...]], ...]
 
     def first(self, text: str) -> str:
         """The whole pattern's first match in ``text``, "" when none."""
-        best: re.Match[str] | None = None
+        best: tuple[int, str] | None = None
         for pattern, needs in self.parts:
             if needs and not any(word in text for word in needs):
                 continue
-            match = pattern.search(text)
-            if match and (best is None or match.start() < best.start()):
-                best = match
-        return best.group(0) if best else ""
+            found = pattern.find(text)
+            if found and (best is None or found[0] < best[0]):
+                best = found
+        return best[1] if best else ""
 
 
 _IMPACT_HIGH = _Alternation(
@@ -186,11 +188,8 @@ _HARD_FAULT = _rx(
 )
 
 
-def _first(pattern: re.Pattern[str] | _Alternation, text: str) -> str:
-    if isinstance(pattern, _Alternation):
-        return pattern.first(text)
-    match = pattern.search(text)
-    return match.group(0) if match else ""
+def _first(pattern: Gated | _Alternation, text: str) -> str:
+    return pattern.first(text)
 
 
 def read_impact(text: str) -> Cue:
@@ -276,5 +275,5 @@ def kind_vote(text: str) -> int:
     """+1 when ``text`` (a mail's own words) reports a fault and asks for nothing, -1 when it asks for
     something and reports no fault, 0 otherwise."""
     text = text.lower()
-    fault, ask = bool(_FAULT.search(text)), bool(_ASK.search(text))
+    fault, ask = _FAULT.find(text) is not None, _ASK.find(text) is not None
     return int(fault and not ask) - int(ask and not fault)
