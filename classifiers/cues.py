@@ -58,7 +58,7 @@ def _rx(pattern: str) -> Gated:
     # Text is lower-cased once before matching (``str.lower``), so patterns are lower-cased and compiled
     # without IGNORECASE, which is about twice as fast (no escape in them has an upper-case meaning).
     # Each starts with \b, so re would try it at every position: Gated tries only where it can start.
-    return Gated(re.compile(pattern.lower(), re.VERBOSE))
+    return Gated(pattern.lower(), re.VERBOSE)
 
 
 _CRITICAL_SYSTEM = r"""(?:payroll|erp|sap|crm|website|web\s*site|online\s+store|e-?commerce|portal|core\s+system

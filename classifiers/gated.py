@@ -31,14 +31,15 @@ class _Unreadable(Exception):
     """The pattern holds a construct whose first characters are not worked out here."""
 
 
-def start_class(pattern: re.Pattern[str]) -> str | None:
-    """The character class (``[...]`` body) of the characters a match of ``pattern`` can start
-    with, or None when there is none worth a gate (unreadable, empty matches, any character)."""
+def start_class(source: str, flags: int = 0) -> str | None:
+    """The character class (``[...]`` body) of the characters a match of the pattern ``source``
+    can start with, or None when there is none worth a gate (unreadable, empty matches, any
+    character)."""
     try:
         from re import _constants as c  # type: ignore[attr-defined]
         from re import _parser  # type: ignore[attr-defined]
 
-        parsed = _parser.parse(pattern.pattern, pattern.flags)
+        parsed = _parser.parse(source, flags)
         items, nullable = _first_of_sequence(list(parsed), c)
     except (_Unreadable, ImportError, AttributeError, re.error):
         return None
@@ -104,27 +105,38 @@ def _first_of_class(items: list[tuple[Any, Any]], c: Any) -> set[object]:
 
 
 class Gated:
-    """``pattern``, searched from the positions where a match can start (see the module)."""
+    """A pattern (source and flags, or compiled), searched from the positions where a match can
+    start (see the module). Compiled on first use: a one-mail run uses few of the breach rules."""
 
-    __slots__ = ("gate", "pattern")
+    __slots__ = ("_compiled", "flags", "source")
 
-    def __init__(self, pattern: re.Pattern[str]) -> None:
-        self.pattern = pattern
-        starts = start_class(pattern)
-        self.gate = (
-            None
-            if starts is None
-            else re.compile(f"[{starts}](?<=(?=({pattern.pattern})).)", pattern.flags | re.DOTALL)
-        )
+    def __init__(self, pattern: str | re.Pattern[str], flags: int = 0) -> None:
+        if isinstance(pattern, re.Pattern):
+            self.source, self.flags = pattern.pattern, pattern.flags
+        else:
+            self.source, self.flags = pattern, flags
+        self._compiled: tuple[re.Pattern[str], int] | None = None  # (regex, group of the match)
+
+    def _compile(self) -> tuple[re.Pattern[str], int]:
+        starts = start_class(self.source, self.flags)
+        if starts is None:
+            self._compiled = (re.compile(self.source, self.flags), 0)
+        else:
+            gate = f"[{starts}](?<=(?=({self.source})).)"
+            self._compiled = (re.compile(gate, self.flags | re.DOTALL), 1)
+        return self._compiled
+
+    @property
+    def gated(self) -> bool:
+        """Whether the gate is in use (else the pattern is searched itself)."""
+        return (self._compiled or self._compile())[1] == 1
 
     def find(self, text: str) -> tuple[int, str] | None:
         """Where the pattern's first match in ``text`` starts and its text (what ``search``
         finds), or None."""
-        if self.gate is None:
-            match = self.pattern.search(text)
-            return (match.start(), match.group(0)) if match else None
-        gated = self.gate.search(text)
-        return (gated.start(), gated.group(1)) if gated else None
+        regex, group = self._compiled or self._compile()
+        match = regex.search(text)
+        return (match.start(), match.group(group)) if match else None
 
     def first(self, text: str) -> str:
         """The text of the pattern's first match in ``text``, "" if none."""

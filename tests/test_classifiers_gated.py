@@ -30,7 +30,7 @@ from classifiers.gated import Gated, start_class
     ],
 )
 def test_start_class(pattern: str, inside: str | None, outside: str | None) -> None:
-    starts = start_class(re.compile(pattern))
+    starts = start_class(pattern)
     if inside is None or outside is None:
         assert starts is None
         return
@@ -59,7 +59,7 @@ def test_find_is_search_on_random_texts() -> None:
     rng = random.Random(11)
     compiled = [re.compile(p, re.MULTILINE) for p in PATTERNS]
     gated = [Gated(p) for p in compiled]
-    assert sum(g.gate is not None for g in gated) == 6  # the last two cannot be gated
+    assert sum(g.gated for g in gated) == 6  # the last two cannot be gated
     for _ in range(3_000):
         text = "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 30)))
         for pattern, gate in zip(compiled, gated, strict=True):
@@ -75,6 +75,6 @@ def test_the_hot_patterns_are_gated() -> None:
         cues._URGENCY_MEDIUM, cues._HARD_FAULT, cues._FAULT, cues._ASK,
         *(part for part, _ in cues._IMPACT_HIGH.parts),
     ]  # fmt: skip
-    assert [g.gate is None for g in cue_patterns].count(True) == 1
-    assert all(g.gate is not None for _, g, _ in breach._WHOLE)
-    assert all(a is None or a.gate is not None for _, _, a in breach._WHOLE)
+    assert [g.gated for g in cue_patterns].count(False) == 1
+    assert all(g.gated for _, g, _ in breach._WHOLE)
+    assert all(a is None or a.gated for _, _, a in breach._WHOLE)
