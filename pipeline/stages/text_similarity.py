@@ -37,8 +37,7 @@ STOP_WORDS = frozenset(
 def tokens(text: str, limit: int = 600) -> frozenset[str]:
     """The distinct content words of the first `limit` characters of a text."""
     found = set()
-    for match in WORD.finditer(text[:limit].lower()):
-        word = match.group(0)
+    for word in WORD.findall(text[:limit].lower()):
         if word in STOP_WORDS or len(word) < 2 or word.isdigit():
             continue
         if len(word) > 4 and word.endswith("s") and not word.endswith("ss"):
