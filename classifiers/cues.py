@@ -188,10 +188,6 @@ _HARD_FAULT = _rx(
 )
 
 
-def _first(pattern: Gated | _Alternation, text: str) -> str:
-    return pattern.first(text)
-
-
 def read_impact(text: str) -> Cue:
     """How many people the mail says are affected; high beats medium beats low."""
     return _impact(text.lower())
@@ -204,7 +200,7 @@ def _impact(text: str) -> Cue:
         ("medium", _IMPACT_MEDIUM),
         ("low", _IMPACT_LOW),
     ):
-        evidence = _first(pattern, text)
+        evidence = pattern.first(text)
         if evidence:
             return Cue(level=level, explicit=True, evidence=evidence)
     return Cue(level="low", explicit=False)
@@ -227,7 +223,7 @@ def _urgency(text: str, kind: str | None) -> Cue:
         ("medium", _URGENCY_MEDIUM),
         ("high", _HARD_FAULT),
     ):
-        evidence = _first(pattern, text)
+        evidence = pattern.first(text)
         if evidence:
             return Cue(level=level, explicit=True, evidence=evidence)
     return Cue(level="low" if kind == "request" else "medium", explicit=False)

@@ -30,6 +30,7 @@ from pipeline.stages.lifecycle import DeskPolicy, TierInfo
 from pipeline.stages.sla import Calendar, SlaPolicy
 
 if TYPE_CHECKING:
+    from pipeline.edges.proactive_store import ProactiveStore
     from pipeline.edges.store import Store
     from pipeline.jobs.console import Console
     from pipeline.jobs.desk import Desk, SlaRun
@@ -227,6 +228,13 @@ class Tiket:
         from pipeline.jobs.console import Console
 
         return Console(self)
+
+    @cached_property
+    def proactive_rows(self) -> ProactiveStore:
+        """Rows of major incidents, calls and published fixes (without the proactive job)."""
+        from pipeline.edges.proactive_store import ProactiveStore
+
+        return ProactiveStore(self.store)
 
     @cached_property
     def proactive(self) -> ProactiveDesk:
@@ -455,14 +463,13 @@ class Tiket:
 
     def show_ticket(self, ref: str, *, similar: bool = True) -> dict[str, Any]:
         """One ticket: conversation, suggestions, audit trail, SLA clocks, similar tickets."""
-        from pipeline.edges.proactive_store import ProactiveStore  # its rows, not the whole job
         from pipeline.edges.views import show_ticket
 
         self.connect()
         data = show_ticket(ref)
         data["sla"] = self.clocks(ref)
         data["similar"] = self.similar_to(ref) if similar else []
-        data.update(ProactiveStore(self.store).ticket_extras(ref))  # calls, major incident
+        data.update(self.proactive_rows.ticket_extras(ref))  # calls, major incident
         return data
 
     def review_item(self, ticket_id: int, *, similar: bool = False) -> dict[str, Any]:

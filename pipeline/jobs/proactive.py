@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from pipeline.edges.knowledge_base import kb_folder, load_articles
-from pipeline.edges.proactive_store import FIRST_BODY_CHARS, ProactiveStore, TicketText
+from pipeline.edges.proactive_store import FIRST_BODY_CHARS, TicketText
 from pipeline.errors import InvalidAction
 from pipeline.records import (
     AuditEvent,
@@ -48,7 +48,7 @@ class ProactiveDesk:
     def __init__(self, app: Tiket) -> None:
         self.app = app
         self.settings = app.settings
-        self.rows = ProactiveStore(app.store)
+        self.rows = app.proactive_rows
         kb = app.settings.section("kb")
         self.min_score = float(kb["min_score"])
         self.max_fixes = int(kb["max_fixes"])

@@ -62,7 +62,7 @@ def cosine(a: frozenset[str], b: frozenset[str], weight: Mapping[str, float]) ->
     """IDF-weighted cosine of two token sets (0 when either is empty); `weight` covers a and b."""
     if not a or not b:
         return 0.0
-    shared = sum(weight[w] for w in a & b)
+    shared = sum(map(weight.__getitem__, a & b))
     if not shared:
         return 0.0
     return shared / math.sqrt(weight_sum(a, weight) * weight_sum(b, weight))
